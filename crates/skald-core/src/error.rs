@@ -17,29 +17,15 @@ pub enum Error {
 
     /// A named limit was exceeded.
     #[error("`{field}` is {actual}, over the limit `{limit}` of {max}")]
-    LimitExceeded {
-        field: String,
-        limit: &'static str,
-        actual: u64,
-        max: u64,
-    },
+    LimitExceeded { field: String, limit: &'static str, actual: u64, max: u64 },
 
     /// The stream is not at the expected version. `actual` is its head version (`None`: no stream).
     #[error("stream `{stream}` expected {expected} but its head version is {}", fmt_version(*.actual))]
-    WrongExpectedVersion {
-        stream: String,
-        expected: ExpectedVersion,
-        actual: Option<u64>,
-    },
+    WrongExpectedVersion { stream: String, expected: ExpectedVersion, actual: Option<u64> },
 
     /// An event id was written before, but not as part of the same append.
     #[error("event id {id} is already stored in stream `{stream}` at version {version}, but this append is not a retry of that one: {reason}")]
-    IdempotencyConflict {
-        id: uuid::Uuid,
-        stream: String,
-        version: u64,
-        reason: String,
-    },
+    IdempotencyConflict { id: uuid::Uuid, stream: String, version: u64, reason: String },
 
     /// The stream has no events (or never existed).
     #[error("stream `{stream}` does not exist")]
@@ -59,12 +45,7 @@ pub enum Error {
 
     /// The stored data is damaged. The store refuses to guess; run the repair command named in `hint`.
     #[error("corrupt data in {} at byte offset {offset}: {reason}. {hint}", file.display())]
-    Corrupt {
-        file: PathBuf,
-        offset: u64,
-        reason: String,
-        hint: String,
-    },
+    Corrupt { file: PathBuf, offset: u64, reason: String, hint: String },
 
     /// An I/O or storage engine failure.
     #[error("storage error: {0}")]
@@ -78,20 +59,12 @@ fn fmt_version(version: Option<u64>) -> String {
 impl Error {
     /// Shorthand for [`Error::Invalid`].
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        Error::Invalid { field: field.into(), reason: reason.into() }
     }
 
     /// Shorthand for [`Error::LimitExceeded`].
     pub fn limit(field: impl Into<String>, limit: &'static str, actual: usize, max: usize) -> Self {
-        Error::LimitExceeded {
-            field: field.into(),
-            limit,
-            actual: actual as u64,
-            max: max as u64,
-        }
+        Error::LimitExceeded { field: field.into(), limit, actual: actual as u64, max: max as u64 }
     }
 
     /// Shorthand for [`Error::Storage`] from anything displayable.

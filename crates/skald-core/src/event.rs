@@ -34,9 +34,7 @@ impl Json {
     pub fn from_value<T: Serialize + ?Sized>(value: &T) -> Self {
         // Serialising to a Vec only fails for maps with non-string keys, which `Value` cannot hold
         // and our own types do not use.
-        Json(Bytes::from(
-            serde_json::to_vec(value).expect("value serialises to JSON"),
-        ))
+        Json(Bytes::from(serde_json::to_vec(value).expect("value serialises to JSON")))
     }
 
     /// The empty object `{}`.
@@ -103,9 +101,7 @@ pub struct Timestamp(pub u64);
 impl Timestamp {
     /// The current wall-clock time.
     pub fn now() -> Self {
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         Timestamp(since.as_micros() as u64)
     }
 
@@ -210,18 +206,10 @@ impl NewEvent {
     pub fn validate(&self, field: &str) -> Result<(), Error> {
         validate_event_type(&self.event_type, &format!("{field}.type"))?;
         if !self.metadata.is_object() {
-            return Err(Error::invalid(
-                format!("{field}.metadata"),
-                "metadata must be a JSON object",
-            ));
+            return Err(Error::invalid(format!("{field}.metadata"), "metadata must be a JSON object"));
         }
         if self.size_bytes() > EVENT_SIZE_BYTES_MAX {
-            return Err(Error::limit(
-                field,
-                "event_size_bytes_max",
-                self.size_bytes(),
-                EVENT_SIZE_BYTES_MAX,
-            ));
+            return Err(Error::limit(field, "event_size_bytes_max", self.size_bytes(), EVENT_SIZE_BYTES_MAX));
         }
         Ok(())
     }
@@ -233,18 +221,10 @@ pub fn validate_event_type(event_type: &str, field: &str) -> Result<(), Error> {
         return Err(Error::invalid(field, "event type is empty"));
     }
     if event_type.len() > EVENT_TYPE_BYTES_MAX {
-        return Err(Error::limit(
-            field,
-            "event_type_bytes_max",
-            event_type.len(),
-            EVENT_TYPE_BYTES_MAX,
-        ));
+        return Err(Error::limit(field, "event_type_bytes_max", event_type.len(), EVENT_TYPE_BYTES_MAX));
     }
     if event_type.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            field,
-            "event type contains control characters",
-        ));
+        return Err(Error::invalid(field, "event type contains control characters"));
     }
     Ok(())
 }
@@ -286,10 +266,7 @@ mod tests {
     #[test]
     fn json_is_kept_as_text_and_written_as_json() {
         let json = Json::from_slice(br#"{"b": 1,  "a": [true]}"#).unwrap();
-        assert_eq!(
-            serde_json::to_string(&json).unwrap(),
-            r#"{"b": 1,  "a": [true]}"#
-        );
+        assert_eq!(serde_json::to_string(&json).unwrap(), r#"{"b": 1,  "a": [true]}"#);
         assert!(Json::from_slice(b"{nope").is_err());
         assert!(json.is_object());
         assert!(!Json::from_value(&json!([1])).is_object());
@@ -306,26 +283,17 @@ mod tests {
     fn new_events_are_validated_with_field_names() {
         let ok = NewEvent::new("A", json!({}));
         assert!(ok.validate("events[0]").is_ok());
-        let err = NewEvent::new("", json!({}))
-            .validate("events[1]")
-            .unwrap_err();
+        let err = NewEvent::new("", json!({})).validate("events[1]").unwrap_err();
         assert_eq!(err, Error::invalid("events[1].type", "event type is empty"));
-        let err = NewEvent::new("A", json!({}))
-            .with_metadata(json!(3))
-            .validate("events[2]")
-            .unwrap_err();
+        let err = NewEvent::new("A", json!({})).with_metadata(json!(3)).validate("events[2]").unwrap_err();
         assert!(matches!(err, Error::Invalid { ref field, .. } if field == "events[2].metadata"));
         let big = NewEvent::new("A", json!("x".repeat(EVENT_SIZE_BYTES_MAX)));
-        assert_eq!(
-            big.validate("events[0]").unwrap_err().code(),
-            "limit-exceeded"
-        );
+        assert_eq!(big.validate("events[0]").unwrap_err().code(), "limit-exceeded");
     }
 
     #[test]
     fn wire_shape_uses_type_and_defaults() {
-        let event: NewEvent =
-            serde_json::from_value(json!({"type": "A", "data": {"x": 1}})).unwrap();
+        let event: NewEvent = serde_json::from_value(json!({"type": "A", "data": {"x": 1}})).unwrap();
         assert_eq!(event.metadata.as_bytes(), b"{}");
         let text = serde_json::to_value(&event).unwrap();
         assert_eq!(text["type"], "A");

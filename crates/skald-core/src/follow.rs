@@ -10,9 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::{
-    Direction, Error, EventStore, EventStream, ReadOptions, RecordedEvent, Selector, SubscribeFrom,
-};
+use crate::{Direction, Error, EventStore, EventStream, ReadOptions, RecordedEvent, Selector, SubscribeFrom};
 
 /// Events one subscription holds in memory at most.
 pub const SUBSCRIPTION_PAGE_EVENTS_MAX: usize = 512;
@@ -48,15 +46,8 @@ pub fn follow<S: EventStore + ?Sized>(
         Selector::Stream(_) => 0,
         _ => position_min,
     };
-    let follower = Follower {
-        store,
-        selector,
-        cursor,
-        position_min,
-        buffer: VecDeque::new(),
-        committed,
-        failed: false,
-    };
+    let follower =
+        Follower { store, selector, cursor, position_min, buffer: VecDeque::new(), committed, failed: false };
     Box::pin(futures_util::stream::unfold(follower, |mut f| async move {
         if f.failed {
             return None;
@@ -102,11 +93,7 @@ impl<S: EventStore + ?Sized> Follower<S> {
         };
         self.cursor = self.selector.cursor_of(last) + 1;
         let position_min = self.position_min;
-        self.buffer.extend(
-            page.events
-                .into_iter()
-                .filter(|e| e.position >= position_min),
-        );
+        self.buffer.extend(page.events.into_iter().filter(|e| e.position >= position_min));
         Ok(true)
     }
 }

@@ -10,10 +10,9 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{
-    check_retry, described_by_metadata_stream, follow, validate_appends, AppendOutcome, AsOf,
-    Direction, Error, EventStore, EventStream, ReadOptions, ReadPage, RecordedEvent, RetryCheck,
-    Selector, StoredId, StreamAppend, StreamAppended, StreamInfo, StreamList, StreamMetadata,
-    SubscribeFrom, Timestamp,
+    check_retry, described_by_metadata_stream, follow, validate_appends, AppendOutcome, AsOf, Direction, Error,
+    EventStore, EventStream, ReadOptions, ReadPage, RecordedEvent, RetryCheck, Selector, StoredId, StreamAppend,
+    StreamAppended, StreamInfo, StreamList, StreamMetadata, SubscribeFrom, Timestamp,
 };
 
 #[derive(Default)]
@@ -45,16 +44,11 @@ impl Default for MemoryStore {
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
-        MemoryStore {
-            state: Arc::default(),
-            committed: watch::Sender::new(None),
-        }
+        MemoryStore { state: Arc::default(), committed: watch::Sender::new(None) }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -82,15 +76,8 @@ impl State {
         (after as u64).checked_sub(1)
     }
 
-    fn read_stream(
-        &self,
-        stream: &str,
-        options: ReadOptions,
-        bound: Option<u64>,
-    ) -> Result<ReadPage, Error> {
-        let not_found = || Error::StreamNotFound {
-            stream: stream.to_owned(),
-        };
+    fn read_stream(&self, stream: &str, options: ReadOptions, bound: Option<u64>) -> Result<ReadPage, Error> {
+        let not_found = || Error::StreamNotFound { stream: stream.to_owned() };
         let entry = self.streams.get(stream).ok_or_else(not_found)?;
         let bound = bound.ok_or_else(not_found)?;
         let known = entry.positions.partition_point(|p| *p <= bound);
@@ -98,18 +85,13 @@ impl State {
             return Err(not_found());
         };
         if entry.metadata.hides_whole_stream(head) {
-            return Err(Error::StreamDeleted {
-                stream: stream.to_owned(),
-            });
+            return Err(Error::StreamDeleted { stream: stream.to_owned() });
         }
         let now = Timestamp::now();
         let first = entry.metadata.first_visible_version(head);
         let visible = |v: u64| {
             let event = &self.log[entry.positions[v as usize] as usize];
-            entry
-                .metadata
-                .is_visible(v, event.timestamp, head, now)
-                .then(|| event.clone())
+            entry.metadata.is_visible(v, event.timestamp, head, now).then(|| event.clone())
         };
         let versions: Box<dyn Iterator<Item = u64>> = match options.direction {
             Direction::Forward => Box::new(options.from.unwrap_or(0).max(first)..=head),
@@ -122,32 +104,19 @@ impl State {
                 }
             }
         };
-        page(
-            versions.filter_map(|v| visible(v).map(|e| (v, e))),
-            options.limit,
-        )
+        page(versions.filter_map(|v| visible(v).map(|e| (v, e))), options.limit)
     }
 
-    fn read_global(
-        &self,
-        selector: &Selector,
-        options: ReadOptions,
-        bound: Option<u64>,
-    ) -> ReadPage {
+    fn read_global(&self, selector: &Selector, options: ReadOptions, bound: Option<u64>) -> ReadPage {
         let Some(bound) = bound else {
-            return ReadPage {
-                events: Vec::new(),
-                next: None,
-            };
+            return ReadPage { events: Vec::new(), next: None };
         };
         let positions: Box<dyn Iterator<Item = u64>> = match options.direction {
             Direction::Forward => Box::new(options.from.unwrap_or(0)..=bound),
             Direction::Backward => Box::new((0..=options.from.unwrap_or(bound).min(bound)).rev()),
         };
-        let events = positions
-            .map(|p| &self.log[p as usize])
-            .filter(|e| selector.matches(e))
-            .map(|e| (e.position, e.clone()));
+        let events =
+            positions.map(|p| &self.log[p as usize]).filter(|e| selector.matches(e)).map(|e| (e.position, e.clone()));
         page(events, options.limit).expect("global reads do not fail")
     }
 
@@ -164,16 +133,10 @@ impl State {
 }
 
 /// Takes `limit` (cursor, event) pairs; the cursor of the next one, if any, is the next page's `from`.
-fn page(
-    mut events: impl Iterator<Item = (u64, RecordedEvent)>,
-    limit: usize,
-) -> Result<ReadPage, Error> {
+fn page(mut events: impl Iterator<Item = (u64, RecordedEvent)>, limit: usize) -> Result<ReadPage, Error> {
     let taken: Vec<RecordedEvent> = events.by_ref().take(limit).map(|(_, e)| e).collect();
     let next = events.next().map(|(cursor, _)| cursor);
-    Ok(ReadPage {
-        events: taken,
-        next,
-    })
+    Ok(ReadPage { events: taken, next })
 }
 
 #[async_trait::async_trait]
@@ -184,35 +147,21 @@ impl EventStore for MemoryStore {
         let lookup = |id: &Uuid| {
             Ok(state.ids.get(id).map(|p| {
                 let e = &state.log[*p as usize];
-                StoredId {
-                    stream: e.stream.clone(),
-                    version: e.version,
-                    position: e.position,
-                }
+                StoredId { stream: e.stream.clone(), version: e.version, position: e.position }
             }))
         };
         if let RetryCheck::Replay(outcome) = check_retry(&appends, lookup)? {
             return Ok(outcome);
         }
         for append in &appends {
-            let head = state
-                .streams
-                .get(&append.stream)
-                .and_then(|s| (s.positions.len() as u64).checked_sub(1));
+            let head = state.streams.get(&append.stream).and_then(|s| (s.positions.len() as u64).checked_sub(1));
             append.expected_version.check(&append.stream, head)?;
         }
-        let timestamp =
-            Timestamp::now().max(state.log.last().map_or(Timestamp(0), |e| e.timestamp));
-        let mut outcome = AppendOutcome {
-            streams: Vec::with_capacity(appends.len()),
-            replayed: false,
-        };
+        let timestamp = Timestamp::now().max(state.log.last().map_or(Timestamp(0), |e| e.timestamp));
+        let mut outcome = AppendOutcome { streams: Vec::with_capacity(appends.len()), replayed: false };
         for append in appends {
             let first_position = state.log.len() as u64;
-            let first_version = state
-                .streams
-                .get(&append.stream)
-                .map_or(0, |s| s.positions.len() as u64);
+            let first_version = state.streams.get(&append.stream).map_or(0, |s| s.positions.len() as u64);
             for (i, event) in append.events.into_iter().enumerate() {
                 let position = first_position + i as u64;
                 let recorded = RecordedEvent {
@@ -227,20 +176,11 @@ impl EventStore for MemoryStore {
                 };
                 if let Some(described) = described_by_metadata_stream(&recorded.stream) {
                     if let Ok(metadata) = recorded.data.decode::<StreamMetadata>() {
-                        state
-                            .streams
-                            .entry(described.to_owned())
-                            .or_default()
-                            .metadata = metadata;
+                        state.streams.entry(described.to_owned()).or_default().metadata = metadata;
                     }
                 }
                 state.ids.insert(recorded.id, position);
-                state
-                    .streams
-                    .entry(recorded.stream.clone())
-                    .or_default()
-                    .positions
-                    .push(position);
+                state.streams.entry(recorded.stream.clone()).or_default().positions.push(position);
                 state.log.push(recorded);
             }
             let last_position = state.log.len() as u64 - 1;
@@ -271,34 +211,21 @@ impl EventStore for MemoryStore {
     }
 
     async fn stream_info(&self, stream: &str) -> Result<StreamInfo, Error> {
-        self.lock()
-            .info(stream)
-            .ok_or_else(|| Error::StreamNotFound {
-                stream: stream.to_owned(),
-            })
+        self.lock().info(stream).ok_or_else(|| Error::StreamNotFound { stream: stream.to_owned() })
     }
 
     async fn list_streams(&self, after: Option<&str>, limit: usize) -> Result<StreamList, Error> {
         let state = self.lock();
         let range = match after {
-            Some(after) => state
-                .streams
-                .range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            Some(after) => {
+                state.streams.range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            }
             None => state.streams.range::<str, _>(..),
         };
-        let mut names = range
-            .filter(|(_, s)| !s.positions.is_empty())
-            .map(|(name, _)| name.as_str());
-        let streams: Vec<StreamInfo> = names
-            .by_ref()
-            .take(limit)
-            .filter_map(|name| state.info(name))
-            .collect();
+        let mut names = range.filter(|(_, s)| !s.positions.is_empty()).map(|(name, _)| name.as_str());
+        let streams: Vec<StreamInfo> = names.by_ref().take(limit).filter_map(|name| state.info(name)).collect();
         let next_after = names.next().and(streams.last().map(|s| s.stream.clone()));
-        Ok(StreamList {
-            streams,
-            next_after,
-        })
+        Ok(StreamList { streams, next_after })
     }
 
     fn head_position(&self) -> Option<u64> {
@@ -306,11 +233,6 @@ impl EventStore for MemoryStore {
     }
 
     fn subscribe(&self, selector: Selector, from: SubscribeFrom) -> EventStream {
-        follow(
-            Arc::new(self.clone()),
-            selector,
-            from,
-            self.committed.subscribe(),
-        )
+        follow(Arc::new(self.clone()), selector, from, self.committed.subscribe())
     }
 }

@@ -11,13 +11,8 @@ use futures_util::stream::BoxStream;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
-use crate::limits::{
-    APPEND_EVENTS_MAX, APPEND_SIZE_BYTES_MAX, APPEND_STREAMS_MAX, READ_EVENTS_MAX,
-};
-use crate::{
-    category_of, metadata_stream_of, validate_stream_name, Error, Json, NewEvent, RecordedEvent,
-    Timestamp,
-};
+use crate::limits::{APPEND_EVENTS_MAX, APPEND_SIZE_BYTES_MAX, APPEND_STREAMS_MAX, READ_EVENTS_MAX};
+use crate::{category_of, metadata_stream_of, validate_stream_name, Error, Json, NewEvent, RecordedEvent, Timestamp};
 
 /// What the writer believes about the stream's head before appending.
 ///
@@ -74,11 +69,7 @@ impl ExpectedVersion {
         if holds {
             Ok(())
         } else {
-            Err(Error::WrongExpectedVersion {
-                stream: stream.to_owned(),
-                expected: self,
-                actual: head,
-            })
+            Err(Error::WrongExpectedVersion { stream: stream.to_owned(), expected: self, actual: head })
         }
     }
 }
@@ -122,11 +113,7 @@ pub struct StreamAppend {
 impl StreamAppend {
     /// Events for `stream` with no version check.
     pub fn new(stream: impl Into<String>, events: Vec<NewEvent>) -> Self {
-        StreamAppend {
-            stream: stream.into(),
-            expected_version: ExpectedVersion::Any,
-            events,
-        }
+        StreamAppend { stream: stream.into(), expected_version: ExpectedVersion::Any, events }
     }
 
     /// Sets the expected version.
@@ -229,32 +216,19 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions {
-            from: None,
-            direction: Direction::Forward,
-            limit: 100,
-            as_of: None,
-        }
+        ReadOptions { from: None, direction: Direction::Forward, limit: 100, as_of: None }
     }
 }
 
 impl ReadOptions {
     /// Forward from `from`, up to `limit`.
     pub fn forward(from: u64, limit: usize) -> Self {
-        ReadOptions {
-            from: Some(from),
-            limit,
-            ..Default::default()
-        }
+        ReadOptions { from: Some(from), limit, ..Default::default() }
     }
 
     /// Backward from the end, up to `limit`.
     pub fn backward(limit: usize) -> Self {
-        ReadOptions {
-            direction: Direction::Backward,
-            limit,
-            ..Default::default()
-        }
+        ReadOptions { direction: Direction::Backward, limit, ..Default::default() }
     }
 
     /// Checks the limit.
@@ -263,12 +237,7 @@ impl ReadOptions {
             return Err(Error::invalid("limit", "limit must be at least 1"));
         }
         if self.limit > READ_EVENTS_MAX {
-            return Err(Error::limit(
-                "limit",
-                "read_events_max",
-                self.limit,
-                READ_EVENTS_MAX,
-            ));
+            return Err(Error::limit("limit", "read_events_max", self.limit, READ_EVENTS_MAX));
         }
         Ok(())
     }
@@ -309,20 +278,11 @@ pub struct StreamMetadata {
 
 impl StreamMetadata {
     /// Whether the event at `version`, written at `timestamp`, is visible when the head is `head`.
-    pub fn is_visible(
-        &self,
-        version: u64,
-        timestamp: Timestamp,
-        head: u64,
-        now: Timestamp,
-    ) -> bool {
+    pub fn is_visible(&self, version: u64, timestamp: Timestamp, head: u64, now: Timestamp) -> bool {
         if self.truncate_before.is_some_and(|t| version < t) {
             return false;
         }
-        if self
-            .max_count
-            .is_some_and(|n| head.saturating_sub(version) >= n)
-        {
+        if self.max_count.is_some_and(|n| head.saturating_sub(version) >= n) {
             return false;
         }
         if let Some(age) = self.max_age_seconds {
@@ -408,33 +368,17 @@ pub trait EventStore: Send + Sync + 'static {
     fn subscribe(&self, selector: Selector, from: SubscribeFrom) -> EventStream;
 
     /// Replaces a stream's metadata, as a `$metadata` event in `$meta-<stream>`.
-    async fn set_metadata(
-        &self,
-        stream: &str,
-        metadata: StreamMetadata,
-    ) -> Result<AppendOutcome, Error> {
+    async fn set_metadata(&self, stream: &str, metadata: StreamMetadata) -> Result<AppendOutcome, Error> {
         validate_stream_name(stream)?;
         let event = NewEvent::new(crate::METADATA_EVENT_TYPE, Json::from_value(&metadata));
-        self.append(vec![StreamAppend::new(
-            metadata_stream_of(stream),
-            vec![event],
-        )])
-        .await
+        self.append(vec![StreamAppend::new(metadata_stream_of(stream), vec![event])]).await
     }
 
     /// Soft-deletes a stream: its events are hidden from stream reads until it is appended to again.
-    async fn delete_stream(
-        &self,
-        stream: &str,
-        expected: ExpectedVersion,
-    ) -> Result<AppendOutcome, Error> {
+    async fn delete_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<AppendOutcome, Error> {
         let info = self.stream_info(stream).await?;
         expected.check(stream, Some(info.head_version))?;
-        let metadata = StreamMetadata {
-            truncate_before: Some(info.head_version + 1),
-            deleted: true,
-            ..info.metadata
-        };
+        let metadata = StreamMetadata { truncate_before: Some(info.head_version + 1), deleted: true, ..info.metadata };
         self.set_metadata(stream, metadata).await
     }
 }
@@ -442,53 +386,29 @@ pub trait EventStore: Send + Sync + 'static {
 /// Checks an append request against the limits and shape rules. Every backend calls this first.
 pub fn validate_appends(appends: &[StreamAppend]) -> Result<(), Error> {
     if appends.is_empty() {
-        return Err(Error::invalid(
-            "streams",
-            "an append needs at least one stream",
-        ));
+        return Err(Error::invalid("streams", "an append needs at least one stream"));
     }
     if appends.len() > APPEND_STREAMS_MAX {
-        return Err(Error::limit(
-            "streams",
-            "append_streams_max",
-            appends.len(),
-            APPEND_STREAMS_MAX,
-        ));
+        return Err(Error::limit("streams", "append_streams_max", appends.len(), APPEND_STREAMS_MAX));
     }
     let total: usize = appends.iter().map(|a| a.events.len()).sum();
     if total > APPEND_EVENTS_MAX {
-        return Err(Error::limit(
-            "events",
-            "append_events_max",
-            total,
-            APPEND_EVENTS_MAX,
-        ));
+        return Err(Error::limit("events", "append_events_max", total, APPEND_EVENTS_MAX));
     }
     let mut streams = HashSet::with_capacity(appends.len());
     let mut ids = HashSet::with_capacity(total);
     let mut bytes = 0usize;
     for (i, append) in appends.iter().enumerate() {
-        let prefix = if appends.len() == 1 {
-            String::new()
-        } else {
-            format!("streams[{i}].")
-        };
-        validate_stream_name(&append.stream)
-            .map_err(|e| relocate(e, &format!("{prefix}stream")))?;
+        let prefix = if appends.len() == 1 { String::new() } else { format!("streams[{i}].") };
+        validate_stream_name(&append.stream).map_err(|e| relocate(e, &format!("{prefix}stream")))?;
         if !streams.insert(append.stream.as_str()) {
             return Err(Error::invalid(
                 format!("{prefix}stream"),
-                format!(
-                    "stream `{}` appears twice; put all its events in one entry",
-                    append.stream
-                ),
+                format!("stream `{}` appears twice; put all its events in one entry", append.stream),
             ));
         }
         if append.events.is_empty() {
-            return Err(Error::invalid(
-                format!("{prefix}events"),
-                "an append needs at least one event",
-            ));
+            return Err(Error::invalid(format!("{prefix}events"), "an append needs at least one event"));
         }
         for (j, event) in append.events.iter().enumerate() {
             let field = format!("{prefix}events[{j}]");
@@ -503,22 +423,14 @@ pub fn validate_appends(appends: &[StreamAppend]) -> Result<(), Error> {
         }
     }
     if bytes > APPEND_SIZE_BYTES_MAX {
-        return Err(Error::limit(
-            "events",
-            "append_size_bytes_max",
-            bytes,
-            APPEND_SIZE_BYTES_MAX,
-        ));
+        return Err(Error::limit("events", "append_size_bytes_max", bytes, APPEND_SIZE_BYTES_MAX));
     }
     Ok(())
 }
 
 fn relocate(error: Error, field: &str) -> Error {
     match error {
-        Error::Invalid { reason, .. } => Error::Invalid {
-            field: field.to_owned(),
-            reason,
-        },
+        Error::Invalid { reason, .. } => Error::Invalid { field: field.to_owned(), reason },
         other => other,
     }
 }
@@ -598,10 +510,7 @@ pub fn check_retry(
             last_position: last.position,
         });
     }
-    Ok(RetryCheck::Replay(AppendOutcome {
-        streams,
-        replayed: true,
-    }))
+    Ok(RetryCheck::Replay(AppendOutcome { streams, replayed: true }))
 }
 
 #[cfg(test)]
@@ -617,10 +526,7 @@ mod tests {
             (json!("exists"), ExpectedVersion::Exists),
             (json!(7), ExpectedVersion::Exact(7)),
         ] {
-            assert_eq!(
-                serde_json::from_value::<ExpectedVersion>(wire.clone()).unwrap(),
-                parsed
-            );
+            assert_eq!(serde_json::from_value::<ExpectedVersion>(wire.clone()).unwrap(), parsed);
             assert_eq!(serde_json::to_value(parsed).unwrap(), wire);
         }
         assert!(serde_json::from_value::<ExpectedVersion>(json!("latest")).is_err());
@@ -633,11 +539,7 @@ mod tests {
         let err = ExpectedVersion::Exact(3).check("s", Some(4)).unwrap_err();
         assert_eq!(
             err,
-            Error::WrongExpectedVersion {
-                stream: "s".into(),
-                expected: ExpectedVersion::Exact(3),
-                actual: Some(4)
-            }
+            Error::WrongExpectedVersion { stream: "s".into(), expected: ExpectedVersion::Exact(3), actual: Some(4) }
         );
     }
 
@@ -645,17 +547,10 @@ mod tests {
     fn appends_are_validated_with_field_paths() {
         let e = || NewEvent::new("A", json!({}));
         assert!(validate_appends(&[]).is_err());
-        let err = validate_appends(&[
-            StreamAppend::new("a", vec![]),
-            StreamAppend::new("b", vec![e()]),
-        ])
-        .unwrap_err();
+        let err = validate_appends(&[StreamAppend::new("a", vec![]), StreamAppend::new("b", vec![e()])]).unwrap_err();
         assert!(matches!(err, Error::Invalid { ref field, .. } if field == "streams[0].events"));
-        let err = validate_appends(&[
-            StreamAppend::new("a", vec![e()]),
-            StreamAppend::new("a", vec![e()]),
-        ])
-        .unwrap_err();
+        let err =
+            validate_appends(&[StreamAppend::new("a", vec![e()]), StreamAppend::new("a", vec![e()])]).unwrap_err();
         assert!(err.to_string().contains("twice"));
         let dup = e();
         let err = validate_appends(&[StreamAppend::new("a", vec![dup.clone(), dup])]).unwrap_err();
@@ -667,24 +562,14 @@ mod tests {
     #[test]
     fn metadata_visibility() {
         let now = Timestamp(100_000_000);
-        let m = StreamMetadata {
-            max_count: Some(2),
-            ..Default::default()
-        };
+        let m = StreamMetadata { max_count: Some(2), ..Default::default() };
         assert!(!m.is_visible(7, now, 9, now));
         assert!(m.is_visible(8, now, 9, now));
         assert_eq!(m.first_visible_version(9), 8);
-        let m = StreamMetadata {
-            max_age_seconds: Some(10),
-            ..Default::default()
-        };
+        let m = StreamMetadata { max_age_seconds: Some(10), ..Default::default() };
         assert!(!m.is_visible(0, Timestamp(80_000_000), 0, now));
         assert!(m.is_visible(0, Timestamp(95_000_000), 0, now));
-        let m = StreamMetadata {
-            truncate_before: Some(5),
-            deleted: true,
-            ..Default::default()
-        };
+        let m = StreamMetadata { truncate_before: Some(5), deleted: true, ..Default::default() };
         assert!(m.hides_whole_stream(4));
         assert!(!m.hides_whole_stream(5));
     }

@@ -21,9 +21,7 @@ pub fn validate_user_stream(name: &str) -> Result<(), Error> {
     if name.starts_with(RESERVED_PREFIX) {
         return Err(Error::invalid(
             "stream",
-            format!(
-                "stream name `{name}` starts with `$`, which is reserved for Skald's own streams"
-            ),
+            format!("stream name `{name}` starts with `$`, which is reserved for Skald's own streams"),
         ));
     }
     Ok(())
@@ -37,10 +35,7 @@ pub fn validate_stream_name(name: &str) -> Result<(), Error> {
     if name.len() > STREAM_NAME_BYTES_MAX {
         return Err(Error::invalid(
             "stream",
-            format!(
-                "stream name is {} bytes; the limit is {STREAM_NAME_BYTES_MAX} bytes",
-                name.len()
-            ),
+            format!("stream name is {} bytes; the limit is {STREAM_NAME_BYTES_MAX} bytes", name.len()),
         ));
     }
     if let Some(bad) = name.chars().find(|c| c.is_control() || *c == '/') {
@@ -63,9 +58,7 @@ pub fn validate_stream_name(name: &str) -> Result<(), Error> {
 /// assert_eq!(skald_core::category_of("audit"), "audit");
 /// ```
 pub fn category_of(stream: &str) -> &str {
-    stream
-        .split_once('-')
-        .map_or(stream, |(category, _)| category)
+    stream.split_once('-').map_or(stream, |(category, _)| category)
 }
 
 /// The stream that holds the metadata of `stream`.
@@ -85,32 +78,17 @@ mod tests {
     #[test]
     fn names_are_checked_with_reasons() {
         assert!(validate_user_stream("order-1").is_ok());
-        assert!(validate_user_stream("")
-            .unwrap_err()
-            .to_string()
-            .contains("empty"));
-        assert!(validate_user_stream("$exec-1")
-            .unwrap_err()
-            .to_string()
-            .contains("reserved"));
-        assert!(validate_user_stream("a/b")
-            .unwrap_err()
-            .to_string()
-            .contains("`/`"));
+        assert!(validate_user_stream("").unwrap_err().to_string().contains("empty"));
+        assert!(validate_user_stream("$exec-1").unwrap_err().to_string().contains("reserved"));
+        assert!(validate_user_stream("a/b").unwrap_err().to_string().contains("`/`"));
         let long = "x".repeat(STREAM_NAME_BYTES_MAX + 1);
-        assert!(validate_user_stream(&long)
-            .unwrap_err()
-            .to_string()
-            .contains("limit"));
+        assert!(validate_user_stream(&long).unwrap_err().to_string().contains("limit"));
         assert!(validate_stream_name("$exec-1").is_ok());
     }
 
     #[test]
     fn metadata_streams_round_trip() {
-        assert_eq!(
-            described_by_metadata_stream(&metadata_stream_of("order-1")),
-            Some("order-1")
-        );
+        assert_eq!(described_by_metadata_stream(&metadata_stream_of("order-1")), Some("order-1"));
         assert_eq!(described_by_metadata_stream("order-1"), None);
     }
 }
