@@ -1,0 +1,374 @@
+//! The secondary indexes, kept in one redb database (`index.redb`).
+//!
+//! The indexes are derived data: everything here can be rebuilt from the segments, so they are
+//! committed without fsync after every group and made durable only at checkpoints. The
+//! `indexed_position` checkpoint says how far they reach; on open the log past it is replayed.
+//!
+//! Events of one append to one stream sit next to each other in the log, so the stream, category and
+//! type indexes store *runs* — `(name, first cursor) → (first position, count, segment, offset)` —
+//! rather than one entry per event: a batch of 1,000 events costs one entry, not 1,000. Only event
+//! ids (for idempotent retries) are indexed one by one.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `streams` | stream | (head version, head position) |
+//! | `stream_metadata` | stream | metadata JSON (latest `$meta-<stream>` event) |
+//! | `stream_runs` | (stream, first version) | run |
+//! | `category_runs` | (category, first position) | run |
+//! | `type_runs` | (event type, first position) | run |
+//! | `chunks` | first position of an append's stream part | run (for `$all` reads) |
+//! | `ids` | event id | position |
+//! | `times` | commit timestamp | last position committed at it |
+//! | `meta` | `indexed_position`, `index_format` | u64 |
+
+use std::path::Path;
+
+use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
+use skald_core::{category_of, described_by_metadata_stream, Error, StreamMetadata, Timestamp, Uuid};
+
+/// Where a frame starts: the segment (by its first position) and the byte offset in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub segment: u64,
+    pub offset: u64,
+}
+
+/// Consecutive events of one stream, category or type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Run {
+    /// Cursor of the first event: its version in `stream_runs`, else its position.
+    pub first_cursor: u64,
+    pub first_position: u64,
+    pub count: u64,
+    pub location: Location,
+}
+
+type RunValue = (u64, u64, u64, u64);
+type NamedRuns = TableDefinition<'static, (&'static str, u64), RunValue>;
+
+const STREAMS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("streams");
+const STREAM_METADATA: TableDefinition<&str, &[u8]> = TableDefinition::new("stream_metadata");
+const STREAM_RUNS: NamedRuns = TableDefinition::new("stream_runs");
+const CATEGORY_RUNS: NamedRuns = TableDefinition::new("category_runs");
+const TYPE_RUNS: NamedRuns = TableDefinition::new("type_runs");
+const CHUNKS: TableDefinition<u64, (u64, u64, u64)> = TableDefinition::new("chunks");
+const IDS: TableDefinition<u128, u64> = TableDefinition::new("ids");
+const TIMES: TableDefinition<u64, u64> = TableDefinition::new("times");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+const INDEXED_POSITION: &str = "indexed_position";
+const INDEX_FORMAT_KEY: &str = "index_format";
+/// Bumped when the tables change shape; an index of another format is rebuilt.
+const INDEX_FORMAT: u64 = 1;
+
+fn storage(error: impl std::fmt::Display) -> Error {
+    Error::storage(format!("index: {error}"))
+}
+
+/// What the index needs to know of one event.
+pub struct IndexedEvent<'a> {
+    pub position: u64,
+    pub version: u64,
+    pub timestamp: Timestamp,
+    pub id: Uuid,
+    pub stream: &'a str,
+    pub event_type: &'a str,
+    pub data: &'a [u8],
+    pub location: Location,
+}
+
+/// The index database.
+pub struct Index {
+    db: Database,
+}
+
+impl Index {
+    /// Opens or creates the index file. `Ok(None)`: the file is unusable (damaged or of another
+    /// format) and should be rebuilt.
+    pub fn open(path: &Path, cache_bytes: usize) -> Result<Option<Index>, Error> {
+        let db = match Database::builder().set_cache_size(cache_bytes).create(path) {
+            Ok(db) => db,
+            Err(error) => {
+                tracing::warn!(%error, path = %path.display(), "index file cannot be opened; it will be rebuilt");
+                return Ok(None);
+            }
+        };
+        let index = Index { db };
+        let txn = index.db.begin_write().map_err(storage)?;
+        let format = {
+            let mut meta = txn.open_table(META).map_err(storage)?;
+            let format = meta.get(INDEX_FORMAT_KEY).map_err(storage)?.map(|v| v.value());
+            if format.is_none() {
+                meta.insert(INDEX_FORMAT_KEY, INDEX_FORMAT).map_err(storage)?;
+            }
+            format
+        };
+        for def in [STREAM_RUNS, CATEGORY_RUNS, TYPE_RUNS] {
+            txn.open_table(def).map_err(storage)?;
+        }
+        txn.open_table(STREAMS).map_err(storage)?;
+        txn.open_table(STREAM_METADATA).map_err(storage)?;
+        txn.open_table(CHUNKS).map_err(storage)?;
+        txn.open_table(IDS).map_err(storage)?;
+        txn.open_table(TIMES).map_err(storage)?;
+        txn.commit().map_err(storage)?;
+        if format.is_some_and(|f| f != INDEX_FORMAT) {
+            return Ok(None);
+        }
+        Ok(Some(index))
+    }
+
+    /// Runs `work` in one write transaction, then commits it; `durable` makes the commit a
+    /// checkpoint that survives a crash. If `work` fails nothing is committed.
+    pub fn write<R>(&self, durable: bool, work: impl FnOnce(&mut IndexWriter<'_>) -> Result<R, Error>) -> Result<R, Error> {
+        let mut txn = self.db.begin_write().map_err(storage)?;
+        if durable {
+            txn.set_quick_repair(true);
+        } else {
+            txn.set_durability(Durability::None).map_err(storage)?;
+        }
+        let result = {
+            let mut writer = IndexWriter::new(&txn)?;
+            work(&mut writer)?
+        };
+        txn.commit().map_err(storage)?;
+        Ok(result)
+    }
+
+    /// A consistent snapshot for reading.
+    pub fn read(&self) -> Result<IndexReader, Error> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        Ok(IndexReader { txn })
+    }
+}
+
+/// The tables of one write transaction.
+pub struct IndexWriter<'txn> {
+    streams: Table<'txn, &'static str, (u64, u64)>,
+    stream_metadata: Table<'txn, &'static str, &'static [u8]>,
+    stream_runs: Table<'txn, (&'static str, u64), RunValue>,
+    category_runs: Table<'txn, (&'static str, u64), RunValue>,
+    type_runs: Table<'txn, (&'static str, u64), RunValue>,
+    chunks: Table<'txn, u64, (u64, u64, u64)>,
+    ids: Table<'txn, u128, u64>,
+    times: Table<'txn, u64, u64>,
+    meta: Table<'txn, &'static str, u64>,
+}
+
+impl<'txn> IndexWriter<'txn> {
+    fn new(txn: &'txn WriteTransaction) -> Result<Self, Error> {
+        Ok(IndexWriter {
+            streams: txn.open_table(STREAMS).map_err(storage)?,
+            stream_metadata: txn.open_table(STREAM_METADATA).map_err(storage)?,
+            stream_runs: txn.open_table(STREAM_RUNS).map_err(storage)?,
+            category_runs: txn.open_table(CATEGORY_RUNS).map_err(storage)?,
+            type_runs: txn.open_table(TYPE_RUNS).map_err(storage)?,
+            chunks: txn.open_table(CHUNKS).map_err(storage)?,
+            ids: txn.open_table(IDS).map_err(storage)?,
+            times: txn.open_table(TIMES).map_err(storage)?,
+            meta: txn.open_table(META).map_err(storage)?,
+        })
+    }
+
+    /// `(head version, head position)` of a stream, including this transaction's own writes.
+    pub fn stream_head(&self, stream: &str) -> Result<Option<(u64, u64)>, Error> {
+        Ok(self.streams.get(stream).map_err(storage)?.map(|v| v.value()))
+    }
+
+    /// Where an event id is stored, including this transaction's own writes.
+    pub fn position_of_id(&self, id: &Uuid) -> Result<Option<u64>, Error> {
+        Ok(self.ids.get(id.as_u128()).map_err(storage)?.map(|v| v.value()))
+    }
+
+    /// The position the indexes cover up to.
+    pub fn indexed_position(&self) -> Result<Option<u64>, Error> {
+        Ok(self.meta.get(INDEXED_POSITION).map_err(storage)?.map(|v| v.value()))
+    }
+
+    /// Indexes the events of one append, in log order (they may span several streams).
+    pub fn add_append(&mut self, events: &[IndexedEvent<'_>]) -> Result<(), Error> {
+        let mut start = 0;
+        while start < events.len() {
+            let stream = events[start].stream;
+            let end = start + events[start..].iter().take_while(|e| e.stream == stream).count();
+            self.add_stream_part(&events[start..end])?;
+            start = end;
+        }
+        if let Some(last) = events.last() {
+            self.meta.insert(INDEXED_POSITION, last.position).map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    /// Indexes consecutive events of one stream.
+    fn add_stream_part(&mut self, part: &[IndexedEvent<'_>]) -> Result<(), Error> {
+        let (first, last) = (&part[0], &part[part.len() - 1]);
+        debug_assert!(part.windows(2).all(|w| w[1].position == w[0].position + 1 && w[1].version == w[0].version + 1));
+        let run = |events: &[IndexedEvent<'_>]| -> RunValue {
+            (events[0].position, events.len() as u64, events[0].location.segment, events[0].location.offset)
+        };
+        let count = part.len() as u64;
+        self.stream_runs.insert((first.stream, first.version), run(part)).map_err(storage)?;
+        self.category_runs.insert((category_of(first.stream), first.position), run(part)).map_err(storage)?;
+        self.chunks.insert(first.position, (count, first.location.segment, first.location.offset)).map_err(storage)?;
+        let mut type_start = 0;
+        for i in 1..=part.len() {
+            if i == part.len() || part[i].event_type != part[type_start].event_type {
+                let events = &part[type_start..i];
+                self.type_runs.insert((events[0].event_type, events[0].position), run(events)).map_err(storage)?;
+                type_start = i;
+            }
+        }
+        for event in part {
+            self.ids.insert(event.id.as_u128(), event.position).map_err(storage)?;
+            if let Some(described) = described_by_metadata_stream(event.stream) {
+                // Only well-formed metadata events take effect; anything else stays a plain event.
+                if serde_json::from_slice::<StreamMetadata>(event.data).is_ok() {
+                    self.stream_metadata.insert(described, event.data).map_err(storage)?;
+                }
+            }
+        }
+        self.streams.insert(first.stream, (last.version, last.position)).map_err(storage)?;
+        Ok(())
+    }
+
+    /// Records that events up to `last_position` were committed at `timestamp`.
+    pub fn add_commit_time(&mut self, timestamp: Timestamp, last_position: u64) -> Result<(), Error> {
+        self.times.insert(timestamp.micros(), last_position).map_err(storage)?;
+        Ok(())
+    }
+}
+
+/// Which run table to search.
+#[derive(Clone, Copy, Debug)]
+pub enum RunKind {
+    Stream,
+    Category,
+    Type,
+}
+
+/// A read snapshot of the indexes.
+pub struct IndexReader {
+    txn: redb::ReadTransaction,
+}
+
+impl IndexReader {
+    fn runs_table(&self, kind: RunKind) -> Result<ReadOnlyTable<(&'static str, u64), RunValue>, Error> {
+        let def = match kind {
+            RunKind::Stream => STREAM_RUNS,
+            RunKind::Category => CATEGORY_RUNS,
+            RunKind::Type => TYPE_RUNS,
+        };
+        self.txn.open_table(def).map_err(storage)
+    }
+
+    /// The position the indexes cover up to.
+    pub fn indexed_position(&self) -> Result<Option<u64>, Error> {
+        let meta = self.txn.open_table(META).map_err(storage)?;
+        Ok(meta.get(INDEXED_POSITION).map_err(storage)?.map(|v| v.value()))
+    }
+
+    /// `(head version, head position)` of a stream.
+    pub fn stream_head(&self, stream: &str) -> Result<Option<(u64, u64)>, Error> {
+        let table = self.txn.open_table(STREAMS).map_err(storage)?;
+        Ok(table.get(stream).map_err(storage)?.map(|v| v.value()))
+    }
+
+    /// The stream's metadata (default when none was set).
+    pub fn stream_metadata(&self, stream: &str) -> Result<StreamMetadata, Error> {
+        let table = self.txn.open_table(STREAM_METADATA).map_err(storage)?;
+        let Some(json) = table.get(stream).map_err(storage)? else {
+            return Ok(StreamMetadata::default());
+        };
+        serde_json::from_slice(json.value()).map_err(storage)
+    }
+
+    /// Streams after `after`, by name, with their heads; at most `limit`, plus whether more follow.
+    pub fn list_streams(&self, after: Option<&str>, limit: usize) -> Result<(Vec<(String, u64, u64)>, bool), Error> {
+        let table = self.txn.open_table(STREAMS).map_err(storage)?;
+        let range = match after {
+            Some(after) => table.range::<&str>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            None => table.range::<&str>(..),
+        }
+        .map_err(storage)?;
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in range {
+            let (name, head) = entry.map_err(storage)?;
+            if out.len() == limit {
+                return Ok((out, true));
+            }
+            let (version, position) = head.value();
+            out.push((name.value().to_owned(), version, position));
+        }
+        Ok((out, false))
+    }
+
+    /// Where an event id is stored.
+    pub fn position_of_id(&self, id: &Uuid) -> Result<Option<u64>, Error> {
+        let table = self.txn.open_table(IDS).map_err(storage)?;
+        Ok(table.get(id.as_u128()).map_err(storage)?.map(|v| v.value()))
+    }
+
+    /// The last position committed at or before `time`.
+    pub fn position_at(&self, time: Timestamp) -> Result<Option<u64>, Error> {
+        let table = self.txn.open_table(TIMES).map_err(storage)?;
+        let last = table.range(..=time.micros()).map_err(storage)?.next_back();
+        Ok(last.transpose().map_err(storage)?.map(|(_, p)| p.value()))
+    }
+
+    /// The append chunk holding `position`, as a run whose cursor is a position.
+    pub fn chunk_at(&self, position: u64) -> Result<Option<Run>, Error> {
+        let table = self.txn.open_table(CHUNKS).map_err(storage)?;
+        let found = table.range(..=position).map_err(storage)?.next_back().transpose().map_err(storage)?;
+        Ok(found.map(|(first, value)| {
+            let (count, segment, offset) = value.value();
+            let first = first.value();
+            Run { first_cursor: first, first_position: first, count, location: Location { segment, offset } }
+        }))
+    }
+
+    /// Append chunks from the one holding `position` downwards, newest first; at most `chunks_max`.
+    pub fn chunks_backward(&self, position: u64, chunks_max: usize) -> Result<Vec<Run>, Error> {
+        let table = self.txn.open_table(CHUNKS).map_err(storage)?;
+        let mut out = Vec::new();
+        for entry in table.range(..=position).map_err(storage)?.rev().take(chunks_max) {
+            let (first, value) = entry.map_err(storage)?;
+            let (count, segment, offset) = value.value();
+            let first = first.value();
+            out.push(Run { first_cursor: first, first_position: first, count, location: Location { segment, offset } });
+        }
+        Ok(out)
+    }
+
+    /// Runs of `name`, starting with the run that holds `cursor` (or the first after it), in order.
+    /// Stops after `runs_max` runs.
+    pub fn runs_forward(&self, kind: RunKind, name: &str, cursor: u64, runs_max: usize) -> Result<Vec<Run>, Error> {
+        let table = self.runs_table(kind)?;
+        let holding = table.range((name, 0)..=(name, cursor)).map_err(storage)?.next_back().transpose().map_err(storage)?;
+        let start = match holding {
+            Some((key, value)) if key.value().1 + value.value().1 > cursor => key.value().1,
+            _ => cursor,
+        };
+        let mut out = Vec::new();
+        for entry in table.range((name, start)..=(name, u64::MAX)).map_err(storage)?.take(runs_max) {
+            let (key, value) = entry.map_err(storage)?;
+            out.push(to_run(key.value().1, value.value()));
+        }
+        Ok(out)
+    }
+
+    /// Runs of `name` whose first cursor is at or below `cursor`, newest first. At most `runs_max`.
+    pub fn runs_backward(&self, kind: RunKind, name: &str, cursor: u64, runs_max: usize) -> Result<Vec<Run>, Error> {
+        let table = self.runs_table(kind)?;
+        let mut out = Vec::new();
+        for entry in table.range((name, 0)..=(name, cursor)).map_err(storage)?.rev().take(runs_max) {
+            let (key, value) = entry.map_err(storage)?;
+            out.push(to_run(key.value().1, value.value()));
+        }
+        Ok(out)
+    }
+}
+
+fn to_run(first_cursor: u64, (first_position, count, segment, offset): RunValue) -> Run {
+    Run { first_cursor, first_position, count, location: Location { segment, offset } }
+}

@@ -1,0 +1,325 @@
+//! Opening a store: locking the directory, checking segments, cutting a torn tail, and bringing
+//! the indexes up to the end of the log. Also `verify` and `rebuild_index` for operators.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use skald_core::{Error, Timestamp};
+use tokio::sync::watch;
+
+use crate::format::{decode_frame, Frame, FRAME_HEADER_BYTES, SEAL_PAYLOAD_BYTES, SEGMENT_HEADER_BYTES};
+use crate::index::{Index, IndexedEvent, Location};
+use crate::read::{corrupt, Shared};
+use crate::segment::{list_segments, scan_segment, verify_sealed, ActiveSegment, FrameReader, ReadFailure};
+use crate::writer::{Writer, WriterConfig};
+use crate::Options;
+
+/// Events replayed into the indexes per transaction while recovering.
+const REPLAY_EVENTS_PER_TRANSACTION: usize = 50_000;
+/// How often replay reports progress, in events.
+const REPLAY_PROGRESS_EVENTS: u64 = 1_000_000;
+
+/// What opening a store repaired.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// A torn tail was cut: the file, the offset it was cut at, the bytes removed and why.
+    pub cut_tail: Option<(PathBuf, u64, u64, String)>,
+    /// The index was missing or unusable and was rebuilt from the whole log.
+    pub index_rebuilt: bool,
+    /// Events replayed into the indexes.
+    pub replayed_events: u64,
+}
+
+pub(crate) struct Recovered {
+    pub writer: Writer,
+    pub report: RecoveryReport,
+    pub lock: File,
+}
+
+fn io_at(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::storage(format!("{}: {e}", path.display()))
+}
+
+pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
+    let segments_dir = dir.join("segments");
+    fs::create_dir_all(&segments_dir).map_err(io_at(&segments_dir))?;
+    let lock_path = dir.join("LOCK");
+    let lock = File::create(&lock_path).map_err(io_at(&lock_path))?;
+    lock.try_lock().map_err(|_| {
+        Error::storage(format!("{} is in use by another Skald process (it holds {})", dir.display(), lock_path.display()))
+    })?;
+
+    let mut report = RecoveryReport::default();
+    let (segment, next_position) = recover_segments(&segments_dir, options, &mut report)?;
+
+    let index_path = dir.join("index.redb");
+    let mut index = Index::open(&index_path, options.index_cache_bytes)?;
+    let indexed = match &index {
+        Some(index) => index.read()?.indexed_position()?,
+        None => None,
+    };
+    if index.is_none() || indexed.is_some_and(|p| p >= next_position) {
+        // Unusable, or ahead of the log (the log was replaced or cut by hand): start over.
+        drop(index.take());
+        fs::remove_file(&index_path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }).map_err(io_at(&index_path))?;
+        index = Index::open(&index_path, options.index_cache_bytes)?;
+        report.index_rebuilt = true;
+    }
+    let index = index.ok_or_else(|| Error::storage(format!("cannot create {}", index_path.display())))?;
+    if !report.index_rebuilt && indexed.is_none() && next_position > 0 {
+        report.index_rebuilt = true;
+    }
+    let shared = Arc::new(Shared::new(segments_dir.clone(), index));
+    let replay_from = if report.index_rebuilt { 0 } else { indexed.map_or(0, |p| p + 1) };
+    let (replayed, last_timestamp) = replay(&shared, &segments_dir, replay_from, next_position)?;
+    report.replayed_events = replayed;
+    if let Some((file, offset, bytes, reason)) = &report.cut_tail {
+        tracing::warn!(file = %file.display(), offset, bytes, %reason, "cut a torn tail off the log");
+    }
+
+    let committed = watch::Sender::new(next_position.checked_sub(1));
+    let writer = Writer {
+        shared,
+        segment,
+        next_position,
+        last_timestamp: last_timestamp.unwrap_or_default(),
+        committed,
+        config: WriterConfig {
+            sync: options.sync,
+            segment_bytes_target: options.segment_bytes_target,
+            checkpoint_interval: options.checkpoint_interval,
+            checkpoint_events: options.checkpoint_events,
+        },
+        events_since_checkpoint: 0,
+        last_checkpoint: Instant::now(),
+        failed: None,
+    };
+    Ok(Recovered { writer, report, lock })
+}
+
+/// Checks sealed segments, recovers the last one, and returns it with the next position.
+fn recover_segments(
+    segments_dir: &Path,
+    options: &Options,
+    report: &mut RecoveryReport,
+) -> Result<(ActiveSegment, u64), Error> {
+    let mut segments = list_segments(segments_dir).map_err(io_at(segments_dir))?;
+    // A crash while creating a segment can leave a file without a whole header: it held nothing.
+    while let Some((_, path)) = segments.last() {
+        let len = fs::metadata(path).map_err(io_at(path))?.len();
+        if len >= SEGMENT_HEADER_BYTES as u64 || segments.len() == 1 && len > 0 {
+            break;
+        }
+        fs::remove_file(path).map_err(io_at(path))?;
+        segments.pop();
+    }
+    let Some((last_first, last_path)) = segments.last().cloned() else {
+        return Ok((ActiveSegment::create(segments_dir, 0).map_err(io_at(segments_dir))?, 0));
+    };
+    let mut expected_first = segments[0].0;
+    for (first, path) in &segments[..segments.len() - 1] {
+        if *first != expected_first {
+            return Err(corrupt(path, 0, format!("segment starts at position {first}, but {expected_first} was expected (a segment is missing)")));
+        }
+        let seal = read_seal(path)?;
+        if options.verify_sealed_on_open {
+            if let Some(damage) = verify_sealed(path).map_err(io_at(path))? {
+                return Err(corrupt(path, damage.offset, damage.reason));
+            }
+        }
+        expected_first = seal.1 + 1;
+    }
+    if last_first != expected_first {
+        return Err(corrupt(&last_path, 0, format!("segment starts at position {last_first}, but {expected_first} was expected (a segment is missing)")));
+    }
+    let scan = match scan_segment(&last_path).map_err(io_at(&last_path))? {
+        Ok(scan) => scan,
+        Err(damage) => return Err(corrupt(&last_path, damage.offset, damage.reason)),
+    };
+    let next_position = last_first + scan.event_count;
+    if let Some((bytes, reason)) = &scan.cut {
+        report.cut_tail = Some((last_path.clone(), scan.valid_len, *bytes, reason.clone()));
+    }
+    if scan.sealed.is_some() {
+        // Crashed after sealing, before the next segment existed.
+        let segment = ActiveSegment::create(segments_dir, next_position).map_err(io_at(segments_dir))?;
+        return Ok((segment, next_position));
+    }
+    let segment = ActiveSegment::reopen(&last_path, &scan).map_err(io_at(&last_path))?;
+    Ok((segment, next_position))
+}
+
+/// Reads the seal frame at the end of a sealed segment: (event count, last position).
+fn read_seal(path: &Path) -> Result<(u64, u64), Error> {
+    use std::os::unix::fs::FileExt;
+    let file = File::open(path).map_err(io_at(path))?;
+    let len = file.metadata().map_err(io_at(path))?.len();
+    let seal_bytes = (FRAME_HEADER_BYTES + SEAL_PAYLOAD_BYTES) as u64;
+    let not_sealed = || corrupt(path, len, "a segment before the last one has no valid seal frame at its end");
+    if len < SEGMENT_HEADER_BYTES as u64 + seal_bytes {
+        return Err(not_sealed());
+    }
+    let mut bytes = vec![0u8; seal_bytes as usize];
+    file.read_exact_at(&mut bytes, len - seal_bytes).map_err(io_at(path))?;
+    match decode_frame(&bytes.into()) {
+        Ok((Frame::Seal(seal), _)) => Ok((seal.event_count, seal.last_position)),
+        _ => Err(not_sealed()),
+    }
+}
+
+/// Indexes events `from..end` from the segments. Returns how many, and the last timestamp.
+fn replay(shared: &Shared, segments_dir: &Path, from: u64, end: u64) -> Result<(u64, Option<Timestamp>), Error> {
+    let segments = list_segments(segments_dir).map_err(io_at(segments_dir))?;
+    let mut last_timestamp = None;
+    if from >= end {
+        // Nothing to index; still learn the last timestamp so new events never go back in time.
+        if let Some(last) = end.checked_sub(1) {
+            last_timestamp = Some(shared.event_at(&shared.index.read()?, last)?.timestamp);
+        }
+        return Ok((0, last_timestamp));
+    }
+    let started = Instant::now();
+    let start_segment = segments.iter().rev().find(|(first, _)| *first <= from).map(|(f, _)| *f).unwrap_or(0);
+    let mut pending: Vec<(skald_core::RecordedEvent, Location)> = Vec::with_capacity(1024);
+    let mut batch: Vec<Vec<(skald_core::RecordedEvent, Location)>> = Vec::new();
+    let mut batch_events = 0usize;
+    let mut replayed = 0u64;
+    for (first, path) in segments.iter().filter(|(first, _)| *first >= start_segment) {
+        let file = Arc::new(File::open(path).map_err(io_at(path))?);
+        let mut reader = FrameReader::new(file, SEGMENT_HEADER_BYTES as u64).map_err(io_at(path))?;
+        loop {
+            let frame = match reader.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(ReadFailure::Io(e)) => return Err(io_at(path)(e)),
+                Err(ReadFailure::Incomplete { offset } | ReadFailure::Damaged { offset, .. }) => {
+                    if pending.is_empty() && batch_events as u64 + replayed + from >= end {
+                        break; // past the recovered end
+                    }
+                    return Err(corrupt(path, offset, "damaged frame inside the recovered log"));
+                }
+            };
+            let (offset, Frame::Event { event, end_of_append }) = frame else { break };
+            if event.position >= end {
+                break;
+            }
+            if event.position < from {
+                continue;
+            }
+            pending.push((event, Location { segment: *first, offset }));
+            if end_of_append {
+                batch_events += pending.len();
+                batch.push(std::mem::take(&mut pending));
+                if batch_events >= REPLAY_EVENTS_PER_TRANSACTION {
+                    last_timestamp = index_batch(shared, &mut batch)?.or(last_timestamp);
+                    let before = replayed;
+                    replayed += batch_events as u64;
+                    batch_events = 0;
+                    if replayed / REPLAY_PROGRESS_EVENTS > before / REPLAY_PROGRESS_EVENTS {
+                        tracing::info!(replayed, total = end - from, "rebuilding indexes from the log");
+                    }
+                }
+            }
+        }
+    }
+    last_timestamp = index_batch(shared, &mut batch)?.or(last_timestamp);
+    replayed += batch_events as u64;
+    assert!(pending.is_empty(), "recovery left a partial append after cutting the tail");
+    assert_eq!(replayed, end - from, "replay did not reach the end of the recovered log");
+    shared.index.write(true, |_| Ok(()))?;
+    tracing::info!(replayed, elapsed_ms = started.elapsed().as_millis() as u64, "indexes are up to date");
+    Ok((replayed, last_timestamp))
+}
+
+/// Indexes whole appends in one transaction; returns the last timestamp.
+fn index_batch(
+    shared: &Shared,
+    batch: &mut Vec<Vec<(skald_core::RecordedEvent, Location)>>,
+) -> Result<Option<Timestamp>, Error> {
+    let mut last = None;
+    shared.index.write(false, |index| {
+        for append in batch.iter() {
+            let events: Vec<IndexedEvent<'_>> = append
+                .iter()
+                .map(|(e, location)| IndexedEvent {
+                    position: e.position,
+                    version: e.version,
+                    timestamp: e.timestamp,
+                    id: e.id,
+                    stream: &e.stream,
+                    event_type: &e.event_type,
+                    data: e.data.as_bytes(),
+                    location: *location,
+                })
+                .collect();
+            index.add_append(&events)?;
+            let (last_event, _) = append.last().expect("appends are not empty");
+            index.add_commit_time(last_event.timestamp, last_event.position)?;
+            last = Some(last_event.timestamp);
+        }
+        Ok(())
+    })?;
+    batch.clear();
+    Ok(last)
+}
+
+/// What `verify` found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Segment files checked.
+    pub segments: usize,
+    /// Events read and checked.
+    pub events: u64,
+    /// Problems, each naming a file and offset.
+    pub problems: Vec<String>,
+    /// A torn tail that opening the store would cut.
+    pub torn_tail: Option<String>,
+}
+
+/// Reads every frame of every segment and checks checksums, seals and the position sequence.
+/// Does not change anything; the store must not be open in another process for a stable answer.
+pub fn verify(dir: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport, Error> {
+    let segments_dir = dir.join("segments");
+    let segments = list_segments(&segments_dir).map_err(io_at(&segments_dir))?;
+    let mut report = VerifyReport { segments: segments.len(), ..Default::default() };
+    let mut expected = segments.first().map_or(0, |(first, _)| *first);
+    for (i, (first, path)) in segments.iter().enumerate() {
+        if *first != expected {
+            report.problems.push(format!("{}: starts at position {first}, expected {expected}", path.display()));
+        }
+        match scan_segment(path).map_err(io_at(path))? {
+            Err(damage) => report.problems.push(format!("{} at offset {}: {}", path.display(), damage.offset, damage.reason)),
+            Ok(scan) => {
+                let last = i + 1 == segments.len();
+                if !last && scan.sealed.is_none() {
+                    report.problems.push(format!("{}: not sealed, but later segments exist", path.display()));
+                }
+                if let Some((bytes, reason)) = scan.cut {
+                    let text = format!("{} at offset {}: {bytes} bytes of torn tail ({reason})", path.display(), scan.valid_len);
+                    if last { report.torn_tail = Some(text) } else { report.problems.push(text) }
+                }
+                report.events += scan.event_count;
+                expected = first + scan.event_count;
+                progress(report.events);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Deletes the index file so that the next open rebuilds it from the log, then opens the store
+/// once to do so. Returns the recovery report of that open.
+pub fn rebuild_index(dir: &Path, options: Options) -> Result<RecoveryReport, Error> {
+    let index_path = dir.join("index.redb");
+    match fs::remove_file(&index_path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_at(&index_path)(e)),
+    }
+    let store = crate::Store::open(dir, options)?;
+    let report = store.recovery_report().clone();
+    store.close();
+    Ok(report)
+}

@@ -1,0 +1,371 @@
+//! Segment files: creating, appending, sealing, and reading frames back.
+//!
+//! A segment is written by exactly one [`ActiveSegment`] (owned by the writer thread) and read by
+//! any number of [`FrameReader`]s through positioned reads, so readers never move a shared cursor.
+//! The layout of the bytes is specified in [`crate::format`].
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use skald_core::Timestamp;
+
+use crate::format::{decode_frame, Frame, FrameError, Seal, SegmentHeader, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES};
+
+/// Bytes a reader fetches per positioned read.
+pub const READ_CHUNK_BYTES: usize = 256 * 1024;
+/// Frames examined after a damaged frame when telling a torn tail from damage inside the log.
+const DAMAGE_SEARCH_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// The file name of the segment whose first event has `first_position`.
+pub fn segment_file_name(first_position: u64) -> String {
+    format!("{first_position:020}.seg")
+}
+
+/// Parses a segment file name back to its first position.
+pub fn parse_segment_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".seg")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok())?
+}
+
+/// Segment files of `dir`, ordered by first position.
+pub fn list_segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut segments = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if let Some(first) = entry.file_name().to_str().and_then(parse_segment_file_name) {
+            segments.push((first, entry.path()));
+        }
+    }
+    segments.sort();
+    Ok(segments)
+}
+
+/// Makes a directory entry change (create, rename) durable.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// The segment the writer appends to.
+pub struct ActiveSegment {
+    file: File,
+    path: PathBuf,
+    header: SegmentHeader,
+    /// Bytes in the file, header included.
+    len: u64,
+    /// Running CRC32C of everything after the header (becomes the seal's `body_crc`).
+    body_crc: u32,
+    event_count: u64,
+}
+
+impl ActiveSegment {
+    /// Creates a new, empty segment and makes its existence durable.
+    pub fn create(dir: &Path, first_position: u64) -> std::io::Result<Self> {
+        let path = dir.join(segment_file_name(first_position));
+        let header = SegmentHeader { first_position, created: Timestamp::now() };
+        let mut file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
+        file.write_all(&header.encode())?;
+        file.sync_all()?;
+        sync_dir(dir)?;
+        Ok(ActiveSegment { file, path, header, len: SEGMENT_HEADER_BYTES as u64, body_crc: 0, event_count: 0 })
+    }
+
+    /// Reopens a segment after recovery has found its valid length, cutting anything beyond it.
+    pub fn reopen(path: &Path, tail: &TailScan) -> std::io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        if file.metadata()?.len() != tail.valid_len {
+            file.set_len(tail.valid_len)?;
+            file.sync_all()?;
+        }
+        Ok(ActiveSegment {
+            file,
+            path: path.to_owned(),
+            header: tail.header,
+            len: tail.valid_len,
+            body_crc: tail.body_crc,
+            event_count: tail.event_count,
+        })
+    }
+
+    /// Position of the first event of this segment.
+    pub fn first_position(&self) -> u64 {
+        self.header.first_position
+    }
+
+    /// Bytes in the file.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether no event was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.event_count == 0
+    }
+
+    /// Writes encoded frames holding `events` events at the end of the file (not yet durable).
+    pub fn append(&mut self, frames: &[u8], events: u64) -> std::io::Result<()> {
+        self.file.write_all_at(frames, self.len)?;
+        self.len += frames.len() as u64;
+        self.body_crc = crc32c::crc32c_append(self.body_crc, frames);
+        self.event_count += events;
+        Ok(())
+    }
+
+    /// Makes everything written so far durable.
+    pub fn sync(&self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Cuts the file back to `len` bytes after a failed write, so a retry starts clean.
+    pub fn truncate(&mut self, len: u64, body_crc: u32, event_count: u64) -> std::io::Result<()> {
+        self.file.set_len(len)?;
+        self.len = len;
+        self.body_crc = body_crc;
+        self.event_count = event_count;
+        Ok(())
+    }
+
+    /// The running state (`len`, `body_crc`, `event_count`) to restore with [`Self::truncate`].
+    pub fn mark(&self) -> (u64, u32, u64) {
+        (self.len, self.body_crc, self.event_count)
+    }
+
+    /// Writes the seal frame and makes the segment durable. It is never written again.
+    pub fn seal(self) -> std::io::Result<PathBuf> {
+        assert!(self.event_count > 0, "an empty segment is never sealed");
+        let seal = Seal {
+            last_position: self.header.first_position + self.event_count - 1,
+            event_count: self.event_count,
+            body_crc: self.body_crc,
+        };
+        let mut frame = BytesMut::new();
+        seal.encode_into(&mut frame);
+        self.file.write_all_at(&frame, self.len)?;
+        self.file.sync_all()?;
+        Ok(self.path)
+    }
+}
+
+/// Reads frames one after another from an offset, with large positioned reads.
+pub struct FrameReader {
+    file: Arc<File>,
+    /// File offset of `buf[0]`.
+    offset: u64,
+    buf: Bytes,
+    file_len: u64,
+    /// The encoded bytes of the frame returned last.
+    last_frame: Bytes,
+}
+
+/// A frame could not be read at `offset`.
+#[derive(Debug)]
+pub enum ReadFailure {
+    /// The file ends inside the frame.
+    Incomplete { offset: u64 },
+    /// The frame is damaged.
+    Damaged { offset: u64, reason: String },
+    /// The file could not be read.
+    Io(std::io::Error),
+}
+
+impl FrameReader {
+    /// A reader starting at `offset` of `file`.
+    pub fn new(file: Arc<File>, offset: u64) -> std::io::Result<Self> {
+        let file_len = file.metadata()?.len();
+        Ok(FrameReader { file, offset, buf: Bytes::new(), file_len, last_frame: Bytes::new() })
+    }
+
+    /// Offset of the next frame.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The encoded bytes of the frame [`Self::next_frame`] returned last.
+    pub fn last_frame_bytes(&self) -> &Bytes {
+        &self.last_frame
+    }
+
+    /// The next frame and its offset, or `None` at the end of the file.
+    pub fn next_frame(&mut self) -> Result<Option<(u64, Frame)>, ReadFailure> {
+        loop {
+            match decode_frame(&self.buf) {
+                Ok((frame, used)) => {
+                    let at = self.offset;
+                    self.last_frame = self.buf.slice(..used);
+                    self.buf = self.buf.slice(used..);
+                    self.offset += used as u64;
+                    return Ok(Some((at, frame)));
+                }
+                Err(FrameError::Damaged(reason)) => return Err(ReadFailure::Damaged { offset: self.offset, reason }),
+                Err(FrameError::Incomplete) => {
+                    let buffered_end = self.offset + self.buf.len() as u64;
+                    if buffered_end >= self.file_len {
+                        return if self.buf.is_empty() {
+                            Ok(None)
+                        } else {
+                            Err(ReadFailure::Incomplete { offset: self.offset })
+                        };
+                    }
+                    self.refill().map_err(ReadFailure::Io)?;
+                }
+            }
+        }
+    }
+
+    /// Keeps the unread bytes and reads at least one more chunk, or enough for the declared frame.
+    fn refill(&mut self) -> std::io::Result<()> {
+        let declared = if self.buf.len() >= FRAME_HEADER_BYTES {
+            FRAME_HEADER_BYTES + u32::from_le_bytes(self.buf[..4].try_into().expect("4 bytes")) as usize
+        } else {
+            0
+        };
+        let want = READ_CHUNK_BYTES.max(declared).max(self.buf.len() + READ_CHUNK_BYTES);
+        let end = (self.offset + want as u64).min(self.file_len);
+        let mut fresh = vec![0u8; (end - self.offset) as usize];
+        fresh[..self.buf.len()].copy_from_slice(&self.buf);
+        let have = self.buf.len();
+        self.file.read_exact_at(&mut fresh[have..], self.offset + have as u64)?;
+        self.buf = Bytes::from(fresh);
+        Ok(())
+    }
+}
+
+/// What recovery found in the last segment.
+#[derive(Debug)]
+pub struct TailScan {
+    pub header: SegmentHeader,
+    /// Bytes up to the end of the last whole append.
+    pub valid_len: u64,
+    pub body_crc: u32,
+    pub event_count: u64,
+    /// The segment ends with a seal frame.
+    pub sealed: Option<Seal>,
+    /// Bytes cut off beyond `valid_len`, and why.
+    pub cut: Option<(u64, String)>,
+}
+
+/// A damaged frame with valid frames after it: data inside the log is lost.
+#[derive(Debug)]
+pub struct DamageInside {
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// Reads a segment from its header to its end, checking every frame and the position sequence.
+///
+/// A damaged or incomplete frame after which no valid frame follows is a torn tail: the scan
+/// reports where the last whole append ends. A damaged frame followed by a valid one is
+/// [`DamageInside`].
+pub fn scan_segment(path: &Path) -> std::io::Result<Result<TailScan, DamageInside>> {
+    let file = Arc::new(File::open(path)?);
+    let mut header_bytes = [0u8; SEGMENT_HEADER_BYTES];
+    let file_len = file.metadata()?.len();
+    if file_len < SEGMENT_HEADER_BYTES as u64 {
+        return Ok(Err(DamageInside { offset: 0, reason: "file is shorter than a segment header".into() }));
+    }
+    file.read_exact_at(&mut header_bytes, 0)?;
+    let header = match SegmentHeader::decode(&header_bytes) {
+        Ok(header) => header,
+        Err(reason) => return Ok(Err(DamageInside { offset: 0, reason })),
+    };
+    let mut reader = FrameReader::new(file.clone(), SEGMENT_HEADER_BYTES as u64)?;
+    let mut scan = TailScan {
+        header,
+        valid_len: SEGMENT_HEADER_BYTES as u64,
+        body_crc: 0,
+        event_count: 0,
+        sealed: None,
+        cut: None,
+    };
+    // State up to the last frame read, which may be inside an append that is not complete yet.
+    let (mut crc, mut count) = (0u32, 0u64);
+    let mut expected_position = header.first_position;
+    let failure = loop {
+        let frame_start = reader.offset();
+        match reader.next_frame() {
+            Ok(None) => break None,
+            Ok(Some((_, Frame::Event { event, end_of_append }))) => {
+                if event.position != expected_position {
+                    let reason = format!("event position {} where {} was expected", event.position, expected_position);
+                    return Ok(Err(DamageInside { offset: frame_start, reason }));
+                }
+                expected_position += 1;
+                count += 1;
+                crc = crc32c::crc32c_append(crc, reader.last_frame_bytes());
+                if end_of_append {
+                    scan.valid_len = reader.offset();
+                    scan.body_crc = crc;
+                    scan.event_count = count;
+                }
+            }
+            Ok(Some((_, Frame::Seal(seal)))) => {
+                if scan.valid_len != frame_start || seal.body_crc != scan.body_crc || seal.event_count != count {
+                    let reason = "seal does not match the segment's events".to_owned();
+                    return Ok(Err(DamageInside { offset: frame_start, reason }));
+                }
+                scan.sealed = Some(seal);
+                scan.valid_len = reader.offset();
+                break None;
+            }
+            Err(ReadFailure::Io(e)) => return Err(e),
+            Err(ReadFailure::Incomplete { offset }) => break Some((offset, "the last frame is incomplete".to_owned())),
+            Err(ReadFailure::Damaged { offset, reason }) => {
+                if let Some(valid_at) = find_frame_after(&file, offset, file_len)? {
+                    let reason = format!("{reason} (a valid frame follows at offset {valid_at})");
+                    return Ok(Err(DamageInside { offset, reason }));
+                }
+                break Some((offset, reason));
+            }
+        }
+    };
+    if scan.sealed.is_some() && scan.valid_len < file_len {
+        let reason = "bytes after the seal".to_owned();
+        return Ok(Err(DamageInside { offset: scan.valid_len, reason }));
+    }
+    if scan.valid_len < file_len {
+        let reason = failure.map_or_else(|| "an append that did not finish".to_owned(), |(_, why)| why);
+        scan.cut = Some((file_len - scan.valid_len, reason));
+    }
+    Ok(Ok(scan))
+}
+
+/// Looks for any valid frame starting after a damaged one.
+fn find_frame_after(file: &Arc<File>, damaged_at: u64, file_len: u64) -> std::io::Result<Option<u64>> {
+    let end = file_len.min(damaged_at + DAMAGE_SEARCH_BYTES_MAX);
+    let mut bytes = vec![0u8; (end - damaged_at) as usize];
+    file.read_exact_at(&mut bytes, damaged_at)?;
+    let bytes = Bytes::from(bytes);
+    for skip in 1..bytes.len() {
+        if let Ok((Frame::Event { .. }, _)) = decode_frame(&bytes.slice(skip..)) {
+            return Ok(Some(damaged_at + skip as u64));
+        }
+    }
+    Ok(None)
+}
+
+/// Checks a sealed segment cheaply: one sequential read and one CRC over its body.
+/// Returns `Ok(None)` when the seal matches; otherwise scans frame by frame to name the offset.
+pub fn verify_sealed(path: &Path) -> std::io::Result<Option<DamageInside>> {
+    let bytes = fs::read(path)?;
+    let seal_bytes = FRAME_HEADER_BYTES + crate::format::SEAL_PAYLOAD_BYTES;
+    if bytes.len() >= SEGMENT_HEADER_BYTES + seal_bytes && SegmentHeader::decode(&bytes).is_ok() {
+        let seal_at = bytes.len() - seal_bytes;
+        let tail = Bytes::copy_from_slice(&bytes[seal_at..]);
+        if let Ok((Frame::Seal(seal), _)) = decode_frame(&tail) {
+            if crc32c::crc32c(&bytes[SEGMENT_HEADER_BYTES..seal_at]) == seal.body_crc {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(match scan_segment(path)? {
+        Err(damage) => Some(damage),
+        Ok(scan) if scan.sealed.is_none() => Some(DamageInside {
+            offset: scan.valid_len,
+            reason: scan.cut.map_or_else(|| "sealed segment has no seal".to_owned(), |(_, why)| why),
+        }),
+        Ok(_) => None,
+    })
+}

@@ -1,0 +1,298 @@
+//! The single writer: a bounded queue of appends, committed in groups with one fsync each.
+//!
+//! The data path of an append, in order (all on the writer thread):
+//! 1. take a group of queued appends (up to [`GROUP_APPENDS_MAX`] / [`GROUP_BYTES_MAX`]);
+//! 2. in one index transaction, for each append: recognise an idempotent retry, check the expected
+//!    versions, assign positions and versions, frame the events, stage their index entries;
+//! 3. write all frames with one `write`, then one `fdatasync`;
+//! 4. commit the index transaction (no fsync; a checkpoint now and then);
+//! 5. publish the new committed position (waking subscribers), then answer every append.
+//!
+//! Nothing is acknowledged before step 3 finished, and readers cannot see a position before step 4.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use skald_core::{check_retry, AppendOutcome, Error, RetryCheck, StoredId, StreamAppend, StreamAppended, Timestamp};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::format::EventFrame;
+use crate::index::{IndexWriter, IndexedEvent, Location};
+use crate::read::Shared;
+use crate::segment::ActiveSegment;
+use crate::SyncMode;
+
+/// Appends taken into one group commit at most.
+pub const GROUP_APPENDS_MAX: usize = 1024;
+/// Frame bytes written by one group commit at most (a single larger append still goes alone).
+pub const GROUP_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// One queued append and where to send its answer.
+pub struct AppendJob {
+    pub appends: Vec<StreamAppend>,
+    pub bytes: usize,
+    pub reply: oneshot::Sender<Result<AppendOutcome, Error>>,
+}
+
+/// Settings the writer needs.
+pub struct WriterConfig {
+    pub sync: SyncMode,
+    pub segment_bytes_target: u64,
+    pub checkpoint_interval: Duration,
+    pub checkpoint_events: u64,
+}
+
+/// The writer thread's state.
+pub struct Writer {
+    pub shared: Arc<Shared>,
+    pub segment: ActiveSegment,
+    pub next_position: u64,
+    pub last_timestamp: Timestamp,
+    pub committed: watch::Sender<Option<u64>>,
+    pub config: WriterConfig,
+    pub events_since_checkpoint: u64,
+    pub last_checkpoint: Instant,
+    /// Set after a failed fsync: the file's state is unknown, so no further write is attempted.
+    pub failed: Option<String>,
+}
+
+/// An append that passed its checks, waiting for the fsync.
+struct Accepted {
+    reply: oneshot::Sender<Result<AppendOutcome, Error>>,
+    outcome: AppendOutcome,
+}
+
+impl Writer {
+    /// Runs until every sender is gone, then checkpoints the indexes.
+    pub fn run(mut self, mut queue: mpsc::Receiver<AppendJob>) {
+        while let Some(first) = queue.blocking_recv() {
+            let mut bytes = first.bytes;
+            let mut group = vec![first];
+            while group.len() < GROUP_APPENDS_MAX && bytes < GROUP_BYTES_MAX {
+                match queue.try_recv() {
+                    Ok(job) => {
+                        bytes += job.bytes;
+                        group.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+        if self.failed.is_none() {
+            if let Err(error) = self.shared.index.write(true, |_| Ok(())) {
+                tracing::error!(%error, "final index checkpoint failed; the next open replays the log");
+            }
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<AppendJob>) {
+        if let Some(reason) = &self.failed {
+            for job in group {
+                let _ = job.reply.send(Err(Error::storage(format!("the writer stopped after an error: {reason}"))));
+            }
+            return;
+        }
+        if let Err(error) = self.roll_segment_if_full() {
+            self.fail_group(group, format!("could not start a new segment: {error}"));
+            return;
+        }
+        let started = Instant::now();
+        let timestamp = Timestamp::now().max(self.last_timestamp);
+        let mark = self.segment.mark();
+        let first_position = self.next_position;
+        let durable_index = self.events_since_checkpoint >= self.config.checkpoint_events
+            || self.last_checkpoint.elapsed() >= self.config.checkpoint_interval;
+        let mut accepted = Vec::with_capacity(group.len());
+        let mut frames = BytesMut::new();
+        let shared = self.shared.clone();
+        let segment_first = self.segment.first_position();
+        let segment_len = self.segment.len();
+        let result = shared.index.write(durable_index, |index| {
+            let mut group_events: Vec<(String, u64)> = Vec::new();
+            for job in group {
+                let staged = stage_append(
+                    index,
+                    &shared,
+                    &job.appends,
+                    StageAt { position: self.next_position, group_first: first_position, timestamp },
+                    &mut group_events,
+                    &mut frames,
+                    Location { segment: segment_first, offset: segment_len },
+                );
+                match staged {
+                    Ok(Staged::Replay(outcome)) => {
+                        let _ = job.reply.send(Ok(outcome));
+                    }
+                    Ok(Staged::Fresh(outcome, events)) => {
+                        self.next_position += events;
+                        accepted.push(Accepted { reply: job.reply, outcome });
+                    }
+                    Err(error @ Error::Storage(_)) => return Err(error),
+                    Err(error) => {
+                        let _ = job.reply.send(Err(error));
+                    }
+                }
+            }
+            let events = self.next_position - first_position;
+            if events == 0 {
+                return Ok(());
+            }
+            index.add_commit_time(timestamp, self.next_position - 1)?;
+            self.segment.append(&frames, events).map_err(Error::from)?;
+            if self.config.sync == SyncMode::Fsync {
+                let fsync_started = Instant::now();
+                self.segment.sync().map_err(|e| {
+                    self.failed = Some(format!("fsync failed: {e}"));
+                    Error::from(e)
+                })?;
+                metrics::histogram!("skald_fsync_seconds").record(fsync_started.elapsed().as_secs_f64());
+            }
+            Ok(())
+        });
+        let events = self.next_position - first_position;
+        match result {
+            Ok(()) => {
+                if durable_index {
+                    self.events_since_checkpoint = 0;
+                    self.last_checkpoint = Instant::now();
+                }
+                if events > 0 {
+                    self.events_since_checkpoint += events;
+                    self.last_timestamp = timestamp;
+                    self.committed.send_replace(Some(self.next_position - 1));
+                    metrics::histogram!("skald_group_commit_events").record(events as f64);
+                    metrics::histogram!("skald_group_commit_seconds").record(started.elapsed().as_secs_f64());
+                    metrics::counter!("skald_appended_events_total").increment(events);
+                    metrics::counter!("skald_appended_bytes_total").increment(frames.len() as u64);
+                }
+                for done in accepted {
+                    let _ = done.reply.send(Ok(done.outcome));
+                }
+            }
+            Err(error) => {
+                self.next_position = first_position;
+                let (len, crc, count) = mark;
+                if let Err(cut) = self.segment.truncate(len, crc, count) {
+                    self.failed.get_or_insert(format!("could not cut back a failed write: {cut}"));
+                }
+                tracing::error!(%error, "group commit failed; its appends are rejected");
+                for done in accepted {
+                    let _ = done.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    fn fail_group(&mut self, group: Vec<AppendJob>, reason: String) {
+        tracing::error!(%reason, "group commit failed");
+        for job in group {
+            let _ = job.reply.send(Err(Error::storage(reason.clone())));
+        }
+    }
+
+    /// Seals the active segment once it reached its target size and starts the next one.
+    fn roll_segment_if_full(&mut self) -> std::io::Result<()> {
+        if self.segment.len() < self.config.segment_bytes_target || self.segment.is_empty() {
+            return Ok(());
+        }
+        let next = ActiveSegment::create(&self.shared.segments_dir, self.next_position)?;
+        let sealed = std::mem::replace(&mut self.segment, next);
+        let path: PathBuf = sealed.seal()?;
+        tracing::info!(segment = %path.display(), "segment sealed");
+        Ok(())
+    }
+}
+
+/// Where the next staged event goes.
+struct StageAt {
+    position: u64,
+    group_first: u64,
+    timestamp: Timestamp,
+}
+
+enum Staged {
+    Replay(AppendOutcome),
+    Fresh(AppendOutcome, u64),
+}
+
+/// Checks one append against the index (which already holds this group's earlier appends),
+/// frames its events into `frames` and stages their index entries.
+fn stage_append(
+    index: &mut IndexWriter<'_>,
+    shared: &Shared,
+    appends: &[StreamAppend],
+    at: StageAt,
+    group_events: &mut Vec<(String, u64)>,
+    frames: &mut BytesMut,
+    base: Location,
+) -> Result<Staged, Error> {
+    let lookup = |id: &skald_core::Uuid| -> Result<Option<StoredId>, Error> {
+        let Some(position) = index.position_of_id(id)? else {
+            return Ok(None);
+        };
+        let (stream, version) = if position >= at.group_first {
+            group_events[(position - at.group_first) as usize].clone()
+        } else {
+            let event = shared.event_at(&shared.index.read()?, position)?;
+            (event.stream, event.version)
+        };
+        Ok(Some(StoredId { stream, version, position }))
+    };
+    if let RetryCheck::Replay(outcome) = check_retry(appends, lookup)? {
+        return Ok(Staged::Replay(outcome));
+    }
+    let mut first_versions = Vec::with_capacity(appends.len());
+    for append in appends {
+        let head = index.stream_head(&append.stream)?.map(|(version, _)| version);
+        append.expected_version.check(&append.stream, head)?;
+        first_versions.push(head.map_or(0, |v| v + 1));
+    }
+    let mut position = at.position;
+    let mut outcome = AppendOutcome { streams: Vec::with_capacity(appends.len()), replayed: false };
+    let mut indexed = Vec::new();
+    let total: usize = appends.iter().map(|a| a.events.len()).sum();
+    let mut written = 0;
+    for (append, first_version) in appends.iter().zip(first_versions) {
+        let first_position = position;
+        for (i, event) in append.events.iter().enumerate() {
+            written += 1;
+            let frame = EventFrame {
+                position,
+                version: first_version + i as u64,
+                timestamp: at.timestamp,
+                id: event.id,
+                stream: &append.stream,
+                event_type: &event.event_type,
+                data: event.data.as_bytes(),
+                metadata: event.metadata.as_bytes(),
+                end_of_append: written == total,
+            };
+            let location = Location { segment: base.segment, offset: base.offset + frames.len() as u64 };
+            frame.encode_into(frames);
+            indexed.push(IndexedEvent {
+                position,
+                version: frame.version,
+                timestamp: at.timestamp,
+                id: event.id,
+                stream: &append.stream,
+                event_type: &event.event_type,
+                data: event.data.as_bytes(),
+                location,
+            });
+            group_events.push((append.stream.clone(), frame.version));
+            position += 1;
+        }
+        outcome.streams.push(StreamAppended {
+            stream: append.stream.clone(),
+            first_version,
+            last_version: first_version + append.events.len() as u64 - 1,
+            first_position,
+            last_position: position - 1,
+        });
+    }
+    index.add_append(&indexed)?;
+    Ok(Staged::Fresh(outcome, position - at.position))
+}
