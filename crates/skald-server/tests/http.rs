@@ -1,0 +1,99 @@
+//! The HTTP suite against `MemoryStore`, plus the problems that only a failing store produces.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use skald_core::{
+    AppendOutcome, Error, EventStore, EventStream, MemoryStore, ReadOptions, ReadPage, Selector, StreamAppend,
+    StreamInfo, StreamList, SubscribeFrom,
+};
+use skald_server::testing::TestServer;
+
+skald_server::http_suite!(|| Arc::new(MemoryStore::new()) as Arc<dyn EventStore>);
+
+/// A store whose every operation fails with one error.
+struct FailingStore(Error);
+
+#[async_trait::async_trait]
+impl EventStore for FailingStore {
+    async fn append(&self, _: Vec<StreamAppend>) -> Result<AppendOutcome, Error> {
+        Err(self.0.clone())
+    }
+    async fn read(&self, _: &Selector, _: ReadOptions) -> Result<ReadPage, Error> {
+        Err(self.0.clone())
+    }
+    async fn stream_info(&self, _: &str) -> Result<StreamInfo, Error> {
+        Err(self.0.clone())
+    }
+    async fn list_streams(&self, _: Option<&str>, _: usize) -> Result<StreamList, Error> {
+        Err(self.0.clone())
+    }
+    fn head_position(&self) -> Option<u64> {
+        None
+    }
+    fn subscribe(&self, _: Selector, _: SubscribeFrom) -> EventStream {
+        Box::pin(futures_util::stream::iter([Err(self.0.clone())]))
+    }
+}
+
+#[tokio::test]
+async fn failing_stores_map_to_problems() {
+    let cases = [
+        (Error::Overloaded { retry_after_ms: 2_500 }, 503, "overloaded", Some("3")),
+        (Error::ShuttingDown, 503, "shutting-down", Some("1")),
+        (
+            Error::Corrupt {
+                file: "/data/00000001.seg".into(),
+                offset: 4096,
+                reason: "bad checksum".into(),
+                hint: "run `skald verify --repair`".into(),
+            },
+            500,
+            "corrupt-data",
+            None,
+        ),
+        (Error::storage("disk full"), 500, "storage-error", None),
+    ];
+    for (error, status, code, retry_after) in cases {
+        let server = TestServer::start(Arc::new(FailingStore(error))).await;
+        let reply = server.post("/v1/streams/a-1", json!([{"type": "A", "data": 1}])).await;
+        reply.expect_problem(status, code);
+        assert_eq!(reply.header("retry-after"), retry_after, "{code}");
+        server.get("/v1/all").await.expect_problem(status, code);
+        server.get("/v1/streams").await.expect_problem(status, code);
+        server.get("/v1/streams/a-1/metadata").await.expect_problem(status, code);
+        if code == "corrupt-data" {
+            assert_eq!(reply.body["offset"], 4096);
+            assert!(reply.body["hint"].as_str().unwrap().contains("verify"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failing_subscription_sends_one_problem_and_closes() {
+    let server = TestServer::start(Arc::new(FailingStore(Error::storage("disk gone")))).await;
+    let mut reader = skald_server::testing::SseReader::new(server.sse("/v1/all/live?from=start", None).await);
+    let message = reader.next(std::time::Duration::from_secs(5)).await.expect("a problem message");
+    assert_eq!(message.event.as_deref(), Some(skald_server::SSE_PROBLEM));
+    let problem: serde_json::Value = serde_json::from_str(&message.data).unwrap();
+    assert_eq!(problem["type"], "/errors/storage-error");
+    assert_eq!(reader.next(std::time::Duration::from_secs(5)).await, None);
+}
+
+#[tokio::test]
+async fn the_router_works_without_serve() {
+    // Two routers in one process share the one Prometheus recorder.
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let first = skald_server::router(store.clone(), Default::default());
+    let second = skald_server::router(store, Default::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum_serve(listener, second).await });
+    drop(first);
+    let text = reqwest::get(format!("http://{addr}/health")).await.unwrap().text().await.unwrap();
+    assert!(text.contains("\"status\":\"ok\""));
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) {
+    axum::serve(listener, router).await.unwrap();
+}
