@@ -398,18 +398,18 @@ impl Compiler {
 
     /// The string operators inside anything-but; each takes a string or a list of strings.
     fn anything_but_operator(&mut self, name: &str, inner: &Value) -> Result<Vec<Test>> {
+        if !matches!(name, "prefix" | "suffix" | "equals-ignore-case" | "wildcard") {
+            return Err(self.error(
+                PatternErrorKind::UnknownOperator,
+                format!("anything-but does not take `{name}`; use prefix, suffix, equals-ignore-case or wildcard"),
+            ));
+        }
         let one = |c: &mut Self, item: &Value| -> Result<Test> {
             match name {
                 "prefix" => Ok(Test::Prefix(c.string(item, "prefix")?)),
                 "suffix" => Ok(Test::Suffix(c.string(item, "suffix")?)),
                 "equals-ignore-case" => Ok(Test::EqualsIgnoreCase(lowercase(&c.string(item, "equals-ignore-case")?))),
-                "wildcard" => c.wildcard(item).map(Test::Wildcard),
-                other => Err(c.error(
-                    PatternErrorKind::UnknownOperator,
-                    format!(
-                        "anything-but does not take `{other}`; use prefix, suffix, equals-ignore-case or wildcard"
-                    ),
-                )),
+                _ => c.wildcard(item).map(Test::Wildcard),
             }
         };
         match inner {

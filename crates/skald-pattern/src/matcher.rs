@@ -15,7 +15,7 @@
 //! - a key that appears twice in one object: the last occurrence wins, as in `serde_json` and
 //!   JavaScript, so a filter sees what a consumer decoding the event sees.
 
-use crate::scan::{Kind, Malformed, Scan, Scalar, Scanner};
+use crate::scan::{Kind, Malformed, Scalar, Scan, Scanner};
 use crate::text::JsonStr;
 use crate::tree::{Leaf, Node, Object, Top};
 use crate::EVENT_DEPTH_MAX;

@@ -104,7 +104,10 @@ pub(crate) enum Test {
     Numeric(Range),
     Exists(bool),
     /// Present and matching none of these; `strings_only` when they are string operators.
-    AnythingBut { excluded: Vec<Test>, strings_only: bool },
+    AnythingBut {
+        excluded: Vec<Test>,
+        strings_only: bool,
+    },
 }
 
 impl Test {
