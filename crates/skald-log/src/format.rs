@@ -63,9 +63,8 @@ pub const EVENT_FIXED_BYTES: usize = 54;
 /// Bytes of a seal payload.
 pub const SEAL_PAYLOAD_BYTES: usize = 22;
 /// Largest payload a frame may declare; a larger length is damage, not data.
-pub const FRAME_PAYLOAD_BYTES_MAX: usize = EVENT_FIXED_BYTES
-    + skald_core::limits::STREAM_NAME_BYTES_MAX
-    + skald_core::limits::EVENT_SIZE_BYTES_MAX;
+pub const FRAME_PAYLOAD_BYTES_MAX: usize =
+    EVENT_FIXED_BYTES + skald_core::limits::STREAM_NAME_BYTES_MAX + skald_core::limits::EVENT_SIZE_BYTES_MAX;
 
 /// Payload kind of an event frame.
 pub const KIND_EVENT: u8 = 1;

@@ -23,7 +23,9 @@
 
 use std::path::Path;
 
-use redb::{Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction,
+};
 use skald_core::{category_of, described_by_metadata_stream, Error, StreamMetadata, Timestamp, Uuid};
 
 /// Where a frame starts: the segment (by its first position) and the byte offset in it.
@@ -120,7 +122,11 @@ impl Index {
 
     /// Runs `work` in one write transaction, then commits it; `durable` makes the commit a
     /// checkpoint that survives a crash. If `work` fails nothing is committed.
-    pub fn write<R>(&self, durable: bool, work: impl FnOnce(&mut IndexWriter<'_>) -> Result<R, Error>) -> Result<R, Error> {
+    pub fn write<R>(
+        &self,
+        durable: bool,
+        work: impl FnOnce(&mut IndexWriter<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let mut txn = self.db.begin_write().map_err(storage)?;
         if durable {
             txn.set_quick_repair(true);
@@ -344,7 +350,8 @@ impl IndexReader {
     /// Stops after `runs_max` runs.
     pub fn runs_forward(&self, kind: RunKind, name: &str, cursor: u64, runs_max: usize) -> Result<Vec<Run>, Error> {
         let table = self.runs_table(kind)?;
-        let holding = table.range((name, 0)..=(name, cursor)).map_err(storage)?.next_back().transpose().map_err(storage)?;
+        let holding =
+            table.range((name, 0)..=(name, cursor)).map_err(storage)?.next_back().transpose().map_err(storage)?;
         let start = match holding {
             Some((key, value)) if key.value().1 + value.value().1 > cursor => key.value().1,
             _ => cursor,

@@ -33,8 +33,9 @@ pub fn corrupt(file: &Path, offset: u64, reason: impl Into<String>) -> Error {
         file: file.to_owned(),
         offset,
         reason: reason.into(),
-        hint: "Run `skald verify --data-dir <dir>` for a full report; restore the segment from the archive or a backup."
-            .into(),
+        hint:
+            "Run `skald verify --data-dir <dir>` for a full report; restore the segment from the archive or a backup."
+                .into(),
     }
 }
 
@@ -107,7 +108,12 @@ impl Shared {
     }
 
     /// The events of a run with cursors in `cursors` (cursor = first_cursor + index in run).
-    fn run_events(&self, run: &Run, cursors: std::ops::RangeInclusive<u64>, bound: u64) -> Result<Vec<RecordedEvent>, Error> {
+    fn run_events(
+        &self,
+        run: &Run,
+        cursors: std::ops::RangeInclusive<u64>,
+        bound: u64,
+    ) -> Result<Vec<RecordedEvent>, Error> {
         let run_last = run.first_cursor + run.count - 1;
         let (low, high) = ((*cursors.start()).max(run.first_cursor), (*cursors.end()).min(run_last));
         let mut out = Vec::new();
@@ -312,7 +318,12 @@ impl Shared {
         let index = self.index.read()?;
         let (head_version, head_position) =
             index.stream_head(stream)?.ok_or_else(|| Error::StreamNotFound { stream: stream.to_owned() })?;
-        Ok(StreamInfo { stream: stream.to_owned(), head_version, head_position, metadata: index.stream_metadata(stream)? })
+        Ok(StreamInfo {
+            stream: stream.to_owned(),
+            head_version,
+            head_position,
+            metadata: index.stream_metadata(stream)?,
+        })
     }
 
     /// Metadata of many streams for a listing.
@@ -349,6 +360,11 @@ fn stream_head_as_of(index: &IndexReader, stream: &str, bound: u64) -> Result<Op
 
 /// Cuts a list of `limit + 1` candidates into a page and the next cursor.
 fn finish_page(mut events: Vec<RecordedEvent>, limit: usize, cursor: impl Fn(&RecordedEvent) -> u64) -> ReadPage {
-    let next = if events.len() > limit { events.truncate(limit + 1); events.pop().map(|e| cursor(&e)) } else { None };
+    let next = if events.len() > limit {
+        events.truncate(limit + 1);
+        events.pop().map(|e| cursor(&e))
+    } else {
+        None
+    };
     ReadPage { events, next }
 }

@@ -48,7 +48,11 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
     let lock_path = dir.join("LOCK");
     let lock = File::create(&lock_path).map_err(io_at(&lock_path))?;
     lock.try_lock().map_err(|_| {
-        Error::storage(format!("{} is in use by another Skald process (it holds {})", dir.display(), lock_path.display()))
+        Error::storage(format!(
+            "{} is in use by another Skald process (it holds {})",
+            dir.display(),
+            lock_path.display()
+        ))
     })?;
 
     let mut report = RecoveryReport::default();
@@ -63,7 +67,9 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
     if index.is_none() || indexed.is_some_and(|p| p >= next_position) {
         // Unusable, or ahead of the log (the log was replaced or cut by hand): start over.
         drop(index.take());
-        fs::remove_file(&index_path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }).map_err(io_at(&index_path))?;
+        fs::remove_file(&index_path)
+            .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+            .map_err(io_at(&index_path))?;
         index = Index::open(&index_path, options.index_cache_bytes)?;
         report.index_rebuilt = true;
     }
@@ -121,7 +127,11 @@ fn recover_segments(
     let mut expected_first = segments[0].0;
     for (first, path) in &segments[..segments.len() - 1] {
         if *first != expected_first {
-            return Err(corrupt(path, 0, format!("segment starts at position {first}, but {expected_first} was expected (a segment is missing)")));
+            return Err(corrupt(
+                path,
+                0,
+                format!("segment starts at position {first}, but {expected_first} was expected (a segment is missing)"),
+            ));
         }
         let seal = read_seal(path)?;
         if options.verify_sealed_on_open {
@@ -132,7 +142,13 @@ fn recover_segments(
         expected_first = seal.1 + 1;
     }
     if last_first != expected_first {
-        return Err(corrupt(&last_path, 0, format!("segment starts at position {last_first}, but {expected_first} was expected (a segment is missing)")));
+        return Err(corrupt(
+            &last_path,
+            0,
+            format!(
+                "segment starts at position {last_first}, but {expected_first} was expected (a segment is missing)"
+            ),
+        ));
     }
     let scan = match scan_segment(&last_path).map_err(io_at(&last_path))? {
         Ok(scan) => scan,
@@ -290,15 +306,25 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport,
             report.problems.push(format!("{}: starts at position {first}, expected {expected}", path.display()));
         }
         match scan_segment(path).map_err(io_at(path))? {
-            Err(damage) => report.problems.push(format!("{} at offset {}: {}", path.display(), damage.offset, damage.reason)),
+            Err(damage) => {
+                report.problems.push(format!("{} at offset {}: {}", path.display(), damage.offset, damage.reason))
+            }
             Ok(scan) => {
                 let last = i + 1 == segments.len();
                 if !last && scan.sealed.is_none() {
                     report.problems.push(format!("{}: not sealed, but later segments exist", path.display()));
                 }
                 if let Some((bytes, reason)) = scan.cut {
-                    let text = format!("{} at offset {}: {bytes} bytes of torn tail ({reason})", path.display(), scan.valid_len);
-                    if last { report.torn_tail = Some(text) } else { report.problems.push(text) }
+                    let text = format!(
+                        "{} at offset {}: {bytes} bytes of torn tail ({reason})",
+                        path.display(),
+                        scan.valid_len
+                    );
+                    if last {
+                        report.torn_tail = Some(text)
+                    } else {
+                        report.problems.push(text)
+                    }
                 }
                 report.events += scan.event_count;
                 expected = first + scan.event_count;

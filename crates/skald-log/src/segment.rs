@@ -134,7 +134,7 @@ impl ActiveSegment {
     }
 
     /// Writes the seal frame and makes the segment durable. It is never written again.
-    pub fn seal(self) -> std::io::Result<PathBuf> {
+    pub fn seal(&self) -> std::io::Result<PathBuf> {
         assert!(self.event_count > 0, "an empty segment is never sealed");
         let seal = Seal {
             last_position: self.header.first_position + self.event_count - 1,
@@ -145,7 +145,7 @@ impl ActiveSegment {
         seal.encode_into(&mut frame);
         self.file.write_all_at(&frame, self.len)?;
         self.file.sync_all()?;
-        Ok(self.path)
+        Ok(self.path.clone())
     }
 }
 

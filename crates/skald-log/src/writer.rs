@@ -198,9 +198,11 @@ impl Writer {
         if self.segment.len() < self.config.segment_bytes_target || self.segment.is_empty() {
             return Ok(());
         }
-        let next = ActiveSegment::create(&self.shared.segments_dir, self.next_position)?;
-        let sealed = std::mem::replace(&mut self.segment, next);
-        let path: PathBuf = sealed.seal()?;
+        // Seal first: a crash between the two steps leaves a sealed last segment, which recovery
+        // completes by creating the next one. The other order would leave an unsealed segment
+        // in the middle of the log.
+        let path: PathBuf = self.segment.seal()?;
+        self.segment = ActiveSegment::create(&self.shared.segments_dir, self.next_position)?;
         tracing::info!(segment = %path.display(), "segment sealed");
         Ok(())
     }

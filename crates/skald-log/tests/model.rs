@@ -1,0 +1,177 @@
+//! Model-based property test: random appends (expected versions, retries, multi-stream batches),
+//! metadata changes, reads and close/reopen, checked step by step against `MemoryStore`.
+
+use proptest::prelude::*;
+use serde_json::json;
+use skald_core::{
+    AsOf, Direction, Error, EventStore, ExpectedVersion, MemoryStore, NewEvent, ReadOptions, ReadPage, Selector,
+    StreamAppend, StreamMetadata, Uuid,
+};
+use skald_log::{Options, Store};
+
+const STREAMS: [&str; 4] = ["order-1", "order-2", "payment-1", "stock"];
+const TYPES: [&str; 3] = ["Placed", "Paid", "Shipped"];
+
+#[derive(Clone, Debug)]
+enum Expect {
+    Any,
+    NoStream,
+    Exists,
+    Exact(u64),
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Append(Vec<(usize, Expect, Vec<usize>)>),
+    RetryLast,
+    Read { selector: usize, name: usize, from: Option<u64>, backward: bool, limit: usize, as_of: Option<u64> },
+    SetMaxCount(usize, u64),
+    Delete(usize),
+    Reopen,
+}
+
+fn expect() -> impl Strategy<Value = Expect> {
+    prop_oneof![
+        3 => Just(Expect::Any),
+        1 => Just(Expect::NoStream),
+        1 => Just(Expect::Exists),
+        2 => (0u64..6).prop_map(Expect::Exact),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let part = (0..STREAMS.len(), expect(), prop::collection::vec(0..TYPES.len(), 1..4));
+    prop_oneof![
+        8 => prop::collection::vec(part, 1..3).prop_map(Op::Append),
+        2 => Just(Op::RetryLast),
+        6 => (0usize..4, 0..STREAMS.len(), prop::option::of(0u64..12), any::<bool>(), 1usize..6, prop::option::of(0u64..20))
+            .prop_map(|(selector, name, from, backward, limit, as_of)| Op::Read { selector, name, from, backward, limit, as_of }),
+        1 => (0..STREAMS.len(), 1u64..4).prop_map(|(s, n)| Op::SetMaxCount(s, n)),
+        1 => (0..STREAMS.len()).prop_map(Op::Delete),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+fn to_request(parts: &[(usize, Expect, Vec<usize>)], ids: &mut u128) -> Vec<StreamAppend> {
+    let mut seen = std::collections::HashSet::new();
+    parts
+        .iter()
+        .filter(|(s, _, _)| seen.insert(*s))
+        .map(|(s, expect, types)| {
+            let events = types
+                .iter()
+                .map(|t| {
+                    *ids += 1;
+                    NewEvent::new(TYPES[*t], json!({"n": *ids})).with_id(Uuid::from_u128(*ids))
+                })
+                .collect();
+            let expected = match expect {
+                Expect::Any => ExpectedVersion::Any,
+                Expect::NoStream => ExpectedVersion::NoStream,
+                Expect::Exists => ExpectedVersion::Exists,
+                Expect::Exact(v) => ExpectedVersion::Exact(*v),
+            };
+            StreamAppend::new(STREAMS[*s], events).expect(expected)
+        })
+        .collect()
+}
+
+/// Pages compared without timestamps (each store stamps its own clock).
+fn strip(page: Result<ReadPage, Error>) -> Result<(Vec<(u64, String, u64, Uuid, String, String)>, Option<u64>), Error> {
+    page.map(|p| {
+        let events = p
+            .events
+            .into_iter()
+            .map(|e| {
+                let data = String::from_utf8(e.data.as_bytes().to_vec()).unwrap();
+                // Metadata events get fresh ids in each store.
+                let id = if e.stream.starts_with('$') { Uuid::nil() } else { e.id };
+                (e.position, e.stream, e.version, id, e.event_type, data)
+            })
+            .collect();
+        (events, p.next)
+    })
+}
+
+fn options() -> Options {
+    // Tiny segments so that sealing and reading across segments happen in every run.
+    Options { segment_bytes_target: 2048, ..Options::default() }
+}
+
+fn run(ops: Vec<Op>) {
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), options()).unwrap();
+        let model = MemoryStore::new();
+        let mut ids = 0u128;
+        let mut last: Option<Vec<StreamAppend>> = None;
+        for op in ops {
+            match op {
+                Op::Append(parts) => {
+                    let request = to_request(&parts, &mut ids);
+                    let expected = model.append(request.clone()).await;
+                    let actual = store.append(request.clone()).await;
+                    assert_eq!(actual, expected, "append {request:?}");
+                    if actual.is_ok() {
+                        last = Some(request);
+                    }
+                }
+                Op::RetryLast => {
+                    if let Some(request) = last.clone() {
+                        let expected = model.append(request.clone()).await;
+                        let actual = store.append(request).await;
+                        assert_eq!(actual, expected, "retry");
+                        assert!(actual.unwrap().replayed);
+                    }
+                }
+                Op::Read { selector, name, from, backward, limit, as_of } => {
+                    let selector = match selector {
+                        0 => Selector::All,
+                        1 => Selector::Stream(STREAMS[name].to_owned()),
+                        2 => Selector::Category(skald_core::category_of(STREAMS[name]).to_owned()),
+                        _ => Selector::Type(TYPES[name % TYPES.len()].to_owned()),
+                    };
+                    let direction = if backward { Direction::Backward } else { Direction::Forward };
+                    let options = ReadOptions { from, direction, limit, as_of: as_of.map(AsOf::Position) };
+                    let expected = strip(model.read(&selector, options).await);
+                    let actual = strip(store.read(&selector, options).await);
+                    assert_eq!(actual, expected, "read {selector:?} {options:?}");
+                }
+                Op::SetMaxCount(s, n) => {
+                    let metadata = StreamMetadata { max_count: Some(n), ..Default::default() };
+                    let expected =
+                        model.set_metadata(STREAMS[s], metadata.clone()).await.map(|o| o.streams[0].first_position);
+                    let actual = store.set_metadata(STREAMS[s], metadata).await.map(|o| o.streams[0].first_position);
+                    assert_eq!(actual, expected);
+                }
+                Op::Delete(s) => {
+                    let expected = model.delete_stream(STREAMS[s], ExpectedVersion::Any).await.map(|o| o.replayed);
+                    let actual = store.delete_stream(STREAMS[s], ExpectedVersion::Any).await.map(|o| o.replayed);
+                    assert_eq!(actual, expected);
+                }
+                Op::Reopen => {
+                    store.close();
+                    drop(store);
+                    store = Store::open(dir.path(), options()).unwrap();
+                    assert_eq!(store.recovery_report().cut_tail, None, "a clean close leaves no torn tail");
+                }
+            }
+            assert_eq!(store.head_position(), model.head_position());
+        }
+        for stream in STREAMS {
+            assert_eq!(store.stream_info(stream).await, model.stream_info(stream).await);
+        }
+        let listed = store.list_streams(None, 100).await.unwrap();
+        assert_eq!(listed, model.list_streams(None, 100).await.unwrap());
+        store.close();
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #[test]
+    fn store_behaves_like_the_model(ops in prop::collection::vec(op(), 1..60)) {
+        run(ops);
+    }
+}
