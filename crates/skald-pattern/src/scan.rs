@@ -116,6 +116,7 @@ impl<'a> Scanner<'a> {
         let mut at = start;
         let mut escaped = false;
         loop {
+            at = skip_plain_string_bytes(bytes, at);
             match *bytes.get(at).ok_or(Malformed)? {
                 b'"' => break,
                 b'\\' => {
@@ -260,6 +261,24 @@ impl<'a> Scanner<'a> {
         self.expect(b':')?;
         Ok(key)
     }
+}
+
+/// Skips, eight bytes at a time, string bytes that need no attention: returns the index of the
+/// first chunk holding a `"`, a `\` or a control byte (or the tail shorter than a chunk).
+fn skip_plain_string_bytes(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A high bit marks each byte of `x` that is below `n` (for n <= 128).
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let x = u64::from_ne_bytes(chunk.try_into().unwrap_or([b'"'; 8]));
+        let special = below(x ^ (ONES * u64::from(b'"')), 1) | below(x ^ (ONES * u64::from(b'\\')), 1) | below(x, 0x20);
+        if special != 0 {
+            break;
+        }
+        at += 8;
+    }
+    at
 }
 
 /// Iterates the members of an object entered with [`Scanner::enter_object`].

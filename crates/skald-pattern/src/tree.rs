@@ -54,6 +54,7 @@ impl Object {
     /// The index of the field named `key`.
     pub(crate) fn field(&self, key: JsonStr<'_>) -> Option<usize> {
         match key.plain_text() {
+            Some(text) if self.fields.len() <= 8 => self.fields.iter().position(|f| f.name == text),
             Some(text) => self.fields.binary_search_by(|f| f.name.as_str().cmp(text)).ok(),
             None => self.fields.iter().position(|f| key.equals(&f.name)),
         }
