@@ -307,7 +307,9 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport,
         }
         match scan_segment(path).map_err(io_at(path))? {
             Err(damage) => {
-                report.problems.push(format!("{} at offset {}: {}", path.display(), damage.offset, damage.reason))
+                report.problems.push(format!("{} at offset {}: {}", path.display(), damage.offset, damage.reason));
+                // Its event count is unknown: take the next segment's word for where it starts.
+                expected = segments.get(i + 1).map_or(expected, |(next, _)| *next);
             }
             Ok(scan) => {
                 let last = i + 1 == segments.len();
