@@ -1,1 +1,34 @@
-//! placeholder
+//! A typed Rust client of Skald's HTTP API (see `skald-server`), used by the CLI and the examples.
+//!
+//! Requests and answers are skald-core's types ([`NewEvent`](skald_core::NewEvent),
+//! [`ReadPage`](skald_core::ReadPage), …); errors are [`ClientError`], whose `Problem` variant keeps
+//! the server's RFC 9457 body so that callers can act on `actual_version` and friends. Live tails
+//! ([`Client::subscribe`]) reconnect by themselves and resume after the last event seen
+//! (`Last-Event-ID`), so they yield every event once, in order. Plain HTTP only.
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use skald_client::Client;
+//! use skald_core::{ExpectedVersion, NewEvent, ReadOptions, Selector, SubscribeFrom};
+//!
+//! # async fn run() -> Result<(), skald_client::ClientError> {
+//! let client = Client::new("http://127.0.0.1:2113")?;
+//! let event = NewEvent::new("OrderPlaced", serde_json::json!({"total": 12}));
+//! let outcome = client.append("order-1", ExpectedVersion::NoStream, vec![event]).await?;
+//! let page = client.read_stream("order-1", ReadOptions::default()).await?;
+//! assert_eq!(page.events[0].version, outcome.first_version);
+//!
+//! let mut live = client.subscribe(Selector::Category("order".into()), SubscribeFrom::Start);
+//! while let Some(event) = live.next().await {
+//!     println!("{}", event?.event_type);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod error;
+mod sse;
+
+pub use client::{Client, EventStream, Health, StreamAppendOutcome, CONNECT_TIMEOUT, READ_TIMEOUT, REQUEST_TIMEOUT};
+pub use error::ClientError;
+pub use sse::SubscribeOptions;
