@@ -360,3 +360,62 @@ fn streaming_matcher_agrees_with_the_model() {
     let share = matched as f64 / RUNS as f64;
     assert!((0.1..0.9).contains(&share), "{matched} of {RUNS} matched");
 }
+
+#[test]
+fn damaged_events_never_panic_and_count_as_missing() {
+    let mut checked = 0;
+    for seed in 1..=RUNS / 2 {
+        let mut rng = Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) | 1);
+        let pattern_value = json!({"data": node(&mut rng, 0)});
+        let event = value(&mut rng, 0);
+        let mut text = String::new();
+        write(&mut rng, &event, &mut text);
+        let mut bytes = text.into_bytes();
+        if bytes.is_empty() {
+            continue;
+        }
+        // One or two blows: truncate, overwrite a byte, or insert one.
+        for _ in 0..1 + rng.below(2) {
+            let at = rng.below(bytes.len());
+            match rng.below(3) {
+                0 => bytes.truncate(at),
+                1 => bytes[at] = rng.pick(b"{}[]\",:\\-0eE.tn \x01\xff\xc3u"),
+                _ => bytes.insert(at, rng.pick(b"{}[]\",:\\-0eE.tn \x01\xff\xc3u")),
+            }
+            if bytes.is_empty() {
+                break;
+            }
+        }
+        let pattern = Pattern::compile(&pattern_value).expect("compiles");
+        let envelope = Envelope {
+            stream: "s-1",
+            category: "s",
+            event_type: "T",
+            timestamp: "2026-11-30T11:00:00Z",
+            data: &bytes,
+            metadata: b"",
+        };
+        let got = pattern.matches(&envelope);
+        // Where serde_json rejects the text, the matcher must treat `data` as missing. (Skip the
+        // few texts serde_json rejects for reasons of its own: lone surrogates, huge exponents.)
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(still_json) => {
+                let want = model_node(&pattern_value["data"], Some(&still_json));
+                assert_eq!(got, want, "seed {seed}: {pattern_value} on {:?}", String::from_utf8_lossy(&bytes));
+            }
+            Err(e) if e.to_string().contains("surrogate") || e.to_string().contains("out of range") => {}
+            Err(e) => {
+                let reason = e.to_string();
+                checked += 1;
+                let want = model_node(&pattern_value["data"], None);
+                assert_eq!(
+                    got,
+                    want,
+                    "seed {seed}: {pattern_value} on {:?} ({reason})",
+                    String::from_utf8_lossy(&bytes)
+                );
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} damaged texts were checked");
+}

@@ -494,3 +494,10 @@ fn reports_what_the_pattern_reads() {
         .expect("compiles");
     assert!(p.uses_data() && p.uses_timestamp() && !p.uses_metadata());
 }
+
+#[test]
+fn envelope_new_derives_the_category() {
+    assert_eq!(Envelope::new("order-42-x", "T", "", b"", b"").category, "order");
+    assert_eq!(Envelope::new("$exec-7f", "T", "", b"", b"").category, "$exec");
+    assert_eq!(Envelope::new("audit", "T", "", b"", b"").category, "audit");
+}
