@@ -20,6 +20,8 @@ use crate::text::JsonStr;
 use crate::tree::{Leaf, Node, Object, Top};
 use crate::EVENT_DEPTH_MAX;
 
+const _: () = assert!(crate::PATTERN_FIELDS_MAX <= 64, "an object's fields are tracked in a u64 bit set");
+
 /// The envelope with `data` and `metadata` checked to be UTF-8 (`None`: absent or not text).
 pub(crate) struct Event<'e> {
     pub(crate) stream: &'e str,
