@@ -164,9 +164,12 @@ impl Compiler {
     fn envelope_text(&mut self, key: &str, value: &Value) -> Result<Leaf> {
         match value {
             Value::Array(items) => self.leaf(items),
+            Value::Object(_) => Err(self.syntax(format!(
+                "`{key}` is a string field with no nested fields, so its pattern is a list of values such as \
+                 [\"a\", {{\"prefix\": \"b\"}}]; put an operator object inside a list"
+            ))),
             other => Err(self.syntax(format!(
-                "`{key}` is a string field, so its pattern is a list of values such as [\"a\", {{\"prefix\": \"b\"}}], \
-                 not {}",
+                "`{key}` takes a list of values, not {}; wrap it in a list: [{other}]",
                 describe(other)
             ))),
         }
