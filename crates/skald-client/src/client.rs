@@ -188,21 +188,12 @@ impl Client {
 
     /// Catch-up then live events of `selector` from `from`, over SSE, resuming after the last
     /// event seen whenever the connection drops. `from` is a global position for every selector.
-    pub fn subscribe(
-        &self,
-        selector: Selector,
-        from: SubscribeFrom,
-    ) -> EventStream {
+    pub fn subscribe(&self, selector: Selector, from: SubscribeFrom) -> EventStream {
         self.subscribe_with(selector, from, SubscribeOptions::default())
     }
 
     /// [`Client::subscribe`] with explicit reconnect behaviour.
-    pub fn subscribe_with(
-        &self,
-        selector: Selector,
-        from: SubscribeFrom,
-        options: SubscribeOptions,
-    ) -> EventStream {
+    pub fn subscribe_with(&self, selector: Selector, from: SubscribeFrom, options: SubscribeOptions) -> EventStream {
         sse::subscribe(self.clone(), selector, from, options)
     }
 

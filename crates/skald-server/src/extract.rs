@@ -48,9 +48,9 @@ impl Body {
 /// Parses JSON text, telling syntax errors (`invalid-json`) from shape errors (`invalid-request`).
 pub(crate) fn parse_json<T: DeserializeOwned>(text: &[u8]) -> Result<T, Problem> {
     serde_json::from_slice(text).map_err(|error| match error.classify() {
-        serde_json::error::Category::Data => Problem::invalid("body", error.to_string())
-            .with("line", error.line())
-            .with("column", error.column()),
+        serde_json::error::Category::Data => {
+            Problem::invalid("body", error.to_string()).with("line", error.line()).with("column", error.column())
+        }
         _ => Problem::invalid_json(&error),
     })
 }

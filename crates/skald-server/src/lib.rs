@@ -114,8 +114,10 @@ async fn limit_requests(
     }
     match state.requests.clone().try_acquire_owned() {
         Ok(_permit) => next.run(request).await,
-        Err(_) => Problem::saturated("requests in flight", state.config.requests_concurrent_max, state.config.retry_after)
-            .into_response(),
+        Err(_) => {
+            Problem::saturated("requests in flight", state.config.requests_concurrent_max, state.config.retry_after)
+                .into_response()
+        }
     }
 }
 

@@ -112,7 +112,7 @@ impl Problem {
                 Problem::new(StatusCode::BAD_REQUEST, error.code(), detail).with("field", field.as_str())
             }
             Error::LimitExceeded { field, limit, actual, max } => {
-                Problem::new(limit_status(limit), error.code(), detail)
+                Problem::new(limit_status(field), error.code(), detail)
                     .with("field", field.as_str())
                     .with("limit", *limit)
                     .with("max", *max)
@@ -176,11 +176,13 @@ impl Problem {
     }
 }
 
-/// Limits on what the request body carries answer 413; limits on query parameters answer 400.
-fn limit_status(limit: &str) -> StatusCode {
-    match limit {
-        "read_events_max" | "streams_page_max" => StatusCode::BAD_REQUEST,
-        _ => StatusCode::PAYLOAD_TOO_LARGE,
+/// Limits on what the request body carries (fields `body`, `events…`, `streams…`) answer 413;
+/// limits on query parameters and path segments answer 400.
+fn limit_status(field: &str) -> StatusCode {
+    if ["body", "events", "streams"].iter().any(|prefix| field.starts_with(prefix)) {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::BAD_REQUEST
     }
 }
 
@@ -249,5 +251,9 @@ mod tests {
         assert_eq!(read.status, StatusCode::BAD_REQUEST);
         let body = Problem::from_store(&Error::limit("events", "append_events_max", 20_000, 10_000));
         assert_eq!(body.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let event = Problem::from_store(&Error::limit("streams[1].events[0]", "event_size_bytes_max", 2, 1));
+        assert_eq!(event.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let path = Problem::from_store(&Error::limit("type", "event_type_bytes_max", 300, 256));
+        assert_eq!(path.status, StatusCode::BAD_REQUEST);
     }
 }

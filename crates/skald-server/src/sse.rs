@@ -93,9 +93,10 @@ fn start_of(headers: &HeaderMap, query: LiveQuery) -> Result<SubscribeFrom, Prob
     match query.from.as_deref() {
         None | Some("end") => Ok(SubscribeFrom::End),
         Some("start") => Ok(SubscribeFrom::Start),
-        Some(text) => text.parse().map(SubscribeFrom::Position).map_err(|_| {
-            Problem::invalid("from", format!("`{text}` is not `start`, `end` or a position (a number)"))
-        }),
+        Some(text) => text
+            .parse()
+            .map(SubscribeFrom::Position)
+            .map_err(|_| Problem::invalid("from", format!("`{text}` is not `start`, `end` or a position (a number)"))),
     }
 }
 
@@ -136,7 +137,8 @@ async fn pump(
         };
         let (message, last) = match next {
             None => return,
-            Some(Ok(event)) => match Event::default().id(event.position.to_string()).event(SSE_EVENT).json_data(&event) {
+            Some(Ok(event)) => match Event::default().id(event.position.to_string()).event(SSE_EVENT).json_data(&event)
+            {
                 Ok(message) => (message, false),
                 Err(error) => (problem_message(Problem::invalid("data", error.to_string())), true),
             },

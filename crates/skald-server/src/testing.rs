@@ -111,7 +111,10 @@ impl TestServer {
             let _ = stop.send(());
         }
         let task = self.task.take().expect("stopped once");
-        tokio::time::timeout(Duration::from_secs(10), task).await.expect("graceful shutdown within 10 s").expect("serve task")
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("graceful shutdown within 10 s")
+            .expect("serve task")
     }
 }
 
@@ -139,11 +142,8 @@ impl Reply {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.expect("response body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         Reply { status, headers, body }
     }
 
@@ -300,7 +300,8 @@ pub mod cases {
             json!({"stream": "order-1", "first_version": 0, "last_version": 2, "first_position": 0,
                    "last_position": 2, "replayed": false})
         );
-        let reply = server.post("/v1/streams/order-1", json!({"expected_version": 2, "events": events("Paid", 3..5)})).await;
+        let reply =
+            server.post("/v1/streams/order-1", json!({"expected_version": 2, "events": events("Paid", 3..5)})).await;
         reply.expect_status(201);
         assert_eq!(reply.body["first_version"], 3);
 
@@ -339,7 +340,8 @@ pub mod cases {
         let reply = server.post("/v1/streams/cart-1?expected_version=1", events("Added", 2..3)).await;
         reply.expect_status(201);
         assert_eq!(reply.body["last_version"], 2);
-        let reply = server.post("/v1/streams/cart-1?expected_version=2", json!({"expected_version": 3, "events": []})).await;
+        let reply =
+            server.post("/v1/streams/cart-1?expected_version=2", json!({"expected_version": 3, "events": []})).await;
         reply.expect_problem(400, "invalid-request");
         assert_eq!(reply.body["field"], "expected_version");
     }
@@ -397,7 +399,8 @@ pub mod cases {
         assert_eq!(reply.body["actual_version"], 1);
         let page = server.get("/v1/streams/stock-9").await;
         assert_eq!(page.body["events"].as_array().unwrap().len(), 1, "the failed append wrote nothing");
-        let reply = server.post("/v1/streams", json!({"streams": [{"stream": "$exec-1", "events": events("A", 0..1)}]})).await;
+        let reply =
+            server.post("/v1/streams", json!({"streams": [{"stream": "$exec-1", "events": events("A", 0..1)}]})).await;
         reply.expect_problem(400, "invalid-request");
         assert_eq!(reply.body["field"], "streams[0].stream");
     }
@@ -437,7 +440,10 @@ pub mod cases {
         let page = server.get("/v1/categories/order?as_of_position=1").await;
         assert_eq!(page.body["events"].as_array().unwrap().len(), 2);
         server.get("/v1/all?as_of_time=yesterday").await.expect_problem(400, "invalid-request");
-        server.get("/v1/all?as_of_time=2026-01-01T00:00:00Z&as_of_position=1").await.expect_problem(400, "invalid-request");
+        server
+            .get("/v1/all?as_of_time=2026-01-01T00:00:00Z&as_of_position=1")
+            .await
+            .expect_problem(400, "invalid-request");
         server.get("/v1/all?direction=sideways").await.expect_problem(400, "invalid-request");
     }
 
@@ -500,7 +506,8 @@ pub mod cases {
         let reply = server.post("/v1/streams/a-1", json!([{"type": "", "data": 1}])).await;
         reply.expect_problem(400, "invalid-request");
         assert_eq!(reply.body["field"], "events[0].type");
-        let reply = server.post("/v1/streams/a-1", json!({"expected_version": "latest", "events": events("A", 0..1)})).await;
+        let reply =
+            server.post("/v1/streams/a-1", json!({"expected_version": "latest", "events": events("A", 0..1)})).await;
         reply.expect_problem(400, "invalid-request");
 
         let reply = server.post("/v1/streams/a-1", events("A", 0..(APPEND_EVENTS_MAX as u64 + 1))).await;
@@ -514,11 +521,13 @@ pub mod cases {
         assert_eq!(reply.body["limit"], "read_events_max");
 
         server.post("/v1/streams/a-1", json!({"expected_version": "no_stream", "events": events("A", 0..1)})).await;
-        let reply = server.post("/v1/streams/a-1", json!({"expected_version": "no_stream", "events": events("A", 1..2)})).await;
+        let reply =
+            server.post("/v1/streams/a-1", json!({"expected_version": "no_stream", "events": events("A", 1..2)})).await;
         reply.expect_problem(409, "wrong-expected-version");
         assert_eq!(reply.body["stream"], "a-1");
         assert_eq!(reply.body["actual_version"], 0);
-        let reply = server.post("/v1/streams/b-1", json!({"expected_version": "exists", "events": events("A", 0..1)})).await;
+        let reply =
+            server.post("/v1/streams/b-1", json!({"expected_version": "exists", "events": events("A", 0..1)})).await;
         reply.expect_problem(409, "wrong-expected-version");
         assert_eq!(reply.body["actual_version"], Value::Null);
 

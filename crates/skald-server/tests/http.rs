@@ -97,3 +97,80 @@ async fn the_router_works_without_serve() {
 async fn axum_serve(listener: tokio::net::TcpListener, router: axum::Router) {
     axum::serve(listener, router).await.unwrap();
 }
+
+#[tokio::test]
+async fn requests_over_the_concurrency_bound_are_refused() {
+    let config = skald_server::ServerConfig { requests_concurrent_max: 0, ..Default::default() };
+    let server = TestServer::start_with(Arc::new(MemoryStore::new()), config).await;
+    let reply = server.get("/v1/all").await;
+    reply.expect_problem(503, "overloaded");
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    server.get("/health").await.expect_status(200);
+    server.get("/metrics").await.expect_status(200);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected() {
+    let config = skald_server::ServerConfig {
+        sse_buffer_events: 2,
+        sse_stall_timeout: std::time::Duration::from_millis(200),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(Arc::new(MemoryStore::new()), config).await;
+    let big = "x".repeat(100_000);
+    const BATCHES: usize = 6;
+    const PER_BATCH: usize = 50;
+    for _ in 0..BATCHES {
+        let events: Vec<_> = (0..PER_BATCH).map(|_| json!({"type": "Big", "data": big})).collect();
+        server.post("/v1/streams/big-1", serde_json::Value::Array(events)).await.expect_status(201);
+    }
+    let response = server.sse("/v1/all/live?from=start", None).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let mut reader = skald_server::testing::SseReader::new(response);
+    let mut received = 0;
+    while reader.next(std::time::Duration::from_secs(10)).await.is_some() {
+        received += 1;
+    }
+    assert!(received < BATCHES * PER_BATCH, "the stalled stream was closed early ({received} events)");
+    let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("skald_sse_slow_disconnects_total"), "{metrics}");
+}
+
+/// A `MemoryStore` whose appends take a while.
+struct SlowStore(MemoryStore);
+
+#[async_trait::async_trait]
+impl EventStore for SlowStore {
+    async fn append(&self, appends: Vec<StreamAppend>) -> Result<AppendOutcome, Error> {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        self.0.append(appends).await
+    }
+    async fn read(&self, selector: &Selector, options: ReadOptions) -> Result<ReadPage, Error> {
+        self.0.read(selector, options).await
+    }
+    async fn stream_info(&self, stream: &str) -> Result<StreamInfo, Error> {
+        self.0.stream_info(stream).await
+    }
+    async fn list_streams(&self, after: Option<&str>, limit: usize) -> Result<StreamList, Error> {
+        self.0.list_streams(after, limit).await
+    }
+    fn head_position(&self) -> Option<u64> {
+        self.0.head_position()
+    }
+    fn subscribe(&self, selector: Selector, from: SubscribeFrom) -> EventStream {
+        self.0.subscribe(selector, from)
+    }
+}
+
+#[tokio::test]
+async fn shutdown_finishes_requests_in_flight() {
+    let memory = MemoryStore::new();
+    let server = TestServer::start(Arc::new(SlowStore(memory.clone()))).await;
+    let request = server.http.post(server.url("/v1/streams/slow-1")).json(&json!([{"type": "A", "data": 1}])).send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    server.stop().await.expect("graceful shutdown");
+    let response = in_flight.await.unwrap().expect("the request in flight was answered");
+    assert_eq!(response.status(), 201);
+    assert_eq!(memory.head_position(), Some(0));
+}

@@ -8,7 +8,9 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use skald_core::{validate_event_type, validate_stream_name, AsOf, Direction, Error, ReadOptions, ReadPage, Selector, Timestamp};
+use skald_core::{
+    validate_event_type, validate_stream_name, AsOf, Direction, Error, ReadOptions, ReadPage, Selector, Timestamp,
+};
 
 use crate::extract::{Name, Q};
 use crate::problem::Problem;

@@ -51,14 +51,15 @@ pub(crate) async fn get_metadata(
         Err(error) => return Err(error.into()),
     }
     // Metadata may be set before the stream's first event: read its newest `$metadata` event.
-    let page = state
-        .store
-        .read(&Selector::Stream(metadata_stream_of(&stream)), ReadOptions::backward(1))
-        .await
-        .map_err(|error| match error {
-            Error::StreamNotFound { .. } | Error::StreamDeleted { .. } => Error::StreamNotFound { stream: stream.clone() },
-            other => other,
-        })?;
+    let page =
+        state.store.read(&Selector::Stream(metadata_stream_of(&stream)), ReadOptions::backward(1)).await.map_err(
+            |error| match error {
+                Error::StreamNotFound { .. } | Error::StreamDeleted { .. } => {
+                    Error::StreamNotFound { stream: stream.clone() }
+                }
+                other => other,
+            },
+        )?;
     let metadata = page.events.first().and_then(|e| e.data.decode::<StreamMetadata>().ok());
     metadata.map(Json).ok_or_else(|| Error::StreamNotFound { stream }.into())
 }

@@ -19,8 +19,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         Some(handle) => {
             ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()).into_response()
         }
-        None => Problem::new(StatusCode::NOT_FOUND, "route-not-found", "metrics are disabled in this server's configuration")
-            .into_response(),
+        None => Problem::new(
+            StatusCode::NOT_FOUND,
+            "route-not-found",
+            "metrics are disabled in this server's configuration",
+        )
+        .into_response(),
     }
 }
 
