@@ -53,6 +53,7 @@ impl Path {
     /// Compiles `raw`; the error says what is wrong with it.
     pub fn parse(raw: &str) -> Result<Path, String> {
         let (root, rest) = split_root(raw)?;
+        let rest = normalize_names(&rest);
         let query = JsonPath::parse(&rest).map_err(|e| format!("invalid JSONPath {raw:?}: {e}"))?;
         Ok(Path { raw: raw.to_owned(), root, definite: is_definite(&rest), query })
     }
@@ -120,6 +121,59 @@ fn split_root(raw: &str) -> Result<(Root, String), String> {
         return Err(format!("path {raw:?}: a variable name may not start with a digit"));
     }
     Ok((Root::Variable(name.to_owned()), format!("${}", &rest[name_len..])))
+}
+
+/// Rewrites dot-notation member names that RFC 9535 shorthand does not allow but Step Functions
+/// paths commonly use (`$.detail.delivery-partner`) into bracket notation (`$.detail['delivery-partner']`).
+fn normalize_names(query: &str) -> String {
+    let chars: Vec<char> = query.chars().collect();
+    let mut out = String::with_capacity(query.len() + 8);
+    let (mut i, mut depth, mut quote) = (0usize, 0usize, None::<char>);
+    while i < chars.len() {
+        let c = chars[i];
+        if let Some(q) = quote {
+            out.push(c);
+            if c == '\\' && i + 1 < chars.len() {
+                out.push(chars[i + 1]);
+                i += 2;
+                continue;
+            }
+            if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            '.' if depth == 0 && chars.get(i + 1).is_some_and(|n| !matches!(n, '.' | '[' | '*')) => {
+                let start = i + 1;
+                let mut j = start;
+                while j < chars.len() && !matches!(chars[j], '.' | '[') {
+                    j += 1;
+                }
+                let name: String = chars[start..j].iter().collect();
+                let shorthand = name.chars().next().is_some_and(|f| f.is_alphabetic() || f == '_' || !f.is_ascii())
+                    && name.chars().all(|c| c.is_alphanumeric() || c == '_' || !c.is_ascii());
+                if shorthand {
+                    out.push('.');
+                    out.push_str(&name);
+                } else {
+                    out.push_str("['");
+                    out.push_str(&name.replace('\\', "\\\\").replace('\'', "\\'"));
+                    out.push_str("']");
+                }
+                i = j;
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 /// Whether an RFC 9535 query (starting at `$`) is singular: only name and index selectors.
@@ -294,6 +348,9 @@ mod tests {
         assert!(eval("$.missing", &input).is_err());
         assert!(eval("$nope", &input).is_err());
         assert_eq!(eval("$.missing[*]", &input).unwrap(), json!([]));
+        let odd = json!({"delivery-partner": {"x y": 1, "0k": 2}});
+        assert_eq!(eval("$.delivery-partner['x y']", &odd).unwrap(), json!(1));
+        assert_eq!(eval("$.delivery-partner.0k", &odd).unwrap(), json!(2));
     }
 
     #[test]
