@@ -131,7 +131,6 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let state = AppState::new(store, config);
     let router = app(state.clone());
-    let upkeep = tokio::spawn(metrics::upkeep(state.clone()));
     let trigger = state.clone();
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
@@ -141,6 +140,5 @@ pub async fn serve(
         })
         .await;
     state.begin_shutdown();
-    let _ = upkeep.await;
     result.map_err(ServerError::from)
 }

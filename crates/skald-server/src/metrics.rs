@@ -6,14 +6,12 @@
 //! histogram, not a summary.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::state::AppState;
 
 /// Counter: successful append requests, labelled `replayed`.
 pub const APPENDS_TOTAL: &str = "skald_appends_total";
@@ -46,7 +44,11 @@ pub const COUNT_BUCKETS: &[f64] =
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// The process-wide Prometheus handle; the first call installs the recorder.
+/// How often the process-wide upkeep thread drains histogram buffers between scrapes.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The process-wide Prometheus handle; the first call installs the recorder and starts one
+/// upkeep thread for the life of the process.
 ///
 /// Safe to call from many routers and tests. If another recorder was installed first (by an
 /// embedding program), ours is kept private: `/metrics` then shows only what is recorded
@@ -54,11 +56,18 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let builder = builder();
-            let recorder = builder.build_recorder();
+            let recorder = builder().build_recorder();
             let handle = recorder.handle();
             if let Err(error) = metrics::set_global_recorder(recorder) {
                 tracing::warn!(%error, "another metrics recorder is installed; /metrics will be empty");
+            }
+            let upkeep = handle.clone();
+            let spawned = std::thread::Builder::new().name("skald-metrics-upkeep".into()).spawn(move || loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                upkeep.run_upkeep();
+            });
+            if let Err(error) = spawned {
+                tracing::warn!(%error, "no metrics upkeep thread; histograms are drained only by scrapes");
             }
             handle
         })
@@ -83,19 +92,6 @@ pub(crate) async fn track(request: Request, next: Next) -> Response {
         .record(started.elapsed().as_secs_f64());
     metrics::counter!(HTTP_REQUESTS_TOTAL, "method" => method, "route" => route, "status" => status).increment(1);
     response
-}
-
-/// Runs upkeep of the recorder until `shutdown` flips (drains histogram buffers between scrapes).
-pub(crate) async fn upkeep(state: AppState) {
-    let Some(handle) = state.metrics.clone() else { return };
-    let mut shutdown = state.shutdown.subscribe();
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => handle.run_upkeep(),
-            _ = shutdown.wait_for(|stopping| *stopping) => return,
-        }
-    }
 }
 
 /// Decrements the subscriber gauge when an SSE stream ends, however it ends.

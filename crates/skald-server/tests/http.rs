@@ -174,3 +174,22 @@ async fn shutdown_finishes_requests_in_flight() {
     assert_eq!(response.status(), 201);
     assert_eq!(memory.head_position(), Some(0));
 }
+
+#[tokio::test]
+async fn idle_live_streams_get_keep_alive_comments() {
+    let config =
+        skald_server::ServerConfig { sse_keep_alive: std::time::Duration::from_millis(50), ..Default::default() };
+    let server = TestServer::start_with(Arc::new(MemoryStore::new()), config).await;
+    let mut response = server.sse("/v1/all/live", None).await;
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), response.chunk()).await.unwrap().unwrap();
+    assert!(chunk.unwrap().starts_with(b":"), "a comment line");
+}
+
+#[tokio::test]
+async fn metrics_are_labelled_by_route_template() {
+    let server = TestServer::start(Arc::new(MemoryStore::new())).await;
+    server.get("/v1/streams/nobody-1").await.expect_status(404);
+    let text = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#"route="/v1/streams/{stream}""#), "{text}");
+    assert!(!text.contains("nobody-1"), "raw paths never become labels");
+}
