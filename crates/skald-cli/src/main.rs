@@ -1,0 +1,100 @@
+//! `skald`: runs the server and talks to it. Every subcommand mirrors an API call or an operator
+//! task; `--json` prints machine-readable output.
+
+mod bench;
+mod config;
+mod remote;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "skald", version, about = "Skald: a durable event log for microservices")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where a client command finds the server.
+#[derive(Args, Clone)]
+pub struct Remote {
+    /// Base URL of the Skald server.
+    #[arg(long, env = "SKALD_URL", default_value = "http://127.0.0.1:7070", global = true)]
+    url: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server on the embedded store.
+    Serve(serve::ServeArgs),
+    /// Append one event to a stream.
+    Append(remote::AppendArgs),
+    /// Read a stream, a category, an event type or the whole log.
+    Read(remote::ReadArgs),
+    /// Print events as they are appended (Server-Sent Events), resuming after disconnects.
+    Tail(remote::TailArgs),
+    /// List streams with their head versions.
+    Streams(remote::StreamsArgs),
+    /// Check every segment of a store (checksums, seals, positions) without changing it.
+    Verify {
+        /// The store's data directory.
+        #[arg(long, env = "SKALD_DATA_DIR", default_value = config::DATA_DIR_DEFAULT)]
+        data_dir: PathBuf,
+    },
+    /// Index maintenance.
+    Index {
+        #[command(subcommand)]
+        command: IndexCommand,
+    },
+    /// Measure the embedded store: append throughput and latency, replay, append-to-subscriber.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Delete the indexes and rebuild them from the log (the server must be stopped).
+    Rebuild {
+        /// The store's data directory.
+        #[arg(long, env = "SKALD_DATA_DIR", default_value = config::DATA_DIR_DEFAULT)]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SKALD_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Append(args) => remote::append(args).await,
+            Command::Read(args) => remote::read(args).await,
+            Command::Tail(args) => remote::tail(args).await,
+            Command::Streams(args) => remote::streams(args).await,
+            Command::Verify { data_dir } => serve::verify(&data_dir),
+            Command::Index { command: IndexCommand::Rebuild { data_dir } } => serve::rebuild_index(&data_dir),
+            Command::Bench(args) => bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! `skald serve`, `skald verify`, `skald index rebuild`: the commands that own a data directory.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use skald_core::EventStore;
+use skald_log::Store;
+use skald_server::ServerConfig;
+
+use crate::config::{self, FileConfig};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Directory of the store (created if missing).
+    #[arg(long, env = "SKALD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "SKALD_ADDR")]
+    addr: Option<SocketAddr>,
+    /// `fsync` (acknowledge after fdatasync; the default) or `relaxed` (after write).
+    #[arg(long, env = "SKALD_SYNC")]
+    sync: Option<String>,
+    /// A TOML file with `data_dir`, `addr`, `sync`, `segment_bytes`, `index_cache_bytes`.
+    #[arg(long, env = "SKALD_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let data_dir = args.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| config::DATA_DIR_DEFAULT.into());
+    let addr = match args.addr.or(file.addr) {
+        Some(addr) => addr,
+        None => config::ADDR_DEFAULT.parse().expect("the default address parses"),
+    };
+    let options = config::store_options(&file, args.sync.as_deref())?;
+    let opened = {
+        let data_dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || Store::open(&data_dir, options)).await?
+    };
+    let store = opened.with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let report = store.recovery_report();
+    if let Some((file, offset, bytes, reason)) = &report.cut_tail {
+        eprintln!("recovered: cut {bytes} bytes of torn tail from {} at offset {offset} ({reason})", file.display());
+    }
+    if report.replayed_events > 0 {
+        eprintln!("recovered: indexed {} events from the log", report.replayed_events);
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    println!("Skald listening on http://{local} (data dir: {})", data_dir.display());
+    println!("  try: curl -s http://{local}/v1/streams/demo-1 -H 'content-type: application/json' \\");
+    println!("         -d '{{\"events\":[{{\"type\":\"Hello\",\"data\":{{\"who\":\"world\"}}}}]}}'");
+    let shared: Arc<dyn EventStore> = Arc::new(store.clone());
+    skald_server::serve(listener, shared, ServerConfig::default(), shutdown_signal()).await?;
+    tokio::task::spawn_blocking(move || store.close()).await?;
+    eprintln!("stopped: every acknowledged event is on disk");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+pub fn verify(data_dir: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        data_dir.join("segments").is_dir(),
+        "{} holds no Skald store (no segments/ directory)",
+        data_dir.display()
+    );
+    let report = skald_log::verify(data_dir, |events| {
+        if events > 0 && events % 1_000_000 < 1_000 {
+            eprintln!("  checked {events} events");
+        }
+    })?;
+    println!("segments: {}  events: {}", report.segments, report.events);
+    if let Some(tail) = &report.torn_tail {
+        println!("torn tail (cut at the next open, not an error): {tail}");
+    }
+    if report.problems.is_empty() {
+        println!("ok: every checksum, seal and position is as expected");
+        return Ok(());
+    }
+    for problem in &report.problems {
+        println!("DAMAGED: {problem}");
+    }
+    anyhow::bail!(
+        "{} problem(s) found; restore the named segment(s) from a backup or the archive, then run `skald index rebuild`",
+        report.problems.len()
+    )
+}
+
+pub fn rebuild_index(data_dir: &Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        data_dir.join("segments").is_dir(),
+        "{} holds no Skald store (no segments/ directory)",
+        data_dir.display()
+    );
+    eprintln!("rebuilding indexes of {} from the log…", data_dir.display());
+    let report = skald_log::rebuild_index(data_dir, skald_log::Options::default())?;
+    println!("rebuilt: indexed {} events", report.replayed_events);
+    Ok(())
+}
