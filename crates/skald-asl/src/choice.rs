@@ -126,7 +126,11 @@ pub fn parse_rule(value: &Value, pointer: &str, top: bool, errors: &mut Vec<(Str
             || (top && matches!(key.as_str(), "Next" | "Assign"))
             || op_of(key).is_some();
         if !allowed {
-            let why = if key == "Next" { "only top-level choice rules may have Next".to_owned() } else { format!("unknown field {key:?} in a choice rule") };
+            let why = if key == "Next" {
+                "only top-level choice rules may have Next".to_owned()
+            } else {
+                format!("unknown field {key:?} in a choice rule")
+            };
             errors.push((format!("{pointer}/{key}"), why));
         }
     }
@@ -245,7 +249,10 @@ impl Rule {
             Rule::Compare { variable, op, operand } => {
                 let value = variable.select(env)?;
                 if *op == Op::IsPresent {
-                    let present = value.is_some() && !(matches!(&value, Some(Value::Array(a)) if a.is_empty()) && !variable.is_definite());
+                    // An indefinite path is present when it matched something.
+                    let empty_match =
+                        matches!(&value, Some(Value::Array(a)) if a.is_empty()) && !variable.is_definite();
+                    let present = value.is_some() && !empty_match;
                     return Ok(present == (operand_value(operand, env)? == Value::Bool(true)));
                 }
                 let value = value.ok_or_else(|| {

@@ -13,8 +13,7 @@ use serde_json::{Map, Value};
 use crate::choice::{self, Branch};
 use crate::error::{names, ValidationError};
 use crate::limits::{
-    DEFINITION_SIZE_BYTES_MAX, DURATION_SECONDS_MAX, NESTING_DEPTH_MAX, RETRIERS_MAX, STATES_MAX,
-    STATE_NAME_CHARS_MAX,
+    DEFINITION_SIZE_BYTES_MAX, DURATION_SECONDS_MAX, NESTING_DEPTH_MAX, RETRIERS_MAX, STATES_MAX, STATE_NAME_CHARS_MAX,
 };
 use crate::path::{Path, ReferencePath};
 use crate::retry::{Catcher, Jitter, Retrier};
@@ -121,17 +120,33 @@ pub enum FailText {
     Expr(Expr),
 }
 
-/// The type-specific part of a state.
+/// The type-specific part of a state. (Variants differ in size; states are few and long-lived.)
 #[derive(Clone, Debug)]
-#[allow(missing_docs)]
+#[allow(missing_docs, clippy::large_enum_variant)]
 pub enum Kind {
-    Task { resource: String, timeout: Option<Seconds>, heartbeat: Option<Seconds> },
-    Pass { result: Option<Value> },
-    Choice { choices: Vec<Branch>, default: Option<String> },
-    Wait { wait: WaitFor },
+    Task {
+        resource: String,
+        timeout: Option<Seconds>,
+        heartbeat: Option<Seconds>,
+    },
+    Pass {
+        result: Option<Value>,
+    },
+    Choice {
+        choices: Vec<Branch>,
+        default: Option<String>,
+    },
+    Wait {
+        wait: WaitFor,
+    },
     Succeed,
-    Fail { error: FailText, cause: FailText },
-    Parallel { branches: Vec<MachineId> },
+    Fail {
+        error: FailText,
+        cause: FailText,
+    },
+    Parallel {
+        branches: Vec<MachineId>,
+    },
     Map {
         processor: MachineId,
         items_path: Option<Path>,
@@ -223,7 +238,10 @@ impl Definition {
         };
         let mut top = Scope { state: None, errors: Vec::new() };
         for key in obj.keys() {
-            if !matches!(key.as_str(), "StartAt" | "States" | "Comment" | "Version" | "TimeoutSeconds" | "QueryLanguage") {
+            if !matches!(
+                key.as_str(),
+                "StartAt" | "States" | "Comment" | "Version" | "TimeoutSeconds" | "QueryLanguage"
+            ) {
                 top.err(&format!("/{}", escape_pointer(key)), format!("unknown top-level field {key:?}"));
             }
         }
@@ -350,9 +368,17 @@ fn allowed_fields(t: StateType) -> &'static [&'static str] {
             "Assign",
         ],
         StateType::Choice => &["Choices", "Default", "InputPath", "OutputPath", "Assign"],
-        StateType::Wait => {
-            &["Next", "End", "InputPath", "OutputPath", "Seconds", "Timestamp", "SecondsPath", "TimestampPath", "Assign"]
-        }
+        StateType::Wait => &[
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "Seconds",
+            "Timestamp",
+            "SecondsPath",
+            "TimestampPath",
+            "Assign",
+        ],
         StateType::Succeed => &["InputPath", "OutputPath"],
         StateType::Fail => &["Error", "ErrorPath", "Cause", "CausePath"],
         StateType::Parallel => &[
@@ -426,7 +452,7 @@ fn as_uint(v: &Value) -> Option<u64> {
 fn opt_seconds(obj: &Map<String, Value>, key: &str, pointer: &str, scope: &mut Scope) -> Option<u64> {
     let v = obj.get(key)?;
     match as_uint(v) {
-        Some(n) if n >= 1 && n <= DURATION_SECONDS_MAX => Some(n),
+        Some(n) if (1..=DURATION_SECONDS_MAX).contains(&n) => Some(n),
         _ => {
             scope.err(
                 &format!("{pointer}/{key}"),
@@ -491,11 +517,9 @@ fn result_path(value: Option<&Value>, here: &str, scope: &mut Scope) -> ResultPa
 fn template(obj: &Map<String, Value>, key: &str, pointer: &str, scope: &mut Scope) -> Option<Template> {
     let v = obj.get(key)?;
     let here = format!("{pointer}/{key}");
-    if key == "Assign" || key == "ResultSelector" || key == "ItemSelector" {
-        if !v.is_object() {
-            scope.err(&here, format!("{key} must be a JSON object"));
-            return None;
-        }
+    if matches!(key, "Assign" | "ResultSelector" | "ItemSelector") && !v.is_object() {
+        scope.err(&here, format!("{key} must be a JSON object"));
+        return None;
     }
     let mut list = Vec::new();
     let t = Template::parse(v, &here, &mut list);
@@ -570,7 +594,15 @@ fn retriers(obj: &Map<String, Value>, pointer: &str, scope: &mut Scope) -> Vec<R
         };
         only_keys(
             r,
-            &["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"],
+            &[
+                "ErrorEquals",
+                "IntervalSeconds",
+                "MaxAttempts",
+                "BackoffRate",
+                "MaxDelaySeconds",
+                "JitterStrategy",
+                "Comment",
+            ],
             &here,
             "a retrier",
             scope,
@@ -718,7 +750,14 @@ impl Parser {
         id
     }
 
-    fn sub_machine(&mut self, v: &Value, here: &str, depth: usize, scope: &mut Scope, allowed: &[&str]) -> Option<MachineId> {
+    fn sub_machine(
+        &mut self,
+        v: &Value,
+        here: &str,
+        depth: usize,
+        scope: &mut Scope,
+        allowed: &[&str],
+    ) -> Option<MachineId> {
         let Some(obj) = v.as_object() else {
             scope.err(here, "must be an object with StartAt and States".into());
             return None;
@@ -734,7 +773,14 @@ impl Parser {
         result
     }
 
-    fn state_inner(&mut self, name: &str, value: &Value, pointer: &str, depth: usize, scope: &mut Scope) -> Option<State> {
+    fn state_inner(
+        &mut self,
+        name: &str,
+        value: &Value,
+        pointer: &str,
+        depth: usize,
+        scope: &mut Scope,
+    ) -> Option<State> {
         if name.is_empty() || name.chars().count() > STATE_NAME_CHARS_MAX {
             scope.err(pointer, format!("state names must have 1 to {STATE_NAME_CHARS_MAX} characters"));
         }
@@ -824,7 +870,10 @@ impl Parser {
                 let heartbeat = seconds_field(obj, "HeartbeatSeconds", pointer, scope);
                 if let (Some(Seconds::Fixed(t)), Some(Seconds::Fixed(h))) = (&timeout, &heartbeat) {
                     if h >= t {
-                        scope.err(&format!("{pointer}/HeartbeatSeconds"), "HeartbeatSeconds must be less than TimeoutSeconds".into());
+                        scope.err(
+                            &format!("{pointer}/HeartbeatSeconds"),
+                            "HeartbeatSeconds must be less than TimeoutSeconds".into(),
+                        );
                     }
                 }
                 Kind::Task { resource, timeout, heartbeat }
@@ -833,7 +882,9 @@ impl Parser {
             StateType::Choice => {
                 let mut choices = Vec::new();
                 match obj.get("Choices").and_then(|c| c.as_array()).filter(|c| !c.is_empty()) {
-                    None => scope.err(&format!("{pointer}/Choices"), "Choices must be a non-empty array of rules".into()),
+                    None => {
+                        scope.err(&format!("{pointer}/Choices"), "Choices must be a non-empty array of rules".into())
+                    }
                     Some(list) => {
                         for (i, rule) in list.iter().enumerate() {
                             let here = format!("{pointer}/Choices/{i}");
@@ -855,10 +906,15 @@ impl Parser {
                 Kind::Choice { choices, default }
             }
             StateType::Wait => {
-                let given: Vec<&str> =
-                    ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"].into_iter().filter(|k| obj.contains_key(*k)).collect();
+                let given: Vec<&str> = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"]
+                    .into_iter()
+                    .filter(|k| obj.contains_key(*k))
+                    .collect();
                 if given.len() != 1 {
-                    scope.err(pointer, "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath".into());
+                    scope.err(
+                        pointer,
+                        "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath, TimestampPath".into(),
+                    );
                     return None;
                 }
                 let wait = match given[0] {
@@ -869,13 +925,18 @@ impl Parser {
                             return None;
                         }
                     },
-                    "Timestamp" => match obj.get("Timestamp").and_then(|t| t.as_str()).and_then(Timestamp::parse_rfc3339) {
-                        Some(t) => WaitFor::Timestamp(t),
-                        None => {
-                            scope.err(&format!("{pointer}/Timestamp"), "Timestamp must be an RFC 3339 timestamp".into());
-                            return None;
+                    "Timestamp" => {
+                        match obj.get("Timestamp").and_then(|t| t.as_str()).and_then(Timestamp::parse_rfc3339) {
+                            Some(t) => WaitFor::Timestamp(t),
+                            None => {
+                                scope.err(
+                                    &format!("{pointer}/Timestamp"),
+                                    "Timestamp must be an RFC 3339 timestamp".into(),
+                                );
+                                return None;
+                            }
                         }
-                    },
+                    }
                     "SecondsPath" => WaitFor::SecondsPath(definite_path(obj, "SecondsPath", pointer, scope)?),
                     _ => WaitFor::TimestampPath(definite_path(obj, "TimestampPath", pointer, scope)?),
                 };
@@ -887,7 +948,10 @@ impl Parser {
                     let path_key = format!("{key}Path");
                     match (obj.get(key), obj.get(&path_key)) {
                         (Some(_), Some(_)) => {
-                            scope.err(&format!("{pointer}/{key}"), format!("{key} and {path_key} are mutually exclusive"));
+                            scope.err(
+                                &format!("{pointer}/{key}"),
+                                format!("{key} and {path_key} are mutually exclusive"),
+                            );
                             FailText::None
                         }
                         (Some(Value::String(s)), None) => FailText::Fixed(s.clone()),
@@ -920,7 +984,9 @@ impl Parser {
                     Some(list) => {
                         for (i, b) in list.iter().enumerate() {
                             let here = format!("{pointer}/Branches/{i}");
-                            if let Some(id) = self.sub_machine(b, &here, depth, scope, &["StartAt", "States", "Comment"]) {
+                            if let Some(id) =
+                                self.sub_machine(b, &here, depth, scope, &["StartAt", "States", "Comment"])
+                            {
                                 branches.push(id);
                             }
                         }
@@ -931,7 +997,10 @@ impl Parser {
             StateType::Map => {
                 let processor = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
                     (Some(_), Some(_)) => {
-                        scope.err(&format!("{pointer}/Iterator"), "ItemProcessor and Iterator are mutually exclusive".into());
+                        scope.err(
+                            &format!("{pointer}/Iterator"),
+                            "ItemProcessor and Iterator are mutually exclusive".into(),
+                        );
                         None
                     }
                     (Some(p), None) => {
@@ -943,14 +1012,20 @@ impl Parser {
                                     &format!("{here}/ProcessorConfig/Mode"),
                                     "Distributed Map is not supported; only INLINE".into(),
                                 ),
-                                Some(_) => scope.err(&format!("{here}/ProcessorConfig/Mode"), "Mode must be INLINE".into()),
+                                Some(_) => {
+                                    scope.err(&format!("{here}/ProcessorConfig/Mode"), "Mode must be INLINE".into())
+                                }
                             }
                         }
                         self.sub_machine(p, &here, depth, scope, &["StartAt", "States", "Comment", "ProcessorConfig"])
                     }
-                    (None, Some(p)) => {
-                        self.sub_machine(p, &format!("{pointer}/Iterator"), depth, scope, &["StartAt", "States", "Comment"])
-                    }
+                    (None, Some(p)) => self.sub_machine(
+                        p,
+                        &format!("{pointer}/Iterator"),
+                        depth,
+                        scope,
+                        &["StartAt", "States", "Comment"],
+                    ),
                     (None, None) => {
                         scope.err(pointer, "a Map state needs ItemProcessor (or the older Iterator)".into());
                         None
@@ -959,7 +1034,10 @@ impl Parser {
                 let items_path = definite_path(obj, "ItemsPath", pointer, scope);
                 let item_selector = match (obj.contains_key("ItemSelector"), obj.contains_key("Parameters")) {
                     (true, true) => {
-                        scope.err(&format!("{pointer}/Parameters"), "ItemSelector and Parameters are mutually exclusive".into());
+                        scope.err(
+                            &format!("{pointer}/Parameters"),
+                            "ItemSelector and Parameters are mutually exclusive".into(),
+                        );
                         None
                     }
                     (true, false) => template(obj, "ItemSelector", pointer, scope),

@@ -245,9 +245,7 @@ impl Execution {
             return vec![self.completion()];
         }
         let mut out: Vec<Command> = self.tasks.values().map(|t| t.command.clone()).collect();
-        out.extend(
-            self.timers.iter().map(|(id, t)| Command::StartTimer { timer_id: id.clone(), fire_at: t.fire_at }),
-        );
+        out.extend(self.timers.iter().map(|(id, t)| Command::StartTimer { timer_id: id.clone(), fire_at: t.fire_at }));
         out
     }
 

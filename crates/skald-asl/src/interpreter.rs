@@ -313,7 +313,12 @@ impl Execution {
     }
 
     /// Evaluates `Assign` and writes the variables into `thread`'s scope.
-    fn assign_values(&mut self, thread: u32, t: Option<&Template>, input: &Value) -> Result<Map<String, Value>, StateError> {
+    fn assign_values(
+        &mut self,
+        thread: u32,
+        t: Option<&Template>,
+        input: &Value,
+    ) -> Result<Map<String, Value>, StateError> {
         let Some(t) = t else { return Ok(Map::new()) };
         match self.eval(thread, t, input, &Extra::default())? {
             Value::Object(m) => Ok(m),
@@ -332,10 +337,8 @@ impl Execution {
     pub(crate) fn begin(&mut self, input: Value) {
         let ctx = self.context.clone();
         self.emit(0, EventDetails::ExecutionStarted { input: input.clone(), context: ctx });
-        self.threads.insert(
-            0,
-            Thread { parent: None, machine: 0, slot: 0, vars: Map::new(), last_event_id: 1, run: None },
-        );
+        self.threads
+            .insert(0, Thread { parent: None, machine: 0, slot: 0, vars: Map::new(), last_event_id: 1, run: None });
         if let Some(secs) = self.definition.timeout_seconds() {
             let at = self.now.plus_millis(secs as i64 * 1000);
             self.start_timer(0, TimerPurpose::ExecutionTimeout, at);
@@ -353,7 +356,10 @@ impl Execution {
         match input {
             Input::TaskSucceeded { task_id, output } => {
                 let Some(info) = self.tasks.remove(&task_id) else { return };
-                self.emit(info.thread, EventDetails::TaskSucceeded { task_id: task_id.clone(), output: output.clone() });
+                self.emit(
+                    info.thread,
+                    EventDetails::TaskSucceeded { task_id: task_id.clone(), output: output.clone() },
+                );
                 self.clear_task_timers(info.thread);
                 match check_size(&output, "the task result") {
                     Ok(()) => self.task_done(info.thread, output),
@@ -368,7 +374,11 @@ impl Execution {
                 );
                 self.clear_task_timers(info.thread);
                 // A task may not claim the terminal names for itself.
-                let error = if is_terminal(&StateError::new(error.clone(), "")) { names::TASK_FAILED.to_owned() } else { error };
+                let error = if is_terminal(&StateError::new(error.clone(), "")) {
+                    names::TASK_FAILED.to_owned()
+                } else {
+                    error
+                };
                 self.state_error(info.thread, StateError::new(error, cause));
             }
             Input::TaskHeartbeat { task_id } => {
@@ -398,6 +408,7 @@ impl Execution {
             }
         }
         self.run_queue();
+        self.check_history_limit();
     }
 
     fn run_queue(&mut self) {
@@ -406,19 +417,26 @@ impl Execution {
                 self.out.queue.clear();
                 break;
             }
-            if self.near_history_limit() {
-                self.out.queue.clear();
-                let err = StateError::runtime(format!(
-                    "the execution reached its history limit of {HISTORY_EVENTS_MAX} events"
-                ));
-                self.emit(0, EventDetails::ExecutionFailed(failure(&err)));
-                self.terminate(ExecutionStatus::Failed, None, Some(err));
+            if self.check_history_limit() {
                 break;
             }
             match work {
                 Work::Enter { thread, state, input } => self.enter(thread, &state, input),
             }
         }
+    }
+
+    /// Fails the execution when its history is about to outgrow [`HISTORY_EVENTS_MAX`].
+    fn check_history_limit(&mut self) -> bool {
+        if self.status != ExecutionStatus::Running || !self.near_history_limit() {
+            return false;
+        }
+        self.out.queue.clear();
+        let err =
+            StateError::runtime(format!("the execution reached its history limit of {HISTORY_EVENTS_MAX} events"));
+        self.emit(0, EventDetails::ExecutionFailed(failure(&err)));
+        self.terminate(ExecutionStatus::Failed, None, Some(err));
+        true
     }
 
     fn phase(&self, thread: u32) -> Option<&Phase> {
@@ -467,7 +485,11 @@ impl Execution {
                 };
                 self.emit(
                     thread,
-                    EventDetails::TaskTimedOut { task_id: task_id.clone(), error: err.error.clone(), cause: err.cause.clone() },
+                    EventDetails::TaskTimedOut {
+                        task_id: task_id.clone(),
+                        error: err.error.clone(),
+                        cause: err.cause.clone(),
+                    },
                 );
                 self.clear_task_timers(thread);
                 self.cancel_task(&task_id);
@@ -572,7 +594,10 @@ impl Execution {
                     (None, None) => {
                         return self.thread_failed(
                             thread,
-                            StateError::new(names::NO_CHOICE_MATCHED, format!("no choice rule of {name:?} matched and it has no Default")),
+                            StateError::new(
+                                names::NO_CHOICE_MATCHED,
+                                format!("no choice rule of {name:?} matched and it has no Default"),
+                            ),
                         )
                     }
                 };
@@ -601,7 +626,10 @@ impl Execution {
                     self.leave_plain(thread, input);
                 } else {
                     let timer_id = self.start_timer(thread, TimerPurpose::Wait, fire_at);
-                    self.emit(thread, EventDetails::WaitTimerStarted { name: name.to_owned(), timer_id: timer_id.clone(), fire_at });
+                    self.emit(
+                        thread,
+                        EventDetails::WaitTimerStarted { name: name.to_owned(), timer_id: timer_id.clone(), fire_at },
+                    );
                     if let Some(p) = self.phase_mut(thread) {
                         *p = Phase::Wait { timer_id };
                     }
@@ -649,7 +677,9 @@ impl Execution {
         let def = self.definition.clone();
         let Some(state) = self.state_of(&def, thread) else { return };
         let result = match &state.kind {
-            Kind::Task { resource, timeout, heartbeat } => self.schedule_task(thread, &state, resource, timeout, heartbeat),
+            Kind::Task { resource, timeout, heartbeat } => {
+                self.schedule_task(thread, &state, resource, timeout, heartbeat)
+            }
             Kind::Parallel { branches } => {
                 self.start_parallel(thread, branches);
                 Ok(())
@@ -736,7 +766,10 @@ impl Execution {
         let id = self.next_thread;
         self.next_thread += 1;
         let last = self.threads.get(&parent).map(|t| t.last_event_id).unwrap_or(0);
-        self.threads.insert(id, Thread { parent: Some(parent), machine, slot, vars: Map::new(), last_event_id: last, run: None });
+        self.threads.insert(
+            id,
+            Thread { parent: Some(parent), machine, slot, vars: Map::new(), last_event_id: last, run: None },
+        );
         let start = self.definition.machine(machine).start_at.clone();
         self.out.queue.push_back(Work::Enter { thread: id, state: start, input });
         id
@@ -1023,7 +1056,12 @@ impl Execution {
                     Err(err) => {
                         self.emit(
                             parent,
-                            EventDetails::MapIterationFailed { name, index, error: err.error.clone(), cause: err.cause.clone() },
+                            EventDetails::MapIterationFailed {
+                                name,
+                                index,
+                                error: err.error.clone(),
+                                cause: err.cause.clone(),
+                            },
                         );
                         let mut failed_now = 0;
                         if let Some(Phase::Map { running, results, failed, .. }) = self.phase_mut(parent) {
@@ -1075,7 +1113,7 @@ impl Execution {
         for (child, index) in kids {
             self.abort_thread(child);
             self.threads.remove(&child);
-            if let Some(index) = index {
+            if let (Some(index), ExecutionStatus::Running) = (index, self.status) {
                 self.emit(thread, EventDetails::MapIterationAborted { name: name.clone(), index });
             }
         }
@@ -1106,6 +1144,9 @@ impl Execution {
     }
 
     fn terminate(&mut self, status: ExecutionStatus, output: Option<Value>, error: Option<StateError>) {
+        assert_ne!(status, ExecutionStatus::Running, "terminate ends the execution");
+        // Set first: nothing is recorded for the threads torn down below.
+        self.status = status;
         self.abort_thread(0);
         let remaining: Vec<String> = self.tasks.keys().cloned().collect();
         for id in remaining {
@@ -1117,7 +1158,6 @@ impl Execution {
         }
         self.threads.clear();
         self.out.queue.clear();
-        self.status = status;
         self.output = output;
         self.error = error;
         let done = self.completion();

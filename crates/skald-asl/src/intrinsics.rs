@@ -154,7 +154,8 @@ impl Parser<'_> {
             self.i += 1;
         }
         let name = &self.text[start..self.i];
-        let func = Func::from_name(name).ok_or_else(|| self.err(&format!("unknown intrinsic function States.{name}")))?;
+        let func =
+            Func::from_name(name).ok_or_else(|| self.err(&format!("unknown intrinsic function States.{name}")))?;
         self.ws();
         if self.s.get(self.i) != Some(&b'(') {
             return Err(self.err("expected '('"));
@@ -181,7 +182,13 @@ impl Parser<'_> {
         }
         let (min, max) = func.arity();
         if args.len() < min || args.len() > max {
-            let want = if min == max { format!("{min}") } else if max == usize::MAX { format!("at least {min}") } else { format!("{min} to {max}") };
+            let want = if min == max {
+                format!("{min}")
+            } else if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("{min} to {max}")
+            };
             return Err(self.err(&format!("States.{name} takes {want} argument(s), got {}", args.len())));
         }
         if func == Func::Format {
@@ -206,7 +213,8 @@ impl Parser<'_> {
             Some(b'S') if rest.starts_with("States.") => Ok(Arg::Call(self.call(depth + 1)?)),
             Some(c) if c.is_ascii_digit() || *c == b'-' => self.number(),
             _ => {
-                for (word, value) in [("null", Value::Null), ("true", Value::Bool(true)), ("false", Value::Bool(false))] {
+                for (word, value) in [("null", Value::Null), ("true", Value::Bool(true)), ("false", Value::Bool(false))]
+                {
                     if rest.starts_with(word) {
                         self.i += word.len();
                         return Ok(Arg::Literal(value));
@@ -328,7 +336,9 @@ impl Call {
             Func::Array => Ok(Value::Array(values)),
             Func::ArrayPartition => {
                 let arr = as_array(&values[0]).ok_or_else(|| fail("the first argument must be an array".into()))?;
-                let size = as_int(&values[1]).filter(|n| *n > 0).ok_or_else(|| fail("the chunk size must be a positive integer".into()))?;
+                let size = as_int(&values[1])
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| fail("the chunk size must be a positive integer".into()))?;
                 let size = usize::try_from(size).unwrap_or(usize::MAX);
                 Ok(Value::Array(arr.chunks(size).map(|c| Value::Array(c.to_vec())).collect()))
             }
@@ -352,13 +362,17 @@ impl Call {
                     ((end as i128 - start as i128) / step as i128 + 1) as u128
                 };
                 if count > ARRAY_RANGE_ITEMS_MAX as u128 {
-                    return Err(fail(format!("the range has {count} elements; at most {ARRAY_RANGE_ITEMS_MAX} are allowed")));
+                    return Err(fail(format!(
+                        "the range has {count} elements; at most {ARRAY_RANGE_ITEMS_MAX} are allowed"
+                    )));
                 }
                 Ok(Value::Array((0..count as i64).map(|k| Value::from(start + k * step)).collect()))
             }
             Func::ArrayGetItem => {
                 let arr = as_array(&values[0]).ok_or_else(|| fail("the first argument must be an array".into()))?;
-                let idx = as_int(&values[1]).filter(|n| *n >= 0).ok_or_else(|| fail("the index must be a non-negative integer".into()))?;
+                let idx = as_int(&values[1])
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| fail("the index must be a non-negative integer".into()))?;
                 usize::try_from(idx)
                     .ok()
                     .and_then(|i| arr.get(i))
@@ -385,7 +399,9 @@ impl Call {
             }
             Func::Base64Decode => {
                 let s = bounded_str(&values[0]).map_err(fail)?;
-                let bytes = base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| fail(format!("invalid base64: {e}")))?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map_err(|e| fail(format!("invalid base64: {e}")))?;
                 String::from_utf8(bytes).map(Value::String).map_err(|_| fail("the decoded data is not UTF-8".into()))
             }
             Func::Hash => {
@@ -398,7 +414,9 @@ impl Call {
                     "SHA-384" => hex(&sha2::Sha384::digest(s.as_bytes())),
                     "SHA-512" => hex(&sha2::Sha512::digest(s.as_bytes())),
                     other => {
-                        return Err(fail(format!("unknown algorithm {other:?}; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512")))
+                        return Err(fail(format!(
+                            "unknown algorithm {other:?}; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512"
+                        )))
                     }
                 };
                 Ok(Value::String(hex))
@@ -463,7 +481,9 @@ fn as_array(v: &Value) -> Option<&Vec<Value>> {
 /// An integer, accepting floats with no fractional part (`2.0`).
 fn as_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64)),
+        Value::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+        }
         _ => None,
     }
 }

@@ -99,9 +99,8 @@ impl Path {
 
     /// The selected value; a definite path that matches nothing is a `States.Runtime` error.
     pub fn evaluate(&self, env: &Env<'_>) -> Result<Value, StateError> {
-        self.select(env)?.ok_or_else(|| {
-            StateError::runtime(format!("the JSONPath {:?} could not be found in the input", self.raw))
-        })
+        self.select(env)?
+            .ok_or_else(|| StateError::runtime(format!("the JSONPath {:?} could not be found in the input", self.raw)))
     }
 }
 
@@ -253,7 +252,8 @@ impl ReferencePath {
                     i = j;
                 }
                 '[' => {
-                    let close = chars[i..].iter().position(|&c| c == ']').map(|p| p + i).ok_or_else(|| bad("unclosed '['"))?;
+                    let close =
+                        chars[i..].iter().position(|&c| c == ']').map(|p| p + i).ok_or_else(|| bad("unclosed '['"))?;
                     let inner: String = chars[i + 1..close].iter().collect();
                     let inner = inner.trim();
                     if let Some(q) = inner.chars().next().filter(|c| *c == '\'' || *c == '"') {

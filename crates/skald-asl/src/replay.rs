@@ -31,7 +31,9 @@ fn compare(recorded: &[HistoryEvent], replayed: &[HistoryEvent], from: usize) ->
             other => {
                 return Err(ReplayError::Diverged {
                     event_id: ev.id,
-                    recorded: other.map(|r| serde_json::to_string(r).unwrap_or_default()).unwrap_or_else(|| "nothing".into()),
+                    recorded: other
+                        .map(|r| serde_json::to_string(r).unwrap_or_default())
+                        .unwrap_or_else(|| "nothing".into()),
                     replayed: serde_json::to_string(ev).unwrap_or_default(),
                 })
             }
@@ -50,10 +52,8 @@ pub fn replay(definition: &Definition, history: &[HistoryEvent]) -> Result<Execu
     let mut cursor = step.events.len();
     while cursor < history.len() {
         let event = &history[cursor];
-        let input = input_of(event).ok_or_else(|| ReplayError::NotAnInput {
-            event_id: event.id,
-            event_type: event.event_type().to_owned(),
-        })?;
+        let input = input_of(event)
+            .ok_or_else(|| ReplayError::NotAnInput { event_id: event.id, event_type: event.event_type().to_owned() })?;
         let step = exec.handle(input, event.timestamp)?;
         if step.events.is_empty() {
             return Err(ReplayError::Diverged {

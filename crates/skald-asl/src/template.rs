@@ -60,7 +60,10 @@ impl Template {
                     let here = format!("{pointer}/{}", escape_pointer(key));
                     if let Some(name) = key.strip_suffix(".$") {
                         let Some(text) = v.as_str() else {
-                            errors.push((here, format!("the value of {key:?} must be a string (a path or an intrinsic function)")));
+                            errors.push((
+                                here,
+                                format!("the value of {key:?} must be a string (a path or an intrinsic function)"),
+                            ));
                             continue;
                         };
                         match Expr::parse(text) {
@@ -77,8 +80,11 @@ impl Template {
                 Template::Object(members)
             }
             Value::Array(items) => {
-                let parts: Vec<Template> =
-                    items.iter().enumerate().map(|(i, v)| Template::parse(v, &format!("{pointer}/{i}"), errors)).collect();
+                let parts: Vec<Template> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| Template::parse(v, &format!("{pointer}/{i}"), errors))
+                    .collect();
                 if parts.iter().all(|t| matches!(t, Template::Literal(_))) {
                     return Template::Literal(value.clone());
                 }

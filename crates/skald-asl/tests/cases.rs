@@ -31,14 +31,24 @@ fn run_case(case: &Value) -> Result<(), String> {
                 let resource = step.get("resource").and_then(|r| r.as_str());
                 if let Some(out) = step.get("ok") {
                     if d.task(resource).is_none() {
-                        return Err(format!("{name}: script answers a task but none is outstanding ({:?})", d.event_types()));
+                        return Err(format!(
+                            "{name}: script answers a task but none is outstanding ({:?})",
+                            d.event_types()
+                        ));
                     }
                     d.succeed(resource, out.clone());
                 } else if let Some(err) = step.get("err") {
                     if d.task(resource).is_none() {
-                        return Err(format!("{name}: script fails a task but none is outstanding ({:?})", d.event_types()));
+                        return Err(format!(
+                            "{name}: script fails a task but none is outstanding ({:?})",
+                            d.event_types()
+                        ));
                     }
-                    d.fail(resource, err.as_str().unwrap_or(""), step.get("cause").and_then(|c| c.as_str()).unwrap_or(""));
+                    d.fail(
+                        resource,
+                        err.as_str().unwrap_or(""),
+                        step.get("cause").and_then(|c| c.as_str()).unwrap_or(""),
+                    );
                 } else if step.get("heartbeat").is_some() {
                     d.heartbeat(resource);
                 } else if let Some(secs) = step.get("wait").and_then(|w| w.as_f64()) {
@@ -63,7 +73,11 @@ fn run_case(case: &Value) -> Result<(), String> {
     let got = d.result();
     let want_status = case.get("status").and_then(|s| s.as_str()).unwrap_or("SUCCEEDED");
     if got["status"] != want_status {
-        return Err(format!("{name}: status {} (want {want_status}); result {got}; events {:?}", got["status"], d.event_types()));
+        return Err(format!(
+            "{name}: status {} (want {want_status}); result {got}; events {:?}",
+            got["status"],
+            d.event_types()
+        ));
     }
     if let Some(out) = case.get("output") {
         if &got["output"] != out {

@@ -102,15 +102,30 @@ fn comparators() {
         (json!({"Variable": "$.t", "IsTimestamp": true}), Yes),
         (json!({"Variable": "$.s", "IsTimestamp": true}), No),
         (json!({"Variable": "$.arr[0]", "NumericEquals": 1}), Yes),
-        (json!({"And": [{"Variable": "$.n", "NumericGreaterThan": 5}, {"Variable": "$.s", "StringEquals": "abc"}]}), Yes),
-        (json!({"And": [{"Variable": "$.n", "NumericGreaterThan": 50}, {"Variable": "$.s", "StringEquals": "abc"}]}), No),
-        (json!({"Or": [{"Variable": "$.n", "NumericGreaterThan": 50}, {"Variable": "$.s", "StringEquals": "abc"}]}), Yes),
+        (
+            json!({"And": [{"Variable": "$.n", "NumericGreaterThan": 5}, {"Variable": "$.s", "StringEquals": "abc"}]}),
+            Yes,
+        ),
+        (
+            json!({"And": [{"Variable": "$.n", "NumericGreaterThan": 50}, {"Variable": "$.s", "StringEquals": "abc"}]}),
+            No,
+        ),
+        (
+            json!({"Or": [{"Variable": "$.n", "NumericGreaterThan": 50}, {"Variable": "$.s", "StringEquals": "abc"}]}),
+            Yes,
+        ),
         (json!({"Or": [{"Variable": "$.n", "NumericGreaterThan": 50}, {"Variable": "$.s", "StringEquals": "x"}]}), No),
         (json!({"Not": {"Variable": "$.s", "StringEquals": "abc"}}), No),
         (json!({"Not": {"Variable": "$.s", "StringEquals": "x"}}), Yes),
-        (json!({"And": [{"Not": {"Variable": "$.z", "IsNull": false}}, {"Or": [{"Variable": "$.b", "BooleanEquals": false}, {"Variable": "$.f", "NumericEquals": 2.5}]}]}), Yes),
+        (
+            json!({"And": [{"Not": {"Variable": "$.z", "IsNull": false}}, {"Or": [{"Variable": "$.b", "BooleanEquals": false}, {"Variable": "$.f", "NumericEquals": 2.5}]}]}),
+            Yes,
+        ),
         // Short-circuit: the missing path in the second rule is never evaluated.
-        (json!({"Or": [{"Variable": "$.b", "BooleanEquals": true}, {"Variable": "$.missing", "NumericEquals": 1}]}), Yes),
+        (
+            json!({"Or": [{"Variable": "$.b", "BooleanEquals": true}, {"Variable": "$.missing", "NumericEquals": 1}]}),
+            Yes,
+        ),
         // A Variable that matches nothing is an error (except for IsPresent).
         (json!({"Variable": "$.missing", "StringEquals": "x"}), Error),
         (json!({"Variable": "$.missing", "IsNull": true}), Error),
@@ -146,7 +161,14 @@ fn no_match_without_default_fails() {
     assert_eq!(d.exec.output(), Some(&json!({"a": 1})));
     assert_eq!(
         d.event_types(),
-        ["ExecutionStarted", "ChoiceStateEntered", "ChoiceStateExited", "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"]
+        [
+            "ExecutionStarted",
+            "ChoiceStateEntered",
+            "ChoiceStateExited",
+            "SucceedStateEntered",
+            "SucceedStateExited",
+            "ExecutionSucceeded"
+        ]
     );
 }
 
@@ -155,7 +177,10 @@ fn choice_rule_validation() {
     let bad: Vec<(Value, &str)> = vec![
         (json!({"Variable": "$.a", "StringEquals": 1, "Next": "Y"}), "/States/C/Choices/0/StringEquals"),
         (json!({"Variable": "$.a", "NumericEquals": "1", "Next": "Y"}), "/States/C/Choices/0/NumericEquals"),
-        (json!({"Variable": "$.a", "TimestampEquals": "yesterday", "Next": "Y"}), "/States/C/Choices/0/TimestampEquals"),
+        (
+            json!({"Variable": "$.a", "TimestampEquals": "yesterday", "Next": "Y"}),
+            "/States/C/Choices/0/TimestampEquals",
+        ),
         (json!({"Variable": "$.a", "IsNull": "yes", "Next": "Y"}), "/States/C/Choices/0/IsNull"),
         (json!({"Variable": "$.a", "StringEqualsPath": "nope", "Next": "Y"}), "/States/C/Choices/0/StringEqualsPath"),
         (json!({"Variable": "$.a", "Bogus": 1, "Next": "Y"}), "/States/C/Choices/0/Bogus"),
@@ -164,7 +189,10 @@ fn choice_rule_validation() {
         (json!({"Variable": "$.a", "StringEquals": "x"}), "/States/C/Choices/0/Next"),
         (json!({"Variable": "$.a", "StringEquals": "x", "Next": "Nowhere"}), "/States/C/Choices/0/Next"),
         (json!({"And": [], "Next": "Y"}), "/States/C/Choices/0/And"),
-        (json!({"Not": {"Variable": "$.a", "StringEquals": "x", "Next": "Y"}, "Next": "Y"}), "/States/C/Choices/0/Not/Next"),
+        (
+            json!({"Not": {"Variable": "$.a", "StringEquals": "x", "Next": "Y"}, "Next": "Y"}),
+            "/States/C/Choices/0/Not/Next",
+        ),
         (json!({"Variable": "a", "StringEquals": "x", "Next": "Y"}), "/States/C/Choices/0/Variable"),
     ];
     for (rule, field) in bad {

@@ -77,7 +77,9 @@ fn a_failure_at_each_step_compensates_in_reverse() {
         let err = d.exec.error().unwrap();
         assert_eq!(err.error, "BookingFailed");
         assert_eq!(err.cause, format!("trip t-42 was not booked: {failing} is down"));
-        for undo in d.scheduled.iter().filter(|t| t.resource.contains("refunds") || t.resource.contains("cancellations")) {
+        for undo in
+            d.scheduled.iter().filter(|t| t.resource.contains("refunds") || t.resource.contains("cancellations"))
+        {
             assert_eq!(undo.input, json!({"trip_id": "t-42"}));
         }
         assert_eq!(d.event_types().last().unwrap(), "ExecutionFailed");
@@ -94,7 +96,11 @@ fn a_failing_compensation_is_retried() {
     d.succeed(Some(UNDO_PAY), json!({}));
     d.fail(Some(UNDO_CAR), "Service.Unavailable", "cars down");
     assert!(d.task(None).is_none(), "waiting for the retry timer");
-    assert_eq!(d.timers.values().min().map(|at| at.0 - d.now.0), Some(1000), "the retry fires before the execution timeout");
+    assert_eq!(
+        d.timers.values().min().map(|at| at.0 - d.now.0),
+        Some(1000),
+        "the retry fires before the execution timeout"
+    );
     d.advance(1000);
     d.succeed(Some(UNDO_CAR), json!({}));
     d.succeed(Some(UNDO_FLIGHT), json!({}));
@@ -107,13 +113,36 @@ fn a_failing_compensation_is_retried() {
         types,
         [
             "ExecutionStarted",
-            "TaskStateEntered", "TaskScheduled", "TaskSucceeded", "TaskStateExited",
-            "TaskStateEntered", "TaskScheduled", "TaskSucceeded", "TaskStateExited",
-            "TaskStateEntered", "TaskScheduled", "TaskFailed", "TaskStateExited",
-            "TaskStateEntered", "TaskScheduled", "TaskSucceeded", "TaskStateExited",
-            "TaskStateEntered", "TaskScheduled", "TaskFailed", "RetryScheduled", "TimerFired", "TaskScheduled", "TaskSucceeded", "TaskStateExited",
-            "TaskStateEntered", "TaskScheduled", "TaskSucceeded", "TaskStateExited",
-            "FailStateEntered", "ExecutionFailed"
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskFailed",
+            "TaskStateExited",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskFailed",
+            "RetryScheduled",
+            "TimerFired",
+            "TaskScheduled",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "FailStateEntered",
+            "ExecutionFailed"
         ]
     );
     d.check_replay();

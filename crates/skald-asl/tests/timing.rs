@@ -45,7 +45,9 @@ fn exponential_backoff_capped_by_max_delay() {
 
 #[test]
 fn default_retry_is_one_second_doubling_three_times() {
-    let d0 = def(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "Retry": [{"ErrorEquals": ["States.ALL"]}], "End": true}}}));
+    let d0 = def(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "Retry": [{"ErrorEquals": ["States.ALL"]}], "End": true}}}),
+    );
     let mut d = Driver::start(&d0, json!({}));
     for _ in 0..4 {
         d.fail(None, "E", "");
@@ -116,9 +118,11 @@ fn late_result_after_timeout_is_ignored() {
 
 #[test]
 fn heartbeats_extend_and_missing_ones_time_out() {
-    let d0 = def(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "TimeoutSeconds": 100, "HeartbeatSeconds": 5,
+    let d0 = def(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "TimeoutSeconds": 100, "HeartbeatSeconds": 5,
         "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.err", "Next": "H"}], "End": true},
-        "H": {"Type": "Pass", "End": true}}}));
+        "H": {"Type": "Pass", "End": true}}}),
+    );
     let mut d = Driver::start(&d0, json!({}));
     d.advance(4_000);
     d.heartbeat(None);
@@ -136,7 +140,9 @@ fn heartbeats_extend_and_missing_ones_time_out() {
 
 #[test]
 fn timeout_and_heartbeat_from_paths() {
-    let d0 = def(json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "TimeoutSecondsPath": "$.t", "HeartbeatSecondsPath": "$.h", "End": true}}}));
+    let d0 = def(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "TimeoutSecondsPath": "$.t", "HeartbeatSecondsPath": "$.h", "End": true}}}),
+    );
     let mut d = Driver::start(&d0, json!({"t": 30, "h": 7}));
     let fires: Vec<i64> = d.timer_log.iter().map(|(_, _, at)| at.0 - T0).collect();
     assert_eq!(fires, [30_000, 7_000]);

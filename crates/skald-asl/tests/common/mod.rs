@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use skald_asl::{replay, Command, Definition, Execution, ExecutionStatus, HistoryEvent, Input, StartContext, Timestamp};
+use skald_asl::{
+    replay, Command, Definition, Execution, ExecutionStatus, HistoryEvent, Input, StartContext, Timestamp,
+};
 
 pub const T0: i64 = 1_700_000_000_000;
 
@@ -153,7 +155,8 @@ impl Driver {
 
     /// Fires the earliest timer, moving the clock to it. False when there is none.
     pub fn fire_next_timer(&mut self) -> bool {
-        let Some((_, at)) = self.timers.iter().min_by_key(|(id, at)| (**at, (*id).clone())).map(|(i, a)| (i.clone(), *a))
+        let Some((_, at)) =
+            self.timers.iter().min_by_key(|(id, at)| (**at, (*id).clone())).map(|(i, a)| (i.clone(), *a))
         else {
             return false;
         };
