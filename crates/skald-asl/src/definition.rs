@@ -876,6 +876,19 @@ impl Parser {
                         );
                     }
                 }
+                if resource.ends_with(".waitForTaskToken") {
+                    let passes_token = parameters.as_ref().is_some_and(|p| {
+                        p.any_path(&|path| {
+                            *path.root() == crate::path::Root::Context && path.as_str().starts_with("$$.Task.Token")
+                        })
+                    });
+                    if !passes_token {
+                        scope.err(
+                            &format!("{pointer}/Parameters"),
+                            "a .waitForTaskToken task must pass $$.Task.Token in its Parameters".into(),
+                        );
+                    }
+                }
                 Kind::Task { resource, timeout, heartbeat }
             }
             StateType::Pass => Kind::Pass { result: obj.get("Result").cloned() },

@@ -232,8 +232,14 @@ impl Execution {
         if now < self.now {
             return Err(HandleError::TimeWentBackwards { now, last: self.now });
         }
+        let before = self.now;
         self.now = now;
         self.accept(input);
+        if self.out.events.is_empty() {
+            // An ignored input leaves no trace, so it may not change the state either: replay
+            // must rebuild exactly this execution from the recorded events.
+            self.now = before;
+        }
         Ok(self.finish_step())
     }
 

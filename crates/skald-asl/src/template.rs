@@ -110,6 +110,24 @@ impl Template {
         })
     }
 
+    /// Whether any `.$` path in the template (or in an intrinsic's arguments) satisfies `pred`.
+    pub fn any_path(&self, pred: &dyn Fn(&crate::path::Path) -> bool) -> bool {
+        fn call_has(c: &Call, pred: &dyn Fn(&crate::path::Path) -> bool) -> bool {
+            c.args.iter().any(|a| match a {
+                crate::intrinsics::Arg::Path(p) => pred(p),
+                crate::intrinsics::Arg::Call(c) => call_has(c, pred),
+                _ => false,
+            })
+        }
+        match self {
+            Template::Literal(_) => false,
+            Template::Expr(Expr::Path(p)) => pred(p),
+            Template::Expr(Expr::Call(c)) => call_has(c, pred),
+            Template::Array(items) => items.iter().any(|t| t.any_path(pred)),
+            Template::Object(members) => members.iter().any(|(_, t)| t.any_path(pred)),
+        }
+    }
+
     /// The top-level member names of an object template (for `Assign`).
     pub fn member_names(&self) -> Vec<String> {
         match self {

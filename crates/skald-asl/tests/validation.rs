@@ -135,6 +135,14 @@ fn reports_state_and_field() {
             json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "TimeoutSeconds": -1, "End": true}}}),
             vec![(Some("A"), "/States/A/TimeoutSeconds")],
         ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "x.waitForTaskToken", "Parameters": {"t.$": "$.token"}, "End": true}}}),
+            vec![(Some("A"), "/States/A/Parameters")],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "x.waitForTaskToken", "End": true}}}),
+            vec![(Some("A"), "/States/A/Parameters")],
+        ),
         // Retry and Catch.
         (
             json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "Retry": [{"ErrorEquals": []}], "End": true}}}),

@@ -172,7 +172,13 @@ impl Driver {
     /// Replay and serde round trip both reproduce the execution.
     pub fn check_replay(&self) {
         let rebuilt = replay(&self.def, &self.history).expect("replay");
-        assert_eq!(rebuilt, self.exec, "replay(history) == state");
+        if rebuilt != self.exec {
+            let a = serde_json::to_value(&rebuilt).unwrap();
+            let b = serde_json::to_value(&self.exec).unwrap();
+            let keys: Vec<&String> =
+                b.as_object().unwrap().keys().filter(|k| a.get(k.as_str()) != b.get(k.as_str())).collect();
+            panic!("replay(history) != state; differing fields {keys:?}");
+        }
         let text = serde_json::to_string(&self.exec).expect("serialise execution");
         let back: Execution = serde_json::from_str(&text).expect("deserialise execution");
         assert_eq!(back, self.exec, "serde round trip");
