@@ -1,7 +1,7 @@
 //! The public face of a running execution: what the driver (the coordinator) gives it
 //! ([`StartContext`], [`Input`], the time), what it gets back ([`Step`]: [`HistoryEvent`]s to
 //! append and [`Command`]s to carry out), and the [`Execution`] state itself, which is plain data
-//! (serde) and can also be rebuilt from its history with [`crate::replay`].
+//! (serde) and can also be rebuilt from its history with [`crate::replay()`].
 
 use std::collections::{BTreeMap, VecDeque};
 

@@ -3,7 +3,7 @@
 //! `ExecutionStarted`), a `timestamp` (the time the driver gave) and the `thread` it happened on
 //! (0 is the top level; Parallel branches and Map iterations get their own). Events that record
 //! an input from outside (`TaskSucceeded`, `TaskFailed`, `TaskHeartbeat`, `TimerFired`,
-//! `ExecutionAborted`) are what [`crate::replay`] feeds back to rebuild an execution.
+//! `ExecutionAborted`) are what [`crate::replay()`] feeds back to rebuild an execution.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
