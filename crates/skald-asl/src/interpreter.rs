@@ -451,10 +451,12 @@ impl Execution {
         self.threads.get(&thread).and_then(|t| t.run.as_ref())
     }
 
-    fn state_of(&self, def: &Definition, thread: u32) -> Option<State> {
+    /// The definition of the state `thread` is in. Borrows only `def` (a cheap clone of the
+    /// execution's definition), so the caller may go on mutating the execution.
+    fn state_of<'d>(&self, def: &'d Definition, thread: u32) -> Option<&'d State> {
         let t = self.threads.get(&thread)?;
         let run = t.run.as_ref()?;
-        def.machine(t.machine).states.get(&run.state).cloned()
+        def.machine(t.machine).states.get(&run.state)
     }
 
     fn clear_task_timers(&mut self, thread: u32) {
@@ -678,13 +680,13 @@ impl Execution {
         let Some(state) = self.state_of(&def, thread) else { return };
         let result = match &state.kind {
             Kind::Task { resource, timeout, heartbeat } => {
-                self.schedule_task(thread, &state, resource, timeout, heartbeat)
+                self.schedule_task(thread, state, resource, timeout, heartbeat)
             }
             Kind::Parallel { branches } => {
                 self.start_parallel(thread, branches);
                 Ok(())
             }
-            Kind::Map { .. } => self.start_map(thread, &state),
+            Kind::Map { .. } => self.start_map(thread, state),
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -894,7 +896,7 @@ impl Execution {
         match outcome {
             Ok((output, vars)) => {
                 self.apply_assign(thread, vars);
-                self.transition(thread, &state, output);
+                self.transition(thread, state, output);
             }
             Err(e) => self.thread_failed(thread, e),
         }
@@ -912,7 +914,7 @@ impl Execution {
         match outcome {
             Ok((output, vars)) => {
                 self.apply_assign(thread, vars);
-                self.transition(thread, &state, output);
+                self.transition(thread, state, output);
             }
             Err(e) => self.thread_failed(thread, e),
         }
@@ -1018,8 +1020,21 @@ impl Execution {
         let Some(parent) = t.parent else { return };
         let def = self.definition.clone();
         let Some(state) = self.state_of(&def, parent) else { return };
-        match self.phase(parent).cloned() {
-            Some(Phase::Parallel { .. }) => match result {
+        enum Parent {
+            Parallel,
+            Map { len: usize, tolerated_count: Option<f64>, tolerated_percentage: Option<f64> },
+        }
+        let kind = match self.phase(parent) {
+            Some(Phase::Parallel { .. }) => Parent::Parallel,
+            Some(Phase::Map { items, tolerated_count, tolerated_percentage, .. }) => Parent::Map {
+                len: items.len(),
+                tolerated_count: *tolerated_count,
+                tolerated_percentage: *tolerated_percentage,
+            },
+            _ => return,
+        };
+        match kind {
+            Parent::Parallel => match result {
                 Ok(output) => {
                     let mut done = None;
                     if let Some(Phase::Parallel { children, results, remaining }) = self.phase_mut(parent) {
@@ -1041,7 +1056,7 @@ impl Execution {
                     self.state_error(parent, err);
                 }
             },
-            Some(Phase::Map { items, tolerated_count, tolerated_percentage, .. }) => {
+            Parent::Map { len, tolerated_count, tolerated_percentage } => {
                 let index = t.slot;
                 let name = state.name.clone();
                 match result {
@@ -1073,14 +1088,14 @@ impl Execution {
                         let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
                         let over = |n: usize| {
                             tolerated_count.is_some_and(|c| n as f64 > c)
-                                || tolerated_percentage.is_some_and(|p| n as f64 * 100.0 > p * items.len() as f64)
+                                || tolerated_percentage.is_some_and(|p| n as f64 * 100.0 > p * len as f64)
                         };
                         let map_err = if is_terminal(&err) || !tolerant {
                             Some(err)
                         } else if over(failed_now) {
                             Some(StateError::new(
                                 names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                                format!("{failed_now} of {} iterations failed, more than tolerated", items.len()),
+                                format!("{failed_now} of {len} iterations failed, more than tolerated"),
                             ))
                         } else {
                             None
@@ -1093,12 +1108,11 @@ impl Execution {
                         }
                     }
                 }
-                if let Err(e) = self.map_fill(parent, &state) {
+                if let Err(e) = self.map_fill(parent, state) {
                     self.abort_children(parent);
                     self.state_error(parent, e);
                 }
             }
-            _ => {}
         }
     }
 
@@ -1127,7 +1141,11 @@ impl Execution {
     /// Cancels what `thread` waits on (its task and timers) and its children; keeps the thread.
     fn abort_thread(&mut self, thread: u32) {
         self.abort_children(thread);
-        match self.phase(thread).cloned() {
+        let waits_on = match self.phase(thread) {
+            Some(p @ (Phase::Task { .. } | Phase::RetryWait { .. } | Phase::Wait { .. })) => Some(p.clone()),
+            _ => None,
+        };
+        match waits_on {
             Some(Phase::Task { task_id, timeout_timer, heartbeat_timer, .. }) => {
                 self.cancel_task(&task_id);
                 self.cancel_timer(timeout_timer.as_ref());
