@@ -229,12 +229,12 @@ impl Execution {
         None
     }
 
-    fn context_object(&self, thread: u32, extra: &Extra) -> Value {
+    fn context_object(&self, thread: u32, extra: &Extra, with_input: bool) -> Value {
         let run = self.threads.get(&thread).and_then(|t| t.run.as_ref());
         let mut ctx = json!({
             "Execution": {
                 "Id": self.context.execution_id,
-                "Input": self.input,
+                "Input": if with_input { self.input.clone() } else { Value::Null },
                 "Name": self.context.name,
                 "StartTime": self.context.start_time.to_rfc3339(),
                 "RedriveCount": 0,
@@ -258,7 +258,7 @@ impl Execution {
     fn eval(&mut self, thread: u32, t: &Template, input: &Value, extra: &Extra) -> Result<Value, StateError> {
         let mut rng = self.rng.clone();
         let result = {
-            let ctx = || self.context_object(thread, extra);
+            let ctx = |with_input| self.context_object(thread, extra, with_input);
             let var = |name: &str| self.variable(thread, name);
             let mut env = Env { input, context: &ctx, variable: &var, rng: &mut rng };
             t.evaluate(&mut env)
@@ -271,7 +271,7 @@ impl Execution {
         let mut rng = self.rng.clone();
         let result = {
             let extra = Extra::default();
-            let ctx = || self.context_object(thread, &extra);
+            let ctx = |with_input| self.context_object(thread, &extra, with_input);
             let var = |name: &str| self.variable(thread, name);
             let mut env = Env { input, context: &ctx, variable: &var, rng: &mut rng };
             e.evaluate(&mut env)
@@ -575,7 +575,7 @@ impl Execution {
                     let mut rng = self.rng.clone();
                     let holds = {
                         let extra = Extra::default();
-                        let ctx = || self.context_object(thread, &extra);
+                        let ctx = |with_input| self.context_object(thread, &extra, with_input);
                         let var = |n: &str| self.variable(thread, n);
                         let env = Env { input: &input, context: &ctx, variable: &var, rng: &mut rng };
                         branch.rule.evaluate(&env)
@@ -672,6 +672,20 @@ impl Execution {
                 })?
             }
         })
+    }
+
+    fn take_input(&mut self, thread: u32) -> Value {
+        self.threads
+            .get_mut(&thread)
+            .and_then(|t| t.run.as_mut())
+            .map(|r| std::mem::take(&mut r.input))
+            .unwrap_or_default()
+    }
+
+    fn put_input(&mut self, thread: u32, input: Value) {
+        if let Some(run) = self.threads.get_mut(&thread).and_then(|t| t.run.as_mut()) {
+            run.input = input;
+        }
     }
 
     /// Runs (or re-runs, after a retry delay) the work of a Task, Parallel or Map state.
@@ -853,9 +867,14 @@ impl Execution {
             }
             let index = *next;
             let item = items[index].clone();
-            let input = self.run_of(thread).map(|r| r.input.clone()).unwrap_or(Value::Null);
             let iteration_input = match item_selector {
-                Some(t) => self.eval(thread, t, &input, &Extra { token: None, map_item: Some((index, item)) })?,
+                Some(t) => {
+                    // Borrow the state input out of the run for the evaluation instead of copying it.
+                    let input = self.take_input(thread);
+                    let result = self.eval(thread, t, &input, &Extra { token: None, map_item: Some((index, item)) });
+                    self.put_input(thread, input);
+                    result?
+                }
                 None => item,
             };
             self.emit(thread, EventDetails::MapIterationStarted { name: state.name.clone(), index });

@@ -15,8 +15,9 @@ use crate::rng::Rng;
 pub struct Env<'a> {
     /// The document `$` refers to.
     pub input: &'a Value,
-    /// Builds the context object `$$` (only when a path uses it).
-    pub context: &'a dyn Fn() -> Value,
+    /// Builds the context object `$$` (only when a path uses it). The argument says whether the
+    /// path may reach `$$.Execution.Input`, which is costly to copy; when false it may be left out.
+    pub context: &'a dyn Fn(bool) -> Value,
     /// Looks a variable up by name.
     pub variable: &'a dyn Fn(&str) -> Option<Value>,
     /// The execution's random generator (for `States.MathRandom` and `States.UUID`).
@@ -80,7 +81,9 @@ impl Path {
         let target: &Value = match &self.root {
             Root::Input => env.input,
             Root::Context => {
-                owned = (env.context)();
+                let rest = &self.raw[2..];
+                let needs_input = !rest.starts_with('.') || rest.starts_with(".Execution") || rest.starts_with("..");
+                owned = (env.context)(needs_input);
                 &owned
             }
             Root::Variable(name) => {
@@ -327,7 +330,7 @@ mod tests {
 
     fn eval(path: &str, input: &Value) -> Result<Value, StateError> {
         let mut rng = Rng::new(1);
-        let ctx = || json!({"Execution": {"Name": "n"}});
+        let ctx = |_: bool| json!({"Execution": {"Name": "n"}});
         let var = |name: &str| (name == "x").then(|| json!({"y": 5}));
         let env = Env { input, context: &ctx, variable: &var, rng: &mut rng };
         Path::parse(path).unwrap().evaluate(&env)
