@@ -200,9 +200,14 @@ impl<'txn> IndexWriter<'txn> {
             self.add_stream_part(&events[start..end])?;
             start = end;
         }
-        if let Some(last) = events.last() {
-            self.meta.insert(INDEXED_POSITION, last.position).map_err(storage)?;
-        }
+        Ok(())
+    }
+
+    /// Records that the indexes cover every event up to `position`, committed at `timestamp`.
+    /// Called once per transaction, after its last [`Self::add_append`].
+    pub fn finish(&mut self, position: u64, timestamp: Timestamp) -> Result<(), Error> {
+        self.meta.insert(INDEXED_POSITION, position).map_err(storage)?;
+        self.times.insert(timestamp.micros(), position).map_err(storage)?;
         Ok(())
     }
 
@@ -238,11 +243,6 @@ impl<'txn> IndexWriter<'txn> {
         Ok(())
     }
 
-    /// Records that events up to `last_position` were committed at `timestamp`.
-    pub fn add_commit_time(&mut self, timestamp: Timestamp, last_position: u64) -> Result<(), Error> {
-        self.times.insert(timestamp.micros(), last_position).map_err(storage)?;
-        Ok(())
-    }
 }
 
 /// Which run table to search.

@@ -271,8 +271,9 @@ fn index_batch(
                 })
                 .collect();
             index.add_append(&events)?;
+            // Every append's time, so reads as of a time are as exact after a rebuild as before.
             let (last_event, _) = append.last().expect("appends are not empty");
-            index.add_commit_time(last_event.timestamp, last_event.position)?;
+            index.finish(last_event.position, last_event.timestamp)?;
             last = Some(last_event.timestamp);
         }
         Ok(())

@@ -140,7 +140,7 @@ impl Writer {
             if events == 0 {
                 return Ok(());
             }
-            index.add_commit_time(timestamp, self.next_position - 1)?;
+            index.finish(self.next_position - 1, timestamp)?;
             self.segment.append(&frames, events).map_err(Error::from)?;
             if self.config.sync == SyncMode::Fsync {
                 let fsync_started = Instant::now();
