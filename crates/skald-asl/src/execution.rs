@@ -82,6 +82,11 @@ pub enum Input {
         /// A human-readable cause.
         cause: String,
     },
+    /// A worker picked the task attempt up (recorded once, as `TaskStarted`; optional).
+    TaskStarted {
+        /// From [`Command::ScheduleTask`].
+        task_id: String,
+    },
     /// A task attempt is alive (resets its `HeartbeatSeconds` clock).
     TaskHeartbeat {
         /// From [`Command::ScheduleTask`].

@@ -2,7 +2,7 @@
 //! gap-free), the `previous_event_id` of the event that led to it on the same thread (0 for
 //! `ExecutionStarted`), a `timestamp` (the time the driver gave) and the `thread` it happened on
 //! (0 is the top level; Parallel branches and Map iterations get their own). Events that record
-//! an input from outside (`TaskSucceeded`, `TaskFailed`, `TaskHeartbeat`, `TimerFired`,
+//! an input from outside (`TaskStarted`, `TaskSucceeded`, `TaskFailed`, `TaskHeartbeat`, `TimerFired`,
 //! `ExecutionAborted`) are what [`crate::replay()`] feeds back to rebuild an execution.
 
 use serde::{Deserialize, Serialize};
@@ -120,6 +120,8 @@ event_details! {
         timeout_seconds: Option<u64>,
         heartbeat_seconds: Option<u64>
     },
+    /// Input: a worker picked the task up.
+    TaskStarted { task_id: String },
     /// Input: the task returned `output`.
     TaskSucceeded { task_id: String, output: Value },
     /// Input: the task failed.

@@ -101,6 +101,9 @@ pub(crate) enum Phase {
 pub(crate) struct TaskInfo {
     pub thread: u32,
     pub command: Command,
+    /// Whether a worker has reported picking the task up.
+    #[serde(default)]
+    pub started: bool,
 }
 
 /// An outstanding timer.
@@ -161,6 +164,7 @@ fn exited(t: StateType, e: StateExited) -> EventDetails {
         StateType::Pass => EventDetails::PassStateExited(e),
         StateType::Choice => EventDetails::ChoiceStateExited(e),
         StateType::Wait => EventDetails::WaitStateExited(e),
+        // A Fail state never exits: its thread fails on entry.
         StateType::Succeed | StateType::Fail => EventDetails::SucceedStateExited(e),
         StateType::Parallel => EventDetails::ParallelStateExited(e),
         StateType::Map => EventDetails::MapStateExited(e),
@@ -380,6 +384,12 @@ impl Execution {
                     error
                 };
                 self.state_error(info.thread, StateError::new(error, cause));
+            }
+            Input::TaskStarted { task_id } => {
+                let Some(info) = self.tasks.get_mut(&task_id).filter(|t| !t.started) else { return };
+                info.started = true;
+                let thread = info.thread;
+                self.emit(thread, EventDetails::TaskStarted { task_id });
             }
             Input::TaskHeartbeat { task_id } => {
                 let Some(thread) = self.tasks.get(&task_id).map(|t| t.thread) else { return };
@@ -762,7 +772,7 @@ impl Execution {
             state: state.name.clone(),
         };
         self.out.commands.push(command.clone());
-        self.tasks.insert(task_id.clone(), TaskInfo { thread, command });
+        self.tasks.insert(task_id.clone(), TaskInfo { thread, command, started: false });
         let timeout_timer = timeout_seconds.map(|s| {
             let at = self.now.plus_millis(s as i64 * 1000);
             self.start_timer(thread, TimerPurpose::TaskTimeout { task_id: task_id.clone() }, at)

@@ -1,5 +1,5 @@
 //! Rebuilding an [`Execution`] from its history: start it from `ExecutionStarted`, then feed back
-//! every event that records an input (`TaskSucceeded`, `TaskFailed`, `TaskHeartbeat`,
+//! every event that records an input (`TaskStarted`, `TaskSucceeded`, `TaskFailed`, `TaskHeartbeat`,
 //! `TimerFired`, `ExecutionAborted`) at its recorded time, checking that each step reproduces
 //! exactly the recorded events. A mismatch means the definition or the interpreter changed.
 
@@ -17,6 +17,7 @@ pub fn input_of(event: &HistoryEvent) -> Option<Input> {
         EventDetails::TaskFailed { task_id, error, cause } => {
             Input::TaskFailed { task_id: task_id.clone(), error: error.clone(), cause: cause.clone() }
         }
+        EventDetails::TaskStarted { task_id } => Input::TaskStarted { task_id: task_id.clone() },
         EventDetails::TaskHeartbeat { task_id } => Input::TaskHeartbeat { task_id: task_id.clone() },
         EventDetails::TimerFired { timer_id } => Input::TimerFired { timer_id: timer_id.clone() },
         EventDetails::ExecutionAborted(f) => Input::Stop { error: f.error.clone(), cause: f.cause.clone() },

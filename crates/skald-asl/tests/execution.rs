@@ -105,6 +105,22 @@ fn stale_inputs_are_ignored_and_misuse_is_an_error() {
 }
 
 #[test]
+fn task_started_is_recorded_once() {
+    let mut d = Driver::start(&two_tasks(), json!({}));
+    let task = d.task(None).unwrap();
+    d.send(Input::TaskStarted { task_id: task.id.clone() });
+    let step = d.exec.handle(Input::TaskStarted { task_id: task.id.clone() }, d.now).unwrap();
+    assert!(step.events.is_empty(), "a second start is ignored");
+    d.succeed(None, json!({}));
+    let types = d.event_types();
+    assert_eq!(
+        &types[..6],
+        ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited"]
+    );
+    d.check_replay();
+}
+
+#[test]
 fn wait_for_task_token() {
     let d0 = def(json!({"StartAt": "Approve", "States": {"Approve": {"Type": "Task",
         "Resource": "activity:approvals.waitForTaskToken",

@@ -96,6 +96,9 @@ fn run(seed: u64) -> String {
         } else if !tasks.is_empty() && roll < 75 {
             let t = &tasks[rng.range_inclusive(0, tasks.len() as i64 - 1) as usize];
             d.send(Input::TaskHeartbeat { task_id: t.id.clone() });
+        } else if !tasks.is_empty() && roll < 78 {
+            let t = &tasks[rng.range_inclusive(0, tasks.len() as i64 - 1) as usize];
+            d.send(Input::TaskStarted { task_id: t.id.clone() });
         } else if roll < 80 {
             // Stale inputs change nothing.
             let before = d.exec.clone();
