@@ -53,13 +53,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    println!("Skald listening on http://{local} (data dir: {})", data_dir.display());
-    println!("  try: curl -s http://{local}/v1/streams/demo-1 -H 'content-type: application/json' \\");
-    println!("         -d '{{\"events\":[{{\"type\":\"Hello\",\"data\":{{\"who\":\"world\"}}}}]}}'");
+    // Written with errors ignored: a closed stdout must not stop the server.
+    let banner = format!(
+        "Skald listening on http://{local} (data dir: {})\n  try: curl -s http://{local}/v1/streams/demo-1 \
+         -H 'content-type: application/json' -d '{{\"events\":[{{\"type\":\"Hello\",\"data\":{{\"who\":\"world\"}}}}]}}'\n",
+        data_dir.display()
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     let shared: Arc<dyn EventStore> = Arc::new(store.clone());
     skald_server::serve(listener, shared, ServerConfig::default(), shutdown_signal()).await?;
     tokio::task::spawn_blocking(move || store.close()).await?;
-    eprintln!("stopped: every acknowledged event is on disk");
+    tracing::info!("stopped: every acknowledged event is on disk");
     Ok(())
 }
 

@@ -1,0 +1,130 @@
+//! End to end through the `skald` binary: serve, append, read, streams, tail, graceful stop,
+//! kill -9 and restart, verify and index rebuild.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+const SKALD: &str = env!("CARGO_BIN_EXE_skald");
+
+struct Server {
+    child: Child,
+    url: String,
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+fn serve(dir: &Path) -> Server {
+    let mut child = Command::new(SKALD)
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("SKALD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("skald serve starts");
+    let mut first = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first).unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("first line names the address: {first:?}"))
+        .to_owned();
+    Server { child, url, _stdout: stdout }
+}
+
+fn skald(args: &[&str], url: &str) -> Output {
+    let output = Command::new(SKALD).args(args).args(["--url", url]).output().expect("skald runs");
+    assert!(output.status.success(), "skald {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).expect("--json prints JSON")
+}
+
+#[test]
+fn a_user_appends_reads_and_survives_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve(dir.path());
+    let appended =
+        skald(&["append", "order-1", "--type", "OrderPlaced", "--data", r#"{"total":12}"#, "--json"], &server.url);
+    assert_eq!(json(&appended)["last_position"], 0);
+    skald(&["append", "order-1", "--type", "OrderPaid", "--expected-version", "0"], &server.url);
+    let conflict = Command::new(SKALD)
+        .args(["append", "order-1", "--type", "X", "--expected-version", "0", "--url", &server.url])
+        .output()
+        .unwrap();
+    assert!(!conflict.status.success());
+    let said = String::from_utf8_lossy(&conflict.stderr);
+    assert!(said.contains("wrong-expected-version") || said.contains("head version is 1"), "{said}");
+
+    let page = json(&skald(&["read", "order-1", "--json"], &server.url));
+    assert_eq!(page["events"].as_array().unwrap().len(), 2);
+    assert_eq!(page["events"][1]["type"], "OrderPaid");
+    let table = String::from_utf8(skald(&["read", "--category", "order"], &server.url).stdout).unwrap();
+    assert!(table.contains("OrderPlaced") && table.contains("OrderPaid"), "{table}");
+    let streams = json(&skald(&["streams", "--json"], &server.url));
+    assert_eq!(streams["streams"][0]["head_version"], 1);
+    let tail = String::from_utf8(skald(&["tail", "--all", "--json"], &server.url).stdout).unwrap();
+    assert_eq!(tail.lines().count(), 2);
+
+    // Graceful stop: SIGTERM, a clean exit, nothing lost.
+    unsafe_kill(&server.child, "TERM");
+    assert!(server.child.wait().unwrap().success());
+    server = serve(dir.path());
+    assert_eq!(json(&skald(&["read", "--all", "--json"], &server.url))["events"].as_array().unwrap().len(), 2);
+
+    // kill -9: acknowledged events are still there after a restart.
+    skald(&["append", "order-2", "--type", "OrderPlaced"], &server.url);
+    unsafe_kill(&server.child, "KILL");
+    server.child.wait().unwrap();
+    server = serve(dir.path());
+    assert_eq!(json(&skald(&["read", "--all", "--json"], &server.url))["events"].as_array().unwrap().len(), 3);
+    unsafe_kill(&server.child, "TERM");
+    server.child.wait().unwrap();
+
+    let verify = Command::new(SKALD).args(["verify", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(verify.status.success());
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("events: 3"));
+    let rebuild = Command::new(SKALD).args(["index", "rebuild", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(rebuild.status.success(), "{}", String::from_utf8_lossy(&rebuild.stderr));
+    assert!(String::from_utf8_lossy(&rebuild.stdout).contains("indexed 3 events"));
+}
+
+#[test]
+fn verify_names_the_damaged_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve(dir.path());
+    for i in 0..5 {
+        skald(&["append", "s-1", "--type", "E", "--data", &format!(r#"{{"i":{i}}}"#)], &server.url);
+    }
+    unsafe_kill(&server.child, "TERM");
+    server.child.wait().unwrap();
+    let segment = std::fs::read_dir(dir.path().join("segments")).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[40] ^= 0xff;
+    std::fs::write(&segment, bytes).unwrap();
+    let verify = Command::new(SKALD).args(["verify", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(!verify.status.success());
+    let out = String::from_utf8_lossy(&verify.stdout);
+    assert!(out.contains("DAMAGED") && out.contains(&segment.display().to_string()), "{out}");
+    let serve =
+        Command::new(SKALD).args(["serve", "--addr", "127.0.0.1:0", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(!serve.status.success(), "a damaged log does not open");
+    assert!(String::from_utf8_lossy(&serve.stderr).contains("skald verify"));
+}
+
+#[test]
+fn bad_input_is_explained() {
+    let out = Command::new(SKALD).args(["append", "s", "--type", "E", "--data", "{nope"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--data is not valid JSON"));
+    let out = Command::new(SKALD).args(["bench", "--only", "everything"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown workload"));
+}
+
+fn unsafe_kill(child: &Child, signal: &str) {
+    let status = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+}
