@@ -272,8 +272,8 @@ impl Definition {
         &self.inner.machines
     }
 
-    /// One machine.
-    pub fn machine(&self, id: MachineId) -> &Machine {
+    /// One machine; `id` comes from this definition (a Parallel branch or Map processor).
+    pub(crate) fn machine(&self, id: MachineId) -> &Machine {
         &self.inner.machines[id]
     }
 

@@ -268,6 +268,12 @@ impl Execution {
         })
     }
 
+    /// Where the execution is: `(thread, state name)` for every thread that is in a state
+    /// (thread 0 is the top level; others are Parallel branches and Map iterations).
+    pub fn current_states(&self) -> Vec<(u32, String)> {
+        self.threads.iter().filter_map(|(id, t)| t.run.as_ref().map(|r| (*id, r.state.clone()))).collect()
+    }
+
     /// How the execution stands.
     pub fn status(&self) -> ExecutionStatus {
         self.status

@@ -100,10 +100,8 @@ pub enum Arg {
 /// A parsed intrinsic call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Call {
-    /// The function.
-    pub func: Func,
-    /// Its arguments.
-    pub args: Vec<Arg>,
+    func: Func,
+    args: Vec<Arg>,
     name: String,
 }
 
@@ -308,6 +306,16 @@ fn placeholders(raw: &str) -> usize {
 }
 
 impl Call {
+    /// The function.
+    pub fn func(&self) -> Func {
+        self.func
+    }
+
+    /// Its arguments (their number was checked against the function's arity when parsing).
+    pub fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
     /// Evaluates the call (and its nested calls) against `env`.
     pub fn evaluate(&self, env: &mut Env<'_>) -> Result<Value, StateError> {
         let mut values = Vec::with_capacity(self.args.len());

@@ -113,7 +113,7 @@ impl Template {
     /// Whether any `.$` path in the template (or in an intrinsic's arguments) satisfies `pred`.
     pub fn any_path(&self, pred: &dyn Fn(&crate::path::Path) -> bool) -> bool {
         fn call_has(c: &Call, pred: &dyn Fn(&crate::path::Path) -> bool) -> bool {
-            c.args.iter().any(|a| match a {
+            c.args().iter().any(|a| match a {
                 crate::intrinsics::Arg::Path(p) => pred(p),
                 crate::intrinsics::Arg::Call(c) => call_has(c, pred),
                 _ => false,

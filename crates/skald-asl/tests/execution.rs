@@ -192,6 +192,8 @@ fn a_failed_branch_cancels_its_siblings() {
     let mut d = Driver::start(&d0, json!({}));
     assert_eq!(d.tasks.len(), 2);
     assert_eq!(d.timers.len(), 2);
+    let states: Vec<String> = d.exec.current_states().into_iter().map(|(_, s)| s).collect();
+    assert_eq!(states, ["P", "A", "B", "C"]);
     d.fail(Some("b"), "B.Broke", "");
     assert_eq!(d.exec.error().unwrap().error, "B.Broke");
     assert!(d.tasks.is_empty(), "task a was cancelled");
