@@ -216,7 +216,7 @@ pub fn decode_frame(buf: &Bytes) -> Result<(Frame, usize), FrameError> {
     let mut header = &buf[..FRAME_HEADER_BYTES];
     let payload_len = header.get_u32_le() as usize;
     let crc = header.get_u32_le();
-    if payload_len > FRAME_PAYLOAD_BYTES_MAX || payload_len < 2 {
+    if !(2..=FRAME_PAYLOAD_BYTES_MAX).contains(&payload_len) {
         return Err(FrameError::Damaged(format!("frame declares an impossible length of {payload_len} bytes")));
     }
     let total = FRAME_HEADER_BYTES + payload_len;

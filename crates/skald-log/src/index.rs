@@ -67,6 +67,14 @@ fn storage(error: impl std::fmt::Display) -> Error {
     Error::storage(format!("index: {error}"))
 }
 
+/// A stream and its newest event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamHead {
+    pub stream: String,
+    pub version: u64,
+    pub position: u64,
+}
+
 /// What the index needs to know of one event.
 pub struct IndexedEvent<'a> {
     pub position: u64,
@@ -242,7 +250,6 @@ impl<'txn> IndexWriter<'txn> {
         self.streams.insert(first.stream, (last.version, last.position)).map_err(storage)?;
         Ok(())
     }
-
 }
 
 /// Which run table to search.
@@ -290,7 +297,7 @@ impl IndexReader {
     }
 
     /// Streams after `after`, by name, with their heads; at most `limit`, plus whether more follow.
-    pub fn list_streams(&self, after: Option<&str>, limit: usize) -> Result<(Vec<(String, u64, u64)>, bool), Error> {
+    pub fn list_streams(&self, after: Option<&str>, limit: usize) -> Result<(Vec<StreamHead>, bool), Error> {
         let table = self.txn.open_table(STREAMS).map_err(storage)?;
         let range = match after {
             Some(after) => table.range::<&str>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
@@ -304,7 +311,7 @@ impl IndexReader {
                 return Ok((out, true));
             }
             let (version, position) = head.value();
-            out.push((name.value().to_owned(), version, position));
+            out.push(StreamHead { stream: name.value().to_owned(), version, position });
         }
         Ok((out, false))
     }

@@ -9,12 +9,10 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use skald_core::{
-    AsOf, Direction, Error, ReadOptions, ReadPage, RecordedEvent, Selector, StreamInfo, StreamMetadata, Timestamp,
-};
+use skald_core::{AsOf, Direction, Error, ReadOptions, ReadPage, RecordedEvent, Selector, StreamInfo, Timestamp};
 
 use crate::format::{Frame, SEGMENT_HEADER_BYTES};
-use crate::index::{Index, IndexReader, Location, Run, RunKind};
+use crate::index::{Index, IndexReader, Location, Run, RunKind, StreamHead};
 use crate::segment::{segment_file_name, FrameReader, ReadFailure};
 
 /// Open segment files kept for readers at most.
@@ -327,12 +325,17 @@ impl Shared {
     }
 
     /// Metadata of many streams for a listing.
-    pub fn stream_infos(&self, index: &IndexReader, heads: Vec<(String, u64, u64)>) -> Result<Vec<StreamInfo>, Error> {
+    pub fn stream_infos(&self, index: &IndexReader, heads: Vec<StreamHead>) -> Result<Vec<StreamInfo>, Error> {
         heads
             .into_iter()
-            .map(|(stream, head_version, head_position)| {
-                let metadata: StreamMetadata = index.stream_metadata(&stream)?;
-                Ok(StreamInfo { stream, head_version, head_position, metadata })
+            .map(|head| {
+                let metadata = index.stream_metadata(&head.stream)?;
+                Ok(StreamInfo {
+                    stream: head.stream,
+                    head_version: head.version,
+                    head_position: head.position,
+                    metadata,
+                })
             })
             .collect()
     }

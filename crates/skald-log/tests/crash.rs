@@ -48,7 +48,7 @@ fn crash_child() {
                         .with_id(id_of(writer, seq, 0));
                     let mut request = vec![StreamAppend::new(stream.clone(), vec![event]).expect(expected)];
                     // Every third append also writes the pair stream, atomically.
-                    if seq % 3 == 0 {
+                    if seq.is_multiple_of(3) {
                         let twin =
                             NewEvent::new("Twin", serde_json::json!({"seq": seq})).with_id(id_of(writer, seq, 1));
                         request.push(StreamAppend::new(pair.clone(), vec![twin]));
@@ -158,7 +158,7 @@ async fn check(dir: &std::path::Path, acked: &HashMap<(usize, u64), Ack>, cycle:
             assert!(by_id.contains_key(&main), "cycle {cycle}: twin without its main event");
         } else if event.event_type == "Wrote" {
             let seq = (event.id.as_u128() >> 8) as u64; // below the writer bits for any seq < 2^72
-            if seq % 3 == 0 {
+            if seq.is_multiple_of(3) {
                 let twin = Uuid::from_u128(event.id.as_u128() | 1);
                 assert!(by_id.contains_key(&twin), "cycle {cycle}: half of an atomic append survived");
             }

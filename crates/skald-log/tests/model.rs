@@ -77,7 +77,10 @@ fn to_request(parts: &[(usize, Expect, Vec<usize>)], ids: &mut u128) -> Vec<Stre
 }
 
 /// Pages compared without timestamps (each store stamps its own clock).
-fn strip(page: Result<ReadPage, Error>) -> Result<(Vec<(u64, String, u64, Uuid, String, String)>, Option<u64>), Error> {
+/// An event without its timestamp: (position, stream, version, id, type, data).
+type Comparable = (u64, String, u64, Uuid, String, String);
+
+fn strip(page: Result<ReadPage, Error>) -> Result<(Vec<Comparable>, Option<u64>), Error> {
     page.map(|p| {
         let events = p
             .events

@@ -12,7 +12,7 @@ use skald_core::{
 use skald_log::{Options, Store};
 
 fn event(n: u64) -> NewEvent {
-    NewEvent::new(if n % 2 == 0 { "Even" } else { "Odd" }, json!({ "n": n }))
+    NewEvent::new(if n.is_multiple_of(2) { "Even" } else { "Odd" }, json!({ "n": n }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
