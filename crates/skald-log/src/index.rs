@@ -16,7 +16,7 @@
 //! | `stream_runs` | (stream, first version) | run |
 //! | `category_runs` | (category, first position) | run |
 //! | `type_runs` | (event type, first position) | run |
-//! | `chunks` | first position of an append's stream part | run (for `$all` reads) |
+//! | `chunks` | first position of up to [`CHUNK_EVENTS_MAX`] neighbouring events | run (for `$all` reads) |
 //! | `ids` | event id | position |
 //! | `times` | commit timestamp | last position committed at it |
 //! | `meta` | `indexed_position`, `index_format` | u64 |
@@ -57,6 +57,10 @@ const CHUNKS: TableDefinition<u64, (u64, u64, u64)> = TableDefinition::new("chun
 const IDS: TableDefinition<u128, u64> = TableDefinition::new("ids");
 const TIMES: TableDefinition<u64, u64> = TableDefinition::new("times");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// Events per `chunks` entry at most: a backward `$all` read scans at most this many frames to
+/// reach its first event.
+pub const CHUNK_EVENTS_MAX: usize = 256;
 
 const INDEXED_POSITION: &str = "indexed_position";
 const INDEX_FORMAT_KEY: &str = "index_format";
@@ -199,46 +203,33 @@ impl<'txn> IndexWriter<'txn> {
         Ok(self.meta.get(INDEXED_POSITION).map_err(storage)?.map(|v| v.value()))
     }
 
-    /// Indexes the events of one append, in log order (they may span several streams).
-    pub fn add_append(&mut self, events: &[IndexedEvent<'_>]) -> Result<(), Error> {
-        let mut start = 0;
-        while start < events.len() {
-            let stream = events[start].stream;
-            let end = start + events[start..].iter().take_while(|e| e.stream == stream).count();
-            self.add_stream_part(&events[start..end])?;
-            start = end;
-        }
-        Ok(())
-    }
-
-    /// Records that the indexes cover every event up to `position`, committed at `timestamp`.
-    /// Called once per transaction, after its last [`Self::add_append`].
-    pub fn finish(&mut self, position: u64, timestamp: Timestamp) -> Result<(), Error> {
-        self.meta.insert(INDEXED_POSITION, position).map_err(storage)?;
-        self.times.insert(timestamp.micros(), position).map_err(storage)?;
-        Ok(())
-    }
-
-    /// Indexes consecutive events of one stream.
-    fn add_stream_part(&mut self, part: &[IndexedEvent<'_>]) -> Result<(), Error> {
-        let (first, last) = (&part[0], &part[part.len() - 1]);
-        debug_assert!(part.windows(2).all(|w| w[1].position == w[0].position + 1 && w[1].version == w[0].version + 1));
+    /// Indexes consecutive events of the log (whole appends, in position order, any streams).
+    ///
+    /// Neighbours are folded into runs across append boundaries: a group of single-event appends
+    /// to one category costs one category entry, not one per append.
+    pub fn add_events(&mut self, events: &[IndexedEvent<'_>]) -> Result<(), Error> {
+        assert!(events.windows(2).all(|w| w[1].position == w[0].position + 1), "indexed events are contiguous");
         let run = |events: &[IndexedEvent<'_>]| -> RunValue {
             (events[0].position, events.len() as u64, events[0].location.segment, events[0].location.offset)
         };
-        let count = part.len() as u64;
-        self.stream_runs.insert((first.stream, first.version), run(part)).map_err(storage)?;
-        self.category_runs.insert((category_of(first.stream), first.position), run(part)).map_err(storage)?;
-        self.chunks.insert(first.position, (count, first.location.segment, first.location.offset)).map_err(storage)?;
-        let mut type_start = 0;
-        for i in 1..=part.len() {
-            if i == part.len() || part[i].event_type != part[type_start].event_type {
-                let events = &part[type_start..i];
-                self.type_runs.insert((events[0].event_type, events[0].position), run(events)).map_err(storage)?;
-                type_start = i;
-            }
+        for part in runs_of(events, |a, b| a.stream == b.stream && b.version == a.version + 1) {
+            let (first, last) = (&part[0], &part[part.len() - 1]);
+            self.stream_runs.insert((first.stream, first.version), run(part)).map_err(storage)?;
+            self.streams.insert(first.stream, (last.version, last.position)).map_err(storage)?;
         }
-        for event in part {
+        for part in runs_of(events, |a, b| category_of(a.stream) == category_of(b.stream)) {
+            self.category_runs.insert((category_of(part[0].stream), part[0].position), run(part)).map_err(storage)?;
+        }
+        for part in runs_of(events, |a, b| a.event_type == b.event_type) {
+            self.type_runs.insert((part[0].event_type, part[0].position), run(part)).map_err(storage)?;
+        }
+        for part in events.chunks(CHUNK_EVENTS_MAX) {
+            let first = &part[0];
+            self.chunks
+                .insert(first.position, (part.len() as u64, first.location.segment, first.location.offset))
+                .map_err(storage)?;
+        }
+        for event in events {
             self.ids.insert(event.id.as_u128(), event.position).map_err(storage)?;
             if let Some(described) = described_by_metadata_stream(event.stream) {
                 // Only well-formed metadata events take effect; anything else stays a plain event.
@@ -247,9 +238,24 @@ impl<'txn> IndexWriter<'txn> {
                 }
             }
         }
-        self.streams.insert(first.stream, (last.version, last.position)).map_err(storage)?;
         Ok(())
     }
+
+    /// Records that the indexes cover every event up to `position`, committed at `timestamp`.
+    /// Called once per transaction, after its last [`Self::add_events`].
+    pub fn finish(&mut self, position: u64, timestamp: Timestamp) -> Result<(), Error> {
+        self.meta.insert(INDEXED_POSITION, position).map_err(storage)?;
+        self.times.insert(timestamp.micros(), position).map_err(storage)?;
+        Ok(())
+    }
+}
+
+/// Splits `events` into maximal runs of neighbours for which `same(previous, next)` holds.
+fn runs_of<'e, 'a>(
+    events: &'e [IndexedEvent<'a>],
+    same: impl Fn(&IndexedEvent<'a>, &IndexedEvent<'a>) -> bool,
+) -> impl Iterator<Item = &'e [IndexedEvent<'a>]> {
+    events.chunk_by(move |a, b| same(a, b))
 }
 
 /// Which run table to search.

@@ -256,22 +256,23 @@ fn index_batch(
 ) -> Result<Option<Timestamp>, Error> {
     let mut last = None;
     shared.index.write(false, |index| {
+        let events: Vec<IndexedEvent<'_>> = batch
+            .iter()
+            .flatten()
+            .map(|(e, location)| IndexedEvent {
+                position: e.position,
+                version: e.version,
+                timestamp: e.timestamp,
+                id: e.id,
+                stream: &e.stream,
+                event_type: &e.event_type,
+                data: e.data.as_bytes(),
+                location: *location,
+            })
+            .collect();
+        index.add_events(&events)?;
+        // Every append's commit time, so reads as of a time are as exact after a rebuild as before.
         for append in batch.iter() {
-            let events: Vec<IndexedEvent<'_>> = append
-                .iter()
-                .map(|(e, location)| IndexedEvent {
-                    position: e.position,
-                    version: e.version,
-                    timestamp: e.timestamp,
-                    id: e.id,
-                    stream: &e.stream,
-                    event_type: &e.event_type,
-                    data: e.data.as_bytes(),
-                    location: *location,
-                })
-                .collect();
-            index.add_append(&events)?;
-            // Every append's time, so reads as of a time are as exact after a rebuild as before.
             let (last_event, _) = append.last().expect("appends are not empty");
             index.finish(last_event.position, last_event.timestamp)?;
             last = Some(last_event.timestamp);

@@ -10,12 +10,15 @@
 //!
 //! Nothing is acknowledged before step 3 finished, and readers cannot see a position before step 4.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use skald_core::{check_retry, AppendOutcome, Error, RetryCheck, StoredId, StreamAppend, StreamAppended, Timestamp};
+use skald_core::{
+    check_retry, AppendOutcome, Error, RetryCheck, StoredId, StreamAppend, StreamAppended, Timestamp, Uuid,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::format::EventFrame;
@@ -56,12 +59,6 @@ pub struct Writer {
     pub last_checkpoint: Instant,
     /// Set after a failed fsync: the file's state is unknown, so no further write is attempted.
     pub failed: Option<String>,
-}
-
-/// An append that passed its checks, waiting for the fsync.
-struct Accepted {
-    reply: oneshot::Sender<Result<AppendOutcome, Error>>,
-    outcome: AppendOutcome,
 }
 
 impl Writer {
@@ -105,42 +102,30 @@ impl Writer {
         let first_position = self.next_position;
         let durable_index = self.events_since_checkpoint >= self.config.checkpoint_events
             || self.last_checkpoint.elapsed() >= self.config.checkpoint_interval;
-        let mut accepted = Vec::with_capacity(group.len());
         let mut frames = BytesMut::new();
         let shared = self.shared.clone();
-        let segment_first = self.segment.first_position();
-        let segment_len = self.segment.len();
+        let base = Location { segment: self.segment.first_position(), offset: self.segment.len() };
+        let (appends, replies): (Vec<_>, Vec<_>) = group.into_iter().map(|job| (job.appends, Some(job.reply))).unzip();
+        let mut replies = replies;
+        let mut accepted: Vec<(usize, AppendOutcome)> = Vec::with_capacity(appends.len());
         let result = shared.index.write(durable_index, |index| {
-            let mut group_events: Vec<(String, u64)> = Vec::new();
-            for job in group {
-                let staged = stage_append(
-                    index,
-                    &shared,
-                    &job.appends,
-                    StageAt { position: self.next_position, group_first: first_position, timestamp },
-                    &mut group_events,
-                    &mut frames,
-                    Location { segment: segment_first, offset: segment_len },
-                );
-                match staged {
-                    Ok(Staged::Replay(outcome)) => {
-                        let _ = job.reply.send(Ok(outcome));
-                    }
-                    Ok(Staged::Fresh(outcome, events)) => {
-                        self.next_position += events;
-                        accepted.push(Accepted { reply: job.reply, outcome });
-                    }
+            let mut staged =
+                GroupOverlay { first_position, events: Vec::new(), heads: HashMap::new(), ids: HashMap::new() };
+            for (i, request) in appends.iter().enumerate() {
+                match stage_append(index, &shared, request, &mut staged, timestamp, &mut frames, base) {
+                    Ok(Staged::Fresh(outcome)) => accepted.push((i, outcome)),
+                    Ok(Staged::Replay(outcome)) => reply(&mut replies[i], Ok(outcome)),
                     Err(error @ Error::Storage(_)) => return Err(error),
-                    Err(error) => {
-                        let _ = job.reply.send(Err(error));
-                    }
+                    Err(error) => reply(&mut replies[i], Err(error)),
                 }
             }
-            let events = self.next_position - first_position;
-            if events == 0 {
+            let Some(last) = staged.events.last() else {
                 return Ok(());
-            }
-            index.finish(self.next_position - 1, timestamp)?;
+            };
+            let last_position = last.position;
+            index.add_events(&staged.events)?;
+            index.finish(last_position, timestamp)?;
+            let events = staged.events.len() as u64;
             self.segment.append(&frames, events).map_err(Error::from)?;
             if self.config.sync == SyncMode::Fsync {
                 let fsync_started = Instant::now();
@@ -150,6 +135,7 @@ impl Writer {
                 })?;
                 metrics::histogram!("skald_fsync_seconds").record(fsync_started.elapsed().as_secs_f64());
             }
+            self.next_position = last_position + 1;
             Ok(())
         });
         let events = self.next_position - first_position;
@@ -168,8 +154,8 @@ impl Writer {
                     metrics::counter!("skald_appended_events_total").increment(events);
                     metrics::counter!("skald_appended_bytes_total").increment(frames.len() as u64);
                 }
-                for done in accepted {
-                    let _ = done.reply.send(Ok(done.outcome));
+                for (i, outcome) in accepted {
+                    reply(&mut replies[i], Ok(outcome));
                 }
             }
             Err(error) => {
@@ -179,8 +165,8 @@ impl Writer {
                     self.failed.get_or_insert(format!("could not cut back a failed write: {cut}"));
                 }
                 tracing::error!(%error, "group commit failed; its appends are rejected");
-                for done in accepted {
-                    let _ = done.reply.send(Err(error.clone()));
+                for (i, _) in accepted {
+                    reply(&mut replies[i], Err(error.clone()));
                 }
             }
         }
@@ -208,53 +194,65 @@ impl Writer {
     }
 }
 
-/// Where the next staged event goes.
-struct StageAt {
-    position: u64,
-    group_first: u64,
-    timestamp: Timestamp,
+/// Answers an append once; the sender is gone afterwards.
+fn reply(slot: &mut Option<oneshot::Sender<Result<AppendOutcome, Error>>>, answer: Result<AppendOutcome, Error>) {
+    if let Some(sender) = slot.take() {
+        let _ = sender.send(answer); // the caller may have given up waiting; nothing to do then
+    }
+}
+
+/// What a group has staged so far: its events and what they change, which the index does not
+/// know yet (it is written once for the whole group).
+struct GroupOverlay<'a> {
+    first_position: u64,
+    events: Vec<IndexedEvent<'a>>,
+    /// Head version of every stream the group appended to.
+    heads: HashMap<&'a str, u64>,
+    /// Position of every event id the group staged.
+    ids: HashMap<Uuid, u64>,
 }
 
 enum Staged {
     Replay(AppendOutcome),
-    Fresh(AppendOutcome, u64),
+    Fresh(AppendOutcome),
 }
 
-/// Checks one append against the index (which already holds this group's earlier appends),
-/// frames its events into `frames` and stages their index entries.
-fn stage_append(
-    index: &mut IndexWriter<'_>,
+/// Checks one append against the index and the group's earlier appends, frames its events into
+/// `frames` and stages them in `group`.
+fn stage_append<'a>(
+    index: &IndexWriter<'_>,
     shared: &Shared,
-    appends: &[StreamAppend],
-    at: StageAt,
-    group_events: &mut Vec<(String, u64)>,
+    appends: &'a [StreamAppend],
+    group: &mut GroupOverlay<'a>,
+    timestamp: Timestamp,
     frames: &mut BytesMut,
     base: Location,
 ) -> Result<Staged, Error> {
-    let lookup = |id: &skald_core::Uuid| -> Result<Option<StoredId>, Error> {
+    let lookup = |id: &Uuid| -> Result<Option<StoredId>, Error> {
+        if let Some(&position) = group.ids.get(id) {
+            let event = &group.events[(position - group.first_position) as usize];
+            return Ok(Some(StoredId { stream: event.stream.to_owned(), version: event.version, position }));
+        }
         let Some(position) = index.position_of_id(id)? else {
             return Ok(None);
         };
-        let (stream, version) = if position >= at.group_first {
-            group_events[(position - at.group_first) as usize].clone()
-        } else {
-            let event = shared.event_at(&shared.index.read()?, position)?;
-            (event.stream, event.version)
-        };
-        Ok(Some(StoredId { stream, version, position }))
+        let event = shared.event_at(&shared.index.read()?, position)?;
+        Ok(Some(StoredId { stream: event.stream, version: event.version, position }))
     };
     if let RetryCheck::Replay(outcome) = check_retry(appends, lookup)? {
         return Ok(Staged::Replay(outcome));
     }
     let mut first_versions = Vec::with_capacity(appends.len());
     for append in appends {
-        let head = index.stream_head(&append.stream)?.map(|(version, _)| version);
+        let head = match group.heads.get(append.stream.as_str()) {
+            Some(&version) => Some(version),
+            None => index.stream_head(&append.stream)?.map(|(version, _)| version),
+        };
         append.expected_version.check(&append.stream, head)?;
         first_versions.push(head.map_or(0, |v| v + 1));
     }
-    let mut position = at.position;
+    let mut position = group.first_position + group.events.len() as u64;
     let mut outcome = AppendOutcome { streams: Vec::with_capacity(appends.len()), replayed: false };
-    let mut indexed = Vec::new();
     let total: usize = appends.iter().map(|a| a.events.len()).sum();
     let mut written = 0;
     for (append, first_version) in appends.iter().zip(first_versions) {
@@ -264,7 +262,7 @@ fn stage_append(
             let frame = EventFrame {
                 position,
                 version: first_version + i as u64,
-                timestamp: at.timestamp,
+                timestamp,
                 id: event.id,
                 stream: &append.stream,
                 event_type: &event.event_type,
@@ -274,27 +272,28 @@ fn stage_append(
             };
             let location = Location { segment: base.segment, offset: base.offset + frames.len() as u64 };
             frame.encode_into(frames);
-            indexed.push(IndexedEvent {
+            group.events.push(IndexedEvent {
                 position,
                 version: frame.version,
-                timestamp: at.timestamp,
+                timestamp,
                 id: event.id,
                 stream: &append.stream,
                 event_type: &event.event_type,
                 data: event.data.as_bytes(),
                 location,
             });
-            group_events.push((append.stream.clone(), frame.version));
+            group.ids.insert(event.id, position);
             position += 1;
         }
+        let last_version = first_version + append.events.len() as u64 - 1;
+        group.heads.insert(&append.stream, last_version);
         outcome.streams.push(StreamAppended {
             stream: append.stream.clone(),
             first_version,
-            last_version: first_version + append.events.len() as u64 - 1,
+            last_version,
             first_position,
             last_position: position - 1,
         });
     }
-    index.add_append(&indexed)?;
-    Ok(Staged::Fresh(outcome, position - at.position))
+    Ok(Staged::Fresh(outcome))
 }

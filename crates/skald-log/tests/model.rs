@@ -23,8 +23,17 @@ enum Expect {
 #[derive(Clone, Debug)]
 enum Op {
     Append(Vec<(usize, Expect, Vec<usize>)>),
+    /// Several appends submitted at once, so the writer commits them as one group.
+    Concurrent(Vec<Vec<(usize, Expect, Vec<usize>)>>),
     RetryLast,
-    Read { selector: usize, name: usize, from: Option<u64>, backward: bool, limit: usize, as_of: Option<u64> },
+    Read {
+        selector: usize,
+        name: usize,
+        from: Option<u64>,
+        backward: bool,
+        limit: usize,
+        as_of: Option<u64>,
+    },
     SetMaxCount(usize, u64),
     Delete(usize),
     Reopen,
@@ -40,9 +49,10 @@ fn expect() -> impl Strategy<Value = Expect> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let part = (0..STREAMS.len(), expect(), prop::collection::vec(0..TYPES.len(), 1..4));
+    let part = || (0..STREAMS.len(), expect(), prop::collection::vec(0..TYPES.len(), 1..4));
     prop_oneof![
-        8 => prop::collection::vec(part, 1..3).prop_map(Op::Append),
+        8 => prop::collection::vec(part(), 1..3).prop_map(Op::Append),
+        3 => prop::collection::vec(prop::collection::vec(part(), 1..3), 2..8).prop_map(Op::Concurrent),
         2 => Just(Op::RetryLast),
         6 => (0usize..4, 0..STREAMS.len(), prop::option::of(0u64..12), any::<bool>(), 1usize..6, prop::option::of(0u64..20))
             .prop_map(|(selector, name, from, backward, limit, as_of)| Op::Read { selector, name, from, backward, limit, as_of }),
@@ -118,6 +128,22 @@ fn run(ops: Vec<Op>) {
                     assert_eq!(actual, expected, "append {request:?}");
                     if actual.is_ok() {
                         last = Some(request);
+                    }
+                }
+                Op::Concurrent(requests) => {
+                    let mut requests: Vec<Vec<StreamAppend>> =
+                        requests.iter().map(|parts| to_request(parts, &mut ids)).collect();
+                    if let Some(previous) = last.clone() {
+                        requests.push(previous); // a retry inside the group
+                    }
+                    // Submitted in this order, so the writer applies them in this order.
+                    let actual = futures_util::future::join_all(requests.iter().map(|r| store.append(r.clone()))).await;
+                    for (request, actual) in requests.into_iter().zip(actual) {
+                        let expected = model.append(request.clone()).await;
+                        assert_eq!(actual, expected, "append in a group {request:?}");
+                        if actual.is_ok() {
+                            last = Some(request);
+                        }
                     }
                 }
                 Op::RetryLast => {
