@@ -202,6 +202,15 @@ impl NewEvent {
         self.event_type.len() + self.data.as_bytes().len() + self.metadata.as_bytes().len()
     }
 
+    /// Whether [`Self::validate`] would pass, without building any error text (the hot path).
+    pub fn is_valid(&self) -> bool {
+        !self.event_type.is_empty()
+            && self.event_type.len() <= EVENT_TYPE_BYTES_MAX
+            && !self.event_type.chars().any(char::is_control)
+            && self.metadata.is_object()
+            && self.size_bytes() <= EVENT_SIZE_BYTES_MAX
+    }
+
     /// Checks type, metadata shape and size. `field` is where the event sits, e.g. `events[2]`.
     pub fn validate(&self, field: &str) -> Result<(), Error> {
         validate_event_type(&self.event_type, &format!("{field}.type"))?;
@@ -282,9 +291,10 @@ mod tests {
     #[test]
     fn new_events_are_validated_with_field_names() {
         let ok = NewEvent::new("A", json!({}));
-        assert!(ok.validate("events[0]").is_ok());
+        assert!(ok.validate("events[0]").is_ok() && ok.is_valid());
         let err = NewEvent::new("", json!({})).validate("events[1]").unwrap_err();
         assert_eq!(err, Error::invalid("events[1].type", "event type is empty"));
+        assert!(!NewEvent::new("", json!({})).is_valid());
         let err = NewEvent::new("A", json!({})).with_metadata(json!(3)).validate("events[2]").unwrap_err();
         assert!(matches!(err, Error::Invalid { ref field, .. } if field == "events[2].metadata"));
         let big = NewEvent::new("A", json!("x".repeat(EVENT_SIZE_BYTES_MAX)));

@@ -411,11 +411,13 @@ pub fn validate_appends(appends: &[StreamAppend]) -> Result<(), Error> {
             return Err(Error::invalid(format!("{prefix}events"), "an append needs at least one event"));
         }
         for (j, event) in append.events.iter().enumerate() {
-            let field = format!("{prefix}events[{j}]");
-            event.validate(&field)?;
+            let field = || format!("{prefix}events[{j}]");
+            if !event.is_valid() {
+                event.validate(&field())?;
+            }
             if !ids.insert(event.id) {
                 return Err(Error::invalid(
-                    format!("{field}.id"),
+                    format!("{}.id", field()),
                     format!("event id {} appears twice in this append", event.id),
                 ));
             }
@@ -466,23 +468,23 @@ pub fn check_retry(
     mut lookup: impl FnMut(&Uuid) -> Result<Option<StoredId>, Error>,
 ) -> Result<RetryCheck, Error> {
     let mut stored = Vec::with_capacity(appends.len());
-    let mut missing = None;
+    let mut missing = false;
     for append in appends {
         let mut found = Vec::with_capacity(append.events.len());
         for event in &append.events {
             match lookup(&event.id)? {
                 Some(at) => found.push((event.id, at)),
-                None => missing = Some(event.id),
+                None => missing = true,
             }
         }
         stored.push(found);
     }
-    let Some((_, first_found)) = stored.iter().flatten().next() else {
+    let Some((first_id, first_found)) = stored.iter().flatten().next() else {
         return Ok(RetryCheck::Fresh);
     };
-    if let Some(id) = missing {
+    if missing {
         return Err(Error::IdempotencyConflict {
-            id,
+            id: *first_id,
             stream: first_found.stream.clone(),
             version: first_found.version,
             reason: "some ids of this append are stored and others are not".into(),

@@ -230,13 +230,38 @@ impl<'txn> IndexWriter<'txn> {
                 .map_err(storage)?;
         }
         for event in events {
-            self.ids.insert(event.id.as_u128(), event.position).map_err(storage)?;
             if let Some(described) = described_by_metadata_stream(event.stream) {
                 // Only well-formed metadata events take effect; anything else stays a plain event.
                 if serde_json::from_slice::<StreamMetadata>(event.data).is_ok() {
                     self.stream_metadata.insert(described, event.data).map_err(storage)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Indexes event ids (the writer claims ids one by one with [`Self::claim_id`] instead).
+    pub fn add_ids(&mut self, events: &[IndexedEvent<'_>]) -> Result<(), Error> {
+        for event in events {
+            self.ids.insert(event.id.as_u128(), event.position).map_err(storage)?;
+        }
+        Ok(())
+    }
+
+    /// Records `id` at `position` unless it is stored already; then nothing changes and the
+    /// position it has is returned. One tree operation on the common path, where ids are new.
+    pub fn claim_id(&mut self, id: &Uuid, position: u64) -> Result<Option<u64>, Error> {
+        let previous = self.ids.insert(id.as_u128(), position).map_err(storage)?.map(|old| old.value());
+        if let Some(previous) = previous {
+            self.ids.insert(id.as_u128(), previous).map_err(storage)?;
+        }
+        Ok(previous)
+    }
+
+    /// Takes back ids claimed for an append that was then refused.
+    pub fn release_ids(&mut self, ids: impl IntoIterator<Item = Uuid>) -> Result<(), Error> {
+        for id in ids {
+            self.ids.remove(id.as_u128()).map_err(storage)?;
         }
         Ok(())
     }

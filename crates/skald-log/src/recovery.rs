@@ -271,6 +271,7 @@ fn index_batch(
             })
             .collect();
         index.add_events(&events)?;
+        index.add_ids(&events)?;
         // Every append's commit time, so reads as of a time are as exact after a rebuild as before.
         for append in batch.iter() {
             let (last_event, _) = append.last().expect("appends are not empty");

@@ -109,12 +109,11 @@ impl Writer {
         let mut replies = replies;
         let mut accepted: Vec<(usize, AppendOutcome)> = Vec::with_capacity(appends.len());
         let result = shared.index.write(durable_index, |index| {
-            let mut staged =
-                GroupOverlay { first_position, events: Vec::new(), heads: HashMap::new(), ids: HashMap::new() };
+            let mut staged = GroupOverlay { first_position, events: Vec::new(), heads: HashMap::new() };
             for (i, request) in appends.iter().enumerate() {
                 match stage_append(index, &shared, request, &mut staged, timestamp, &mut frames, base) {
-                    Ok(Staged::Fresh(outcome)) => accepted.push((i, outcome)),
-                    Ok(Staged::Replay(outcome)) => reply(&mut replies[i], Ok(outcome)),
+                    // A replay may point into this very group: it is answered after the fsync too.
+                    Ok(Staged::Fresh(outcome) | Staged::Replay(outcome)) => accepted.push((i, outcome)),
                     Err(error @ Error::Storage(_)) => return Err(error),
                     Err(error) => reply(&mut replies[i], Err(error)),
                 }
@@ -208,8 +207,6 @@ struct GroupOverlay<'a> {
     events: Vec<IndexedEvent<'a>>,
     /// Head version of every stream the group appended to.
     heads: HashMap<&'a str, u64>,
-    /// Position of every event id the group staged.
-    ids: HashMap<Uuid, u64>,
 }
 
 enum Staged {
@@ -217,10 +214,20 @@ enum Staged {
     Fresh(AppendOutcome),
 }
 
-/// Checks one append against the index and the group's earlier appends, frames its events into
-/// `frames` and stages them in `group`.
+/// Where the event at `position` is: in this group (not written yet) or in the log.
+fn stored_id(shared: &Shared, group: &GroupOverlay<'_>, position: u64) -> Result<StoredId, Error> {
+    if position >= group.first_position {
+        let event = &group.events[(position - group.first_position) as usize];
+        return Ok(StoredId { stream: event.stream.to_owned(), version: event.version, position });
+    }
+    let event = shared.event_at(&shared.index.read()?, position)?;
+    Ok(StoredId { stream: event.stream, version: event.version, position })
+}
+
+/// Checks one append against the index (which holds the group's earlier appends' ids) and the
+/// group's earlier heads, frames its events into `frames` and stages them in `group`.
 fn stage_append<'a>(
-    index: &IndexWriter<'_>,
+    index: &mut IndexWriter<'_>,
     shared: &Shared,
     appends: &'a [StreamAppend],
     group: &mut GroupOverlay<'a>,
@@ -228,19 +235,32 @@ fn stage_append<'a>(
     frames: &mut BytesMut,
     base: Location,
 ) -> Result<Staged, Error> {
-    let lookup = |id: &Uuid| -> Result<Option<StoredId>, Error> {
-        if let Some(&position) = group.ids.get(id) {
-            let event = &group.events[(position - group.first_position) as usize];
-            return Ok(Some(StoredId { stream: event.stream.to_owned(), version: event.version, position }));
-        }
-        let Some(position) = index.position_of_id(id)? else {
-            return Ok(None);
+    // A retry repeats every id, so it repeats the first one: only then is the full check needed.
+    // Any other overlap with stored ids shows up when the ids are claimed below.
+    if index.position_of_id(&appends[0].events[0].id)?.is_some() {
+        let lookup = |id: &Uuid| match index.position_of_id(id)? {
+            Some(position) => stored_id(shared, group, position).map(Some),
+            None => Ok(None),
         };
-        let event = shared.event_at(&shared.index.read()?, position)?;
-        Ok(Some(StoredId { stream: event.stream, version: event.version, position }))
-    };
-    if let RetryCheck::Replay(outcome) = check_retry(appends, lookup)? {
-        return Ok(Staged::Replay(outcome));
+        if let RetryCheck::Replay(outcome) = check_retry(appends, lookup)? {
+            return Ok(Staged::Replay(outcome));
+        }
+    }
+    // Claim every id before checking versions, so that an overlap is reported the same way as by
+    // `check_retry` in other backends, whichever else is wrong with the append.
+    let first_position = group.first_position + group.events.len() as u64;
+    let ids = appends.iter().flat_map(|a| &a.events).map(|e| e.id);
+    for (claimed, id) in ids.clone().enumerate() {
+        if let Some(existing) = index.claim_id(&id, first_position + claimed as u64)? {
+            index.release_ids(ids.take(claimed))?;
+            let stored = stored_id(shared, group, existing)?;
+            return Err(Error::IdempotencyConflict {
+                id,
+                stream: stored.stream,
+                version: stored.version,
+                reason: "some ids of this append are stored and others are not".into(),
+            });
+        }
     }
     let mut first_versions = Vec::with_capacity(appends.len());
     for append in appends {
@@ -248,15 +268,18 @@ fn stage_append<'a>(
             Some(&version) => Some(version),
             None => index.stream_head(&append.stream)?.map(|(version, _)| version),
         };
-        append.expected_version.check(&append.stream, head)?;
+        if let Err(error) = append.expected_version.check(&append.stream, head) {
+            index.release_ids(ids)?;
+            return Err(error);
+        }
         first_versions.push(head.map_or(0, |v| v + 1));
     }
-    let mut position = group.first_position + group.events.len() as u64;
+    let mut position = first_position;
     let mut outcome = AppendOutcome { streams: Vec::with_capacity(appends.len()), replayed: false };
     let total: usize = appends.iter().map(|a| a.events.len()).sum();
     let mut written = 0;
     for (append, first_version) in appends.iter().zip(first_versions) {
-        let first_position = position;
+        let part_first_position = position;
         for (i, event) in append.events.iter().enumerate() {
             written += 1;
             let frame = EventFrame {
@@ -282,7 +305,6 @@ fn stage_append<'a>(
                 data: event.data.as_bytes(),
                 location,
             });
-            group.ids.insert(event.id, position);
             position += 1;
         }
         let last_version = first_version + append.events.len() as u64 - 1;
@@ -291,7 +313,7 @@ fn stage_append<'a>(
             stream: append.stream.clone(),
             first_version,
             last_version,
-            first_position,
+            first_position: part_first_position,
             last_position: position - 1,
         });
     }

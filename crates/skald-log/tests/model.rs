@@ -26,6 +26,8 @@ enum Op {
     /// Several appends submitted at once, so the writer commits them as one group.
     Concurrent(Vec<Vec<(usize, Expect, Vec<usize>)>>),
     RetryLast,
+    /// The last append again behind a new first event: a partial overlap, refused whole.
+    OverlapLast,
     Read {
         selector: usize,
         name: usize,
@@ -54,6 +56,7 @@ fn op() -> impl Strategy<Value = Op> {
         8 => prop::collection::vec(part(), 1..3).prop_map(Op::Append),
         3 => prop::collection::vec(prop::collection::vec(part(), 1..3), 2..8).prop_map(Op::Concurrent),
         2 => Just(Op::RetryLast),
+        1 => Just(Op::OverlapLast),
         6 => (0usize..4, 0..STREAMS.len(), prop::option::of(0u64..12), any::<bool>(), 1usize..6, prop::option::of(0u64..20))
             .prop_map(|(selector, name, from, backward, limit, as_of)| Op::Read { selector, name, from, backward, limit, as_of }),
         1 => (0..STREAMS.len(), 1u64..4).prop_map(|(s, n)| Op::SetMaxCount(s, n)),
@@ -152,6 +155,18 @@ fn run(ops: Vec<Op>) {
                         let actual = store.append(request).await;
                         assert_eq!(actual, expected, "retry");
                         assert!(actual.unwrap().replayed);
+                    }
+                }
+                Op::OverlapLast => {
+                    if let Some(mut request) = last.clone() {
+                        ids += 1;
+                        let fresh = NewEvent::new("Placed", json!({"n": ids})).with_id(Uuid::from_u128(ids));
+                        request[0].events.insert(0, fresh);
+                        request[0].expected_version = ExpectedVersion::Any;
+                        let expected = model.append(request.clone()).await;
+                        let actual = store.append(request).await;
+                        assert!(matches!(actual, Err(Error::IdempotencyConflict { .. })), "{actual:?}");
+                        assert_eq!(actual, expected, "overlap");
                     }
                 }
                 Op::Read { selector, name, from, backward, limit, as_of } => {
