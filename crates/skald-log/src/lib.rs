@@ -26,6 +26,7 @@ pub mod index;
 pub mod read;
 mod recovery;
 pub mod segment;
+pub mod syncer;
 pub mod writer;
 
 use std::fs::File;
@@ -189,13 +190,13 @@ impl EventStore for Store {
     }
 
     async fn stream_info(&self, stream: &str) -> Result<StreamInfo, Error> {
-        self.inner.shared.stream_info(stream)
+        self.inner.shared.stream_info(stream, self.head_position())
     }
 
     async fn list_streams(&self, after: Option<&str>, limit: usize) -> Result<StreamList, Error> {
         let index = self.inner.shared.index.read()?;
         let (heads, more) = index.list_streams(after, limit)?;
-        let streams = self.inner.shared.stream_infos(&index, heads)?;
+        let streams = self.inner.shared.stream_infos(&index, heads, self.head_position())?;
         let next_after = if more { streams.last().map(|s| s.stream.clone()) } else { None };
         Ok(StreamList { streams, next_after })
     }

@@ -282,11 +282,8 @@ impl Shared {
         bound: Option<u64>,
     ) -> Result<ReadPage, Error> {
         let not_found = || Error::StreamNotFound { stream: stream.to_owned() };
-        let (mut head, head_position) = index.stream_head(stream)?.ok_or_else(not_found)?;
+        let (head, _) = committed_head(index, stream, bound)?.ok_or_else(not_found)?;
         let bound = bound.ok_or_else(not_found)?;
-        if head_position > bound {
-            head = stream_head_as_of(index, stream, bound)?.ok_or_else(not_found)?;
-        }
         let metadata = index.stream_metadata(stream)?;
         if metadata.hides_whole_stream(head) {
             return Err(Error::StreamDeleted { stream: stream.to_owned() });
@@ -311,11 +308,11 @@ impl Shared {
         Ok(finish_page(events, options.limit, |e| e.version))
     }
 
-    /// What is known about a stream.
-    pub fn stream_info(&self, stream: &str) -> Result<StreamInfo, Error> {
+    /// What is known about a stream, as of the committed position.
+    pub fn stream_info(&self, stream: &str, committed: Option<u64>) -> Result<StreamInfo, Error> {
         let index = self.index.read()?;
-        let (head_version, head_position) =
-            index.stream_head(stream)?.ok_or_else(|| Error::StreamNotFound { stream: stream.to_owned() })?;
+        let head = committed_head(&index, stream, committed)?;
+        let (head_version, head_position) = head.ok_or_else(|| Error::StreamNotFound { stream: stream.to_owned() })?;
         Ok(StreamInfo {
             stream: stream.to_owned(),
             head_version,
@@ -324,25 +321,44 @@ impl Shared {
         })
     }
 
-    /// Metadata of many streams for a listing.
-    pub fn stream_infos(&self, index: &IndexReader, heads: Vec<StreamHead>) -> Result<Vec<StreamInfo>, Error> {
-        heads
-            .into_iter()
-            .map(|head| {
-                let metadata = index.stream_metadata(&head.stream)?;
-                Ok(StreamInfo {
-                    stream: head.stream,
-                    head_version: head.version,
-                    head_position: head.position,
-                    metadata,
-                })
-            })
-            .collect()
+    /// Metadata of many streams for a listing, as of the committed position.
+    pub fn stream_infos(
+        &self,
+        index: &IndexReader,
+        heads: Vec<StreamHead>,
+        committed: Option<u64>,
+    ) -> Result<Vec<StreamInfo>, Error> {
+        let mut infos = Vec::with_capacity(heads.len());
+        for head in heads {
+            let (head_version, head_position) = if committed.is_some_and(|c| head.position <= c) {
+                (head.version, head.position)
+            } else {
+                // Written but not yet durable: show the stream as it was at the committed position.
+                match committed_head(index, &head.stream, committed)? {
+                    Some(older) => older,
+                    None => continue,
+                }
+            };
+            let metadata = index.stream_metadata(&head.stream)?;
+            infos.push(StreamInfo { stream: head.stream, head_version, head_position, metadata });
+        }
+        Ok(infos)
     }
 }
 
-/// The head version of a stream as it was when `bound` was the last committed position.
-fn stream_head_as_of(index: &IndexReader, stream: &str, bound: u64) -> Result<Option<u64>, Error> {
+/// `(version, position)` of a stream's newest committed event.
+fn committed_head(index: &IndexReader, stream: &str, committed: Option<u64>) -> Result<Option<(u64, u64)>, Error> {
+    let (Some(head), Some(bound)) = (index.stream_head(stream)?, committed) else {
+        return Ok(None);
+    };
+    if head.1 <= bound {
+        return Ok(Some(head));
+    }
+    stream_head_as_of(index, stream, bound)
+}
+
+/// `(version, position)` of a stream's newest event at or below position `bound`.
+fn stream_head_as_of(index: &IndexReader, stream: &str, bound: u64) -> Result<Option<(u64, u64)>, Error> {
     let mut cursor = u64::MAX;
     loop {
         let runs = index.runs_backward(RunKind::Stream, stream, cursor, 64)?;
@@ -351,7 +367,8 @@ fn stream_head_as_of(index: &IndexReader, stream: &str, bound: u64) -> Result<Op
         }
         for run in &runs {
             if run.first_position <= bound {
-                return Ok(Some(run.first_cursor + (bound - run.first_position).min(run.count - 1)));
+                let offset = (bound - run.first_position).min(run.count - 1);
+                return Ok(Some((run.first_cursor + offset, run.first_position + offset)));
             }
             match run.first_cursor.checked_sub(1) {
                 Some(before) => cursor = before,

@@ -100,7 +100,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
         },
         events_since_checkpoint: 0,
         last_checkpoint: Instant::now(),
-        failed: None,
+        failed: Default::default(),
     };
     Ok(Recovered { writer, report, lock })
 }

@@ -51,7 +51,7 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 /// The segment the writer appends to.
 pub struct ActiveSegment {
-    file: File,
+    file: Arc<File>,
     path: PathBuf,
     header: SegmentHeader,
     /// Bytes in the file, header included.
@@ -70,7 +70,14 @@ impl ActiveSegment {
         file.write_all(&header.encode())?;
         file.sync_all()?;
         sync_dir(dir)?;
-        Ok(ActiveSegment { file, path, header, len: SEGMENT_HEADER_BYTES as u64, body_crc: 0, event_count: 0 })
+        Ok(ActiveSegment {
+            file: Arc::new(file),
+            path,
+            header,
+            len: SEGMENT_HEADER_BYTES as u64,
+            body_crc: 0,
+            event_count: 0,
+        })
     }
 
     /// Reopens a segment after recovery has found its valid length, cutting anything beyond it.
@@ -81,7 +88,7 @@ impl ActiveSegment {
             file.sync_all()?;
         }
         Ok(ActiveSegment {
-            file,
+            file: Arc::new(file),
             path: path.to_owned(),
             header: tail.header,
             len: tail.valid_len,
@@ -117,6 +124,11 @@ impl ActiveSegment {
     /// Makes everything written so far durable.
     pub fn sync(&self) -> std::io::Result<()> {
         self.file.sync_data()
+    }
+
+    /// The file, for syncing it from another thread.
+    pub fn file(&self) -> Arc<File> {
+        self.file.clone()
     }
 
     /// Cuts the file back to `len` bytes after a failed write, so a retry starts clean.

@@ -1,14 +1,17 @@
-//! The single writer: a bounded queue of appends, committed in groups with one fsync each.
+//! The single writer: a bounded queue of appends, committed in groups.
 //!
-//! The data path of an append, in order (all on the writer thread):
-//! 1. take a group of queued appends (up to [`GROUP_APPENDS_MAX`] / [`GROUP_BYTES_MAX`]);
-//! 2. in one index transaction, for each append: recognise an idempotent retry, check the expected
-//!    versions, assign positions and versions, frame the events, stage their index entries;
-//! 3. write all frames with one `write`, then one `fdatasync`;
-//! 4. commit the index transaction (no fsync; a checkpoint now and then);
-//! 5. publish the new committed position (waking subscribers), then answer every append.
+//! The data path of an append, in order:
+//! 1. (writer thread) take a group of queued appends (up to [`GROUP_APPENDS_MAX`] / [`GROUP_BYTES_MAX`]);
+//! 2. in one index transaction, for each append: recognise an idempotent retry, claim its event
+//!    ids, check the expected versions, assign positions and versions, frame the events;
+//! 3. write all frames with one `write` and stage the group's index entries;
+//! 4. commit the index transaction (no fsync; at a checkpoint the log is fsynced first, then the
+//!    index is committed durably);
+//! 5. (syncer thread, [`crate::syncer`]) one `fdatasync` for every group written meanwhile, then
+//!    publish the new committed position (waking subscribers) and answer every append.
 //!
-//! Nothing is acknowledged before step 3 finished, and readers cannot see a position before step 4.
+//! Nothing is acknowledged before its `fdatasync`, and readers never look past the committed
+//! position, so they cannot see an event that a crash could take back.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,6 +28,7 @@ use crate::format::EventFrame;
 use crate::index::{IndexWriter, IndexedEvent, Location};
 use crate::read::Shared;
 use crate::segment::ActiveSegment;
+use crate::syncer::{failure, Failure, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
 use crate::SyncMode;
 
 /// Appends taken into one group commit at most.
@@ -57,13 +61,26 @@ pub struct Writer {
     pub config: WriterConfig,
     pub events_since_checkpoint: u64,
     pub last_checkpoint: Instant,
-    /// Set after a failed fsync: the file's state is unknown, so no further write is attempted.
-    pub failed: Option<String>,
+    /// Set after a failed write or fsync: the file's state is unknown, so no further write is attempted.
+    pub failed: Failure,
 }
 
 impl Writer {
     /// Runs until every sender is gone, then checkpoints the indexes.
     pub fn run(mut self, mut queue: mpsc::Receiver<AppendJob>) {
+        let (to_syncer, sync_queue) = mpsc::channel(SYNC_QUEUE_GROUPS_MAX);
+        let syncer = Syncer { sync: self.config.sync, committed: self.committed.clone(), failed: self.failed.clone() };
+        let syncer = match std::thread::Builder::new().name("skald-syncer".into()).spawn(move || syncer.run(sync_queue))
+        {
+            Ok(thread) => thread,
+            Err(error) => {
+                *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("no syncer thread: {error}"));
+                while let Some(job) = queue.blocking_recv() {
+                    let _ = job.reply.send(Err(Error::storage(format!("cannot start the syncer thread: {error}"))));
+                }
+                return;
+            }
+        };
         while let Some(first) = queue.blocking_recv() {
             let mut bytes = first.bytes;
             let mut group = vec![first];
@@ -76,25 +93,32 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit_group(group);
+            if let Some(request) = self.commit_group(group) {
+                if to_syncer.blocking_send(request).is_err() {
+                    tracing::error!("the syncer thread is gone; appends of the last group get no answer");
+                }
+            }
         }
-        if self.failed.is_none() {
+        drop(to_syncer);
+        if syncer.join().is_err() {
+            tracing::error!("the syncer thread panicked");
+        }
+        if failure(&self.failed).is_none() {
             if let Err(error) = self.shared.index.write(true, |_| Ok(())) {
                 tracing::error!(%error, "final index checkpoint failed; the next open replays the log");
             }
         }
     }
 
-    fn commit_group(&mut self, group: Vec<AppendJob>) {
-        if let Some(reason) = &self.failed {
-            for job in group {
-                let _ = job.reply.send(Err(Error::storage(format!("the writer stopped after an error: {reason}"))));
-            }
-            return;
+    /// Writes and indexes one group; returns what the syncer must make durable and answer.
+    fn commit_group(&mut self, group: Vec<AppendJob>) -> Option<SyncRequest> {
+        if let Some(reason) = failure(&self.failed) {
+            self.fail_group(group, format!("the writer stopped after an error: {reason}"));
+            return None;
         }
         if let Err(error) = self.roll_segment_if_full() {
             self.fail_group(group, format!("could not start a new segment: {error}"));
-            return;
+            return None;
         }
         let started = Instant::now();
         let timestamp = Timestamp::now().max(self.last_timestamp);
@@ -126,13 +150,13 @@ impl Writer {
             index.finish(last_position, timestamp)?;
             let events = staged.events.len() as u64;
             self.segment.append(&frames, events).map_err(Error::from)?;
-            if self.config.sync == SyncMode::Fsync {
-                let fsync_started = Instant::now();
+            if durable_index && self.config.sync == SyncMode::Fsync {
+                // A durable index must never cover log bytes that are not durable themselves.
                 self.segment.sync().map_err(|e| {
-                    self.failed = Some(format!("fsync failed: {e}"));
-                    Error::from(e)
+                    let reason = format!("fsync failed: {e}");
+                    *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+                    Error::storage(reason)
                 })?;
-                metrics::histogram!("skald_fsync_seconds").record(fsync_started.elapsed().as_secs_f64());
             }
             self.next_position = last_position + 1;
             Ok(())
@@ -147,26 +171,34 @@ impl Writer {
                 if events > 0 {
                     self.events_since_checkpoint += events;
                     self.last_timestamp = timestamp;
-                    self.committed.send_replace(Some(self.next_position - 1));
                     metrics::histogram!("skald_group_commit_events").record(events as f64);
                     metrics::histogram!("skald_group_commit_seconds").record(started.elapsed().as_secs_f64());
                     metrics::counter!("skald_appended_events_total").increment(events);
                     metrics::counter!("skald_appended_bytes_total").increment(frames.len() as u64);
                 }
-                for (i, outcome) in accepted {
-                    reply(&mut replies[i], Ok(outcome));
+                if accepted.is_empty() {
+                    return None;
                 }
+                // Replays of earlier groups wait for the same sync: their originals may not be durable yet.
+                let answers = accepted
+                    .into_iter()
+                    .filter_map(|(i, outcome)| replies[i].take().map(|reply| (reply, outcome)))
+                    .collect();
+                let last_position = self.next_position.checked_sub(1).expect("accepted appends imply events");
+                Some(SyncRequest { file: self.segment.file(), last_position, answers })
             }
             Err(error) => {
                 self.next_position = first_position;
                 let (len, crc, count) = mark;
                 if let Err(cut) = self.segment.truncate(len, crc, count) {
-                    self.failed.get_or_insert(format!("could not cut back a failed write: {cut}"));
+                    let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+                    failed.get_or_insert(format!("could not cut back a failed write: {cut}"));
                 }
                 tracing::error!(%error, "group commit failed; its appends are rejected");
                 for (i, _) in accepted {
                     reply(&mut replies[i], Err(error.clone()));
                 }
+                None
             }
         }
     }
