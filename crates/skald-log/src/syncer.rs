@@ -1,10 +1,12 @@
 //! The syncer thread: makes written groups durable, publishes the committed position, answers.
 //!
-//! The writer hands over each group it wrote (and indexed) as a [`SyncRequest`]. The syncer takes
-//! every request waiting, runs one `fdatasync` for all of them, then publishes the newest
-//! position and answers their appends. While it waits for the disk, the writer already prepares
-//! and writes the next groups: the fsync and the CPU work of the writer overlap.
+//! The writer hands over each group right after writing it ([`SyncMessage::Written`]) and then
+//! indexes it; when the index transaction committed it says so ([`SyncMessage::Indexed`]). The
+//! syncer takes every message waiting, runs one `fdatasync` for all groups written so far, and
+//! releases a group once it is both durable and indexed: it publishes the group's last position as
+//! committed, then answers its appends. The fsync and the writer's indexing overlap.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -30,6 +32,17 @@ pub struct SyncRequest {
     pub answers: Vec<Answer>,
 }
 
+/// What the writer tells the syncer, in log order.
+pub enum SyncMessage {
+    /// A group's frames are written (not yet durable).
+    Written(SyncRequest),
+    /// The index covers every event up to this position.
+    Indexed(u64),
+    /// The groups from this position on were not indexed and are cut from the file: answer them
+    /// with this error.
+    Failed { from_position: u64, error: Error },
+}
+
 /// Why the store stopped writing, shared by the writer and the syncer.
 pub type Failure = Arc<Mutex<Option<String>>>;
 
@@ -47,43 +60,92 @@ pub struct Syncer {
 
 impl Syncer {
     /// Runs until the writer drops its end of the queue.
-    pub fn run(self, mut queue: mpsc::Receiver<SyncRequest>) {
-        while let Some(first) = queue.blocking_recv() {
-            let mut batch = vec![first];
-            while let Ok(request) = queue.try_recv() {
-                batch.push(request);
+    pub fn run(self, mut queue: mpsc::Receiver<SyncMessage>) {
+        let mut waiting: VecDeque<SyncRequest> = VecDeque::new();
+        let mut unsynced = 0usize; // requests at the back of `waiting` written after the last fsync
+        let (mut synced, mut indexed): (Option<u64>, Option<u64>) = (None, None);
+        loop {
+            if unsynced == 0 {
+                // Nothing to make durable: wait for the writer.
+                match queue.blocking_recv() {
+                    Some(message) => self.take(message, &mut waiting, &mut unsynced, &mut indexed),
+                    None => break,
+                }
             }
-            let result = match failure(&self.failed) {
-                Some(reason) => Err(format!("the writer stopped after an error: {reason}")),
-                None => self.sync_files(&batch),
-            };
-            match result {
-                Ok(()) => {
-                    let last = batch.last().expect("a batch is not empty").last_position;
-                    self.committed.send_replace(Some(last));
-                    for request in batch {
-                        for (reply, outcome) in request.answers {
-                            let _ = reply.send(Ok(outcome)); // the caller may have stopped waiting
+            while let Ok(message) = queue.try_recv() {
+                self.take(message, &mut waiting, &mut unsynced, &mut indexed);
+            }
+            if unsynced > 0 {
+                let fresh = waiting.range(waiting.len() - unsynced..);
+                match failure(&self.failed).map_or_else(|| self.sync_files(fresh), Err) {
+                    Ok(()) => synced = waiting.back().map(|r| r.last_position),
+                    Err(reason) => {
+                        for request in waiting.drain(..) {
+                            answer_all(
+                                request,
+                                Err(Error::storage(format!("the writer stopped after an error: {reason}"))),
+                            );
                         }
                     }
                 }
-                Err(reason) => {
-                    for request in batch {
-                        for (reply, _) in request.answers {
-                            let _ = reply.send(Err(Error::storage(reason.clone())));
-                        }
+                unsynced = 0;
+            }
+            let released = synced.min(indexed);
+            let Some(bound) = released else { continue };
+            if waiting.front().is_some_and(|r| r.last_position <= bound) {
+                let mut done = Vec::new();
+                while waiting.front().is_some_and(|r| r.last_position <= bound) {
+                    done.extend(waiting.pop_front());
+                }
+                let last = done.last().expect("released at least one").last_position;
+                // Publish before answering, so an appender's next read sees its own events.
+                self.committed.send_if_modified(|committed| {
+                    let newer = committed.is_none_or(|c| c < last);
+                    if newer {
+                        *committed = Some(last);
                     }
+                    newer
+                });
+                for request in done {
+                    answer_all(request, Ok(()));
+                }
+            }
+        }
+        for request in waiting {
+            answer_all(request, Err(Error::ShuttingDown));
+        }
+    }
+
+    fn take(
+        &self,
+        message: SyncMessage,
+        waiting: &mut VecDeque<SyncRequest>,
+        unsynced: &mut usize,
+        indexed: &mut Option<u64>,
+    ) {
+        match message {
+            SyncMessage::Written(request) => {
+                waiting.push_back(request);
+                *unsynced += 1;
+            }
+            SyncMessage::Indexed(position) => *indexed = Some(position),
+            SyncMessage::Failed { from_position, error } => {
+                while waiting.back().is_some_and(|r| r.last_position >= from_position) {
+                    let request = waiting.pop_back().expect("checked");
+                    answer_all(request, Err(error.clone()));
+                    *unsynced = unsynced.saturating_sub(1);
                 }
             }
         }
     }
 
     /// One fdatasync per distinct file of the batch (two only when a segment was sealed meanwhile).
-    fn sync_files(&self, batch: &[SyncRequest]) -> Result<(), String> {
+    fn sync_files<'r>(&self, batch: impl ExactSizeIterator<Item = &'r SyncRequest>) -> Result<(), String> {
         if self.sync != SyncMode::Fsync {
             return Ok(());
         }
         let started = Instant::now();
+        let groups = batch.len();
         let mut synced: Vec<&Arc<File>> = Vec::with_capacity(2);
         for request in batch {
             if synced.iter().any(|f| Arc::ptr_eq(f, &request.file)) {
@@ -99,7 +161,15 @@ impl Syncer {
             synced.push(&request.file);
         }
         metrics::histogram!("skald_fsync_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("skald_fsync_groups").record(batch.len() as f64);
+        metrics::histogram!("skald_fsync_groups").record(groups as f64);
         Ok(())
+    }
+}
+
+/// Answers every append of a request: with its outcome, or with `result`'s error.
+fn answer_all(request: SyncRequest, result: Result<(), Error>) {
+    for (reply, outcome) in request.answers {
+        let answer = result.clone().map(|()| outcome);
+        let _ = reply.send(answer); // the caller may have stopped waiting
     }
 }

@@ -4,11 +4,12 @@
 //! 1. (writer thread) take a group of queued appends (up to [`GROUP_APPENDS_MAX`] / [`GROUP_BYTES_MAX`]);
 //! 2. in one index transaction, for each append: recognise an idempotent retry, claim its event
 //!    ids, check the expected versions, assign positions and versions, frame the events;
-//! 3. write all frames with one `write` and stage the group's index entries;
-//! 4. commit the index transaction (no fsync; at a checkpoint the log is fsynced first, then the
-//!    index is committed durably);
-//! 5. (syncer thread, [`crate::syncer`]) one `fdatasync` for every group written meanwhile, then
-//!    publish the new committed position (waking subscribers) and answer every append.
+//! 3. write all frames with one `write` and hand the group to the syncer thread;
+//! 4. meanwhile, stage the group's index entries and commit the index transaction (no fsync; at a
+//!    checkpoint the log is fsynced first, then the index is committed durably), and tell the syncer;
+//! 5. (syncer thread, [`crate::syncer`]) one `fdatasync` for every group written meanwhile; once a
+//!    group is both durable and indexed, publish the new committed position (waking subscribers)
+//!    and answer its appends.
 //!
 //! Nothing is acknowledged before its `fdatasync`, and readers never look past the committed
 //! position, so they cannot see an event that a crash could take back.
@@ -28,7 +29,7 @@ use crate::format::EventFrame;
 use crate::index::{IndexWriter, IndexedEvent, Location};
 use crate::read::Shared;
 use crate::segment::ActiveSegment;
-use crate::syncer::{failure, Failure, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
+use crate::syncer::{failure, Failure, SyncMessage, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
 use crate::SyncMode;
 
 /// Appends taken into one group commit at most.
@@ -93,11 +94,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            if let Some(request) = self.commit_group(group) {
-                if to_syncer.blocking_send(request).is_err() {
-                    tracing::error!("the syncer thread is gone; appends of the last group get no answer");
-                }
-            }
+            self.commit_group(group, &to_syncer);
         }
         drop(to_syncer);
         if syncer.join().is_err() {
@@ -110,15 +107,15 @@ impl Writer {
         }
     }
 
-    /// Writes and indexes one group; returns what the syncer must make durable and answer.
-    fn commit_group(&mut self, group: Vec<AppendJob>) -> Option<SyncRequest> {
+    /// Writes one group, hands it to the syncer, then indexes it while the syncer waits for the disk.
+    fn commit_group(&mut self, group: Vec<AppendJob>, syncer: &mpsc::Sender<SyncMessage>) {
         if let Some(reason) = failure(&self.failed) {
             self.fail_group(group, format!("the writer stopped after an error: {reason}"));
-            return None;
+            return;
         }
         if let Err(error) = self.roll_segment_if_full() {
             self.fail_group(group, format!("could not start a new segment: {error}"));
-            return None;
+            return;
         }
         let started = Instant::now();
         let timestamp = Timestamp::now().max(self.last_timestamp);
@@ -129,11 +126,12 @@ impl Writer {
         let mut frames = BytesMut::new();
         let shared = self.shared.clone();
         let base = Location { segment: self.segment.first_position(), offset: self.segment.len() };
-        let (appends, replies): (Vec<_>, Vec<_>) = group.into_iter().map(|job| (job.appends, Some(job.reply))).unzip();
-        let mut replies = replies;
-        let mut accepted: Vec<(usize, AppendOutcome)> = Vec::with_capacity(appends.len());
+        let (appends, mut replies): (Vec<_>, Vec<_>) =
+            group.into_iter().map(|job| (job.appends, Some(job.reply))).unzip();
+        let mut handed_over = false;
         let result = shared.index.write(durable_index, |index| {
             let mut staged = GroupOverlay { first_position, events: Vec::new(), heads: HashMap::new() };
+            let mut accepted = Vec::with_capacity(appends.len());
             for (i, request) in appends.iter().enumerate() {
                 match stage_append(index, &shared, request, &mut staged, timestamp, &mut frames, base) {
                     // A replay may point into this very group: it is answered after the fsync too.
@@ -142,14 +140,26 @@ impl Writer {
                     Err(error) => reply(&mut replies[i], Err(error)),
                 }
             }
+            let events = staged.events.len() as u64;
+            if events > 0 {
+                self.segment.append(&frames, events).map_err(Error::from)?;
+            }
+            if !accepted.is_empty() {
+                // The syncer fsyncs while this thread indexes; it answers once both are done.
+                let answers = accepted
+                    .into_iter()
+                    .filter_map(|(i, outcome)| replies[i].take().map(|reply| (reply, outcome)))
+                    .collect();
+                let last_position = (first_position + events).checked_sub(1).expect("accepted appends imply events");
+                let written = SyncRequest { file: self.segment.file(), last_position, answers };
+                handed_over = syncer.blocking_send(SyncMessage::Written(written)).is_ok();
+            }
             let Some(last) = staged.events.last() else {
                 return Ok(());
             };
             let last_position = last.position;
             index.add_events(&staged.events)?;
             index.finish(last_position, timestamp)?;
-            let events = staged.events.len() as u64;
-            self.segment.append(&frames, events).map_err(Error::from)?;
             if durable_index && self.config.sync == SyncMode::Fsync {
                 // A durable index must never cover log bytes that are not durable themselves.
                 self.segment.sync().map_err(|e| {
@@ -164,6 +174,9 @@ impl Writer {
         let events = self.next_position - first_position;
         match result {
             Ok(()) => {
+                if handed_over {
+                    let _ = syncer.blocking_send(SyncMessage::Indexed(self.next_position - 1));
+                }
                 if durable_index {
                     self.events_since_checkpoint = 0;
                     self.last_checkpoint = Instant::now();
@@ -176,16 +189,6 @@ impl Writer {
                     metrics::counter!("skald_appended_events_total").increment(events);
                     metrics::counter!("skald_appended_bytes_total").increment(frames.len() as u64);
                 }
-                if accepted.is_empty() {
-                    return None;
-                }
-                // Replays of earlier groups wait for the same sync: their originals may not be durable yet.
-                let answers = accepted
-                    .into_iter()
-                    .filter_map(|(i, outcome)| replies[i].take().map(|reply| (reply, outcome)))
-                    .collect();
-                let last_position = self.next_position.checked_sub(1).expect("accepted appends imply events");
-                Some(SyncRequest { file: self.segment.file(), last_position, answers })
             }
             Err(error) => {
                 self.next_position = first_position;
@@ -195,10 +198,13 @@ impl Writer {
                     failed.get_or_insert(format!("could not cut back a failed write: {cut}"));
                 }
                 tracing::error!(%error, "group commit failed; its appends are rejected");
-                for (i, _) in accepted {
-                    reply(&mut replies[i], Err(error.clone()));
+                if handed_over {
+                    let _ = syncer
+                        .blocking_send(SyncMessage::Failed { from_position: first_position, error: error.clone() });
                 }
-                None
+                for slot in &mut replies {
+                    reply(slot, Err(error.clone()));
+                }
             }
         }
     }
