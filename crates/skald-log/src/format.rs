@@ -118,8 +118,9 @@ impl SegmentHeader {
     }
 }
 
-/// An event about to be framed (borrowed from the append request).
-pub struct EventFrame<'a> {
+/// An event's fields, borrowed: what the writer frames and the index records, without copies.
+#[derive(Clone, Copy, Debug)]
+pub struct EventView<'a> {
     pub position: u64,
     pub version: u64,
     pub timestamp: Timestamp,
@@ -128,6 +129,28 @@ pub struct EventFrame<'a> {
     pub event_type: &'a str,
     pub data: &'a [u8],
     pub metadata: &'a [u8],
+}
+
+impl<'a> EventView<'a> {
+    /// A view of a stored event.
+    pub fn of(event: &'a RecordedEvent) -> Self {
+        EventView {
+            position: event.position,
+            version: event.version,
+            timestamp: event.timestamp,
+            id: event.id,
+            stream: &event.stream,
+            event_type: &event.event_type,
+            data: event.data.as_bytes(),
+            metadata: event.metadata.as_bytes(),
+        }
+    }
+}
+
+/// An event about to be framed.
+pub struct EventFrame<'a> {
+    pub event: EventView<'a>,
+    /// Whether it is the last event of its append.
     pub end_of_append: bool,
 }
 
@@ -136,10 +159,10 @@ impl EventFrame<'_> {
     pub fn frame_bytes(&self) -> usize {
         FRAME_HEADER_BYTES
             + EVENT_FIXED_BYTES
-            + self.stream.len()
-            + self.event_type.len()
-            + self.data.len()
-            + self.metadata.len()
+            + self.event.stream.len()
+            + self.event.event_type.len()
+            + self.event.data.len()
+            + self.event.metadata.len()
     }
 
     /// Appends the frame to `out`.
@@ -152,18 +175,18 @@ impl EventFrame<'_> {
         out.put_u32_le(0); // CRC, filled below
         out.put_u8(KIND_EVENT);
         out.put_u8(if self.end_of_append { FLAG_END_OF_APPEND } else { 0 });
-        out.put_u64_le(self.position);
-        out.put_u64_le(self.version);
-        out.put_u64_le(self.timestamp.micros());
-        out.put_slice(self.id.as_bytes());
-        out.put_u16_le(self.stream.len() as u16);
-        out.put_u16_le(self.event_type.len() as u16);
-        out.put_u32_le(self.data.len() as u32);
-        out.put_u32_le(self.metadata.len() as u32);
-        out.put_slice(self.stream.as_bytes());
-        out.put_slice(self.event_type.as_bytes());
-        out.put_slice(self.data);
-        out.put_slice(self.metadata);
+        out.put_u64_le(self.event.position);
+        out.put_u64_le(self.event.version);
+        out.put_u64_le(self.event.timestamp.micros());
+        out.put_slice(self.event.id.as_bytes());
+        out.put_u16_le(self.event.stream.len() as u16);
+        out.put_u16_le(self.event.event_type.len() as u16);
+        out.put_u32_le(self.event.data.len() as u32);
+        out.put_u32_le(self.event.metadata.len() as u32);
+        out.put_slice(self.event.stream.as_bytes());
+        out.put_slice(self.event.event_type.as_bytes());
+        out.put_slice(self.event.data);
+        out.put_slice(self.event.metadata);
         let crc = crc32c::crc32c(&out[start + FRAME_HEADER_BYTES..]);
         out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     }
@@ -276,7 +299,7 @@ mod tests {
     use super::*;
 
     fn sample(end: bool) -> EventFrame<'static> {
-        EventFrame {
+        let event = EventView {
             position: 7,
             version: 3,
             timestamp: Timestamp(42),
@@ -285,8 +308,8 @@ mod tests {
             event_type: "Placed",
             data: br#"{"a":1}"#,
             metadata: b"{}",
-            end_of_append: end,
-        }
+        };
+        EventFrame { event, end_of_append: end }
     }
 
     #[test]

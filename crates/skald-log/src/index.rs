@@ -23,6 +23,7 @@
 
 use std::path::Path;
 
+use crate::format::EventView;
 use redb::{
     Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction,
 };
@@ -79,15 +80,9 @@ pub struct StreamHead {
     pub position: u64,
 }
 
-/// What the index needs to know of one event.
+/// An event and where its frame starts: what the index records.
 pub struct IndexedEvent<'a> {
-    pub position: u64,
-    pub version: u64,
-    pub timestamp: Timestamp,
-    pub id: Uuid,
-    pub stream: &'a str,
-    pub event_type: &'a str,
-    pub data: &'a [u8],
+    pub event: EventView<'a>,
     pub location: Location,
 }
 
@@ -208,28 +203,33 @@ impl<'txn> IndexWriter<'txn> {
     /// Neighbours are folded into runs across append boundaries: a group of single-event appends
     /// to one category costs one category entry, not one per append.
     pub fn add_events(&mut self, events: &[IndexedEvent<'_>]) -> Result<(), Error> {
-        assert!(events.windows(2).all(|w| w[1].position == w[0].position + 1), "indexed events are contiguous");
+        assert!(
+            events.windows(2).all(|w| w[1].event.position == w[0].event.position + 1),
+            "indexed events are contiguous"
+        );
         let run = |events: &[IndexedEvent<'_>]| -> RunValue {
-            (events[0].position, events.len() as u64, events[0].location.segment, events[0].location.offset)
+            (events[0].event.position, events.len() as u64, events[0].location.segment, events[0].location.offset)
         };
-        for part in runs_of(events, |a, b| a.stream == b.stream && b.version == a.version + 1) {
-            let (first, last) = (&part[0], &part[part.len() - 1]);
+        for part in runs_of(events, |a, b| a.event.stream == b.event.stream && b.event.version == a.event.version + 1) {
+            let (first, last) = (&part[0].event, &part[part.len() - 1].event);
             self.stream_runs.insert((first.stream, first.version), run(part)).map_err(storage)?;
             self.streams.insert(first.stream, (last.version, last.position)).map_err(storage)?;
         }
-        for part in runs_of(events, |a, b| category_of(a.stream) == category_of(b.stream)) {
-            self.category_runs.insert((category_of(part[0].stream), part[0].position), run(part)).map_err(storage)?;
+        for part in runs_of(events, |a, b| category_of(a.event.stream) == category_of(b.event.stream)) {
+            self.category_runs
+                .insert((category_of(part[0].event.stream), part[0].event.position), run(part))
+                .map_err(storage)?;
         }
-        for part in runs_of(events, |a, b| a.event_type == b.event_type) {
-            self.type_runs.insert((part[0].event_type, part[0].position), run(part)).map_err(storage)?;
+        for part in runs_of(events, |a, b| a.event.event_type == b.event.event_type) {
+            self.type_runs.insert((part[0].event.event_type, part[0].event.position), run(part)).map_err(storage)?;
         }
         for part in events.chunks(CHUNK_EVENTS_MAX) {
             let first = &part[0];
             self.chunks
-                .insert(first.position, (part.len() as u64, first.location.segment, first.location.offset))
+                .insert(first.event.position, (part.len() as u64, first.location.segment, first.location.offset))
                 .map_err(storage)?;
         }
-        for event in events {
+        for IndexedEvent { event, .. } in events {
             if let Some(described) = described_by_metadata_stream(event.stream) {
                 // Only well-formed metadata events take effect; anything else stays a plain event.
                 if serde_json::from_slice::<StreamMetadata>(event.data).is_ok() {
@@ -242,7 +242,7 @@ impl<'txn> IndexWriter<'txn> {
 
     /// Indexes event ids (the writer claims ids one by one with [`Self::claim_id`] instead).
     pub fn add_ids(&mut self, events: &[IndexedEvent<'_>]) -> Result<(), Error> {
-        for event in events {
+        for IndexedEvent { event, .. } in events {
             self.ids.insert(event.id.as_u128(), event.position).map_err(storage)?;
         }
         Ok(())

@@ -9,7 +9,7 @@ use std::time::Instant;
 use skald_core::{Error, Timestamp};
 use tokio::sync::watch;
 
-use crate::format::{decode_frame, Frame, FRAME_HEADER_BYTES, SEAL_PAYLOAD_BYTES, SEGMENT_HEADER_BYTES};
+use crate::format::{decode_frame, EventView, Frame, FRAME_HEADER_BYTES, SEAL_PAYLOAD_BYTES, SEGMENT_HEADER_BYTES};
 use crate::index::{Index, IndexedEvent, Location};
 use crate::read::{corrupt, Shared};
 use crate::segment::{list_segments, scan_segment, verify_sealed, ActiveSegment, FrameReader, ReadFailure};
@@ -259,16 +259,7 @@ fn index_batch(
         let events: Vec<IndexedEvent<'_>> = batch
             .iter()
             .flatten()
-            .map(|(e, location)| IndexedEvent {
-                position: e.position,
-                version: e.version,
-                timestamp: e.timestamp,
-                id: e.id,
-                stream: &e.stream,
-                event_type: &e.event_type,
-                data: e.data.as_bytes(),
-                location: *location,
-            })
+            .map(|(e, location)| IndexedEvent { event: EventView::of(e), location: *location })
             .collect();
         index.add_events(&events)?;
         index.add_ids(&events)?;

@@ -25,7 +25,7 @@ use skald_core::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::format::EventFrame;
+use crate::format::{EventFrame, EventView};
 use crate::index::{IndexWriter, IndexedEvent, Location};
 use crate::read::Shared;
 use crate::segment::ActiveSegment;
@@ -157,7 +157,7 @@ impl Writer {
             let Some(last) = staged.events.last() else {
                 return Ok(());
             };
-            let last_position = last.position;
+            let last_position = last.event.position;
             index.add_events(&staged.events)?;
             index.finish(last_position, timestamp)?;
             if durable_index && self.config.sync == SyncMode::Fsync {
@@ -255,7 +255,7 @@ enum Staged {
 /// Where the event at `position` is: in this group (not written yet) or in the log.
 fn stored_id(shared: &Shared, group: &GroupOverlay<'_>, position: u64) -> Result<StoredId, Error> {
     if position >= group.first_position {
-        let event = &group.events[(position - group.first_position) as usize];
+        let event = &group.events[(position - group.first_position) as usize].event;
         return Ok(StoredId { stream: event.stream.to_owned(), version: event.version, position });
     }
     let event = shared.event_at(&shared.index.read()?, position)?;
@@ -320,7 +320,7 @@ fn stage_append<'a>(
         let part_first_position = position;
         for (i, event) in append.events.iter().enumerate() {
             written += 1;
-            let frame = EventFrame {
+            let view = EventView {
                 position,
                 version: first_version + i as u64,
                 timestamp,
@@ -329,20 +329,10 @@ fn stage_append<'a>(
                 event_type: &event.event_type,
                 data: event.data.as_bytes(),
                 metadata: event.metadata.as_bytes(),
-                end_of_append: written == total,
             };
             let location = Location { segment: base.segment, offset: base.offset + frames.len() as u64 };
-            frame.encode_into(frames);
-            group.events.push(IndexedEvent {
-                position,
-                version: frame.version,
-                timestamp,
-                id: event.id,
-                stream: &append.stream,
-                event_type: &event.event_type,
-                data: event.data.as_bytes(),
-                location,
-            });
+            EventFrame { event: view, end_of_append: written == total }.encode_into(frames);
+            group.events.push(IndexedEvent { event: view, location });
             position += 1;
         }
         let last_version = first_version + append.events.len() as u64 - 1;
