@@ -70,6 +70,8 @@ pub struct Options {
     pub checkpoint_interval: Duration,
     /// ...or after this many events, whichever comes first.
     pub checkpoint_events: u64,
+    /// How segment writes and fsyncs reach the disk; tests swap in one that fails.
+    pub disk: Arc<dyn segment::Disk>,
 }
 
 impl Default for Options {
@@ -82,6 +84,7 @@ impl Default for Options {
             verify_sealed_on_open: true,
             checkpoint_interval: Duration::from_secs(2),
             checkpoint_events: 500_000,
+            disk: Arc::new(segment::OsDisk),
         }
     }
 }

@@ -94,6 +94,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
         committed,
         config: WriterConfig {
             sync: options.sync,
+            disk: options.disk.clone(),
             segment_bytes_target: options.segment_bytes_target,
             checkpoint_interval: options.checkpoint_interval,
             checkpoint_events: options.checkpoint_events,
@@ -122,7 +123,8 @@ fn recover_segments(
         segments.pop();
     }
     let Some((last_first, last_path)) = segments.last().cloned() else {
-        return Ok((ActiveSegment::create(segments_dir, 0).map_err(io_at(segments_dir))?, 0));
+        let segment = ActiveSegment::create(options.disk.clone(), segments_dir, 0).map_err(io_at(segments_dir))?;
+        return Ok((segment, 0));
     };
     let mut expected_first = segments[0].0;
     for (first, path) in &segments[..segments.len() - 1] {
@@ -160,10 +162,11 @@ fn recover_segments(
     }
     if scan.sealed.is_some() {
         // Crashed after sealing, before the next segment existed.
-        let segment = ActiveSegment::create(segments_dir, next_position).map_err(io_at(segments_dir))?;
+        let segment =
+            ActiveSegment::create(options.disk.clone(), segments_dir, next_position).map_err(io_at(segments_dir))?;
         return Ok((segment, next_position));
     }
-    let segment = ActiveSegment::reopen(&last_path, &scan).map_err(io_at(&last_path))?;
+    let segment = ActiveSegment::reopen(options.disk.clone(), &last_path, &scan).map_err(io_at(&last_path))?;
     Ok((segment, next_position))
 }
 

@@ -20,6 +20,26 @@ pub const READ_CHUNK_BYTES: usize = 256 * 1024;
 /// Frames examined after a damaged frame when telling a torn tail from damage inside the log.
 const DAMAGE_SEARCH_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
+/// The two operations the writer's durability rests on, behind a trait so that tests can make
+/// them fail (a full disk, a failing fsync) and check what the store does then.
+pub trait Disk: Send + Sync + std::fmt::Debug {
+    /// Writes all of `data` at `offset`.
+    fn write_at(&self, file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
+        file.write_all_at(data, offset)
+    }
+
+    /// Makes the file's data durable (`fdatasync`).
+    fn sync(&self, file: &File) -> std::io::Result<()> {
+        file.sync_data()
+    }
+}
+
+/// The real disk.
+#[derive(Debug, Default)]
+pub struct OsDisk;
+
+impl Disk for OsDisk {}
+
 /// The file name of the segment whose first event has `first_position`.
 pub fn segment_file_name(first_position: u64) -> String {
     format!("{first_position:020}.seg")
@@ -51,6 +71,7 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 /// The segment the writer appends to.
 pub struct ActiveSegment {
+    disk: Arc<dyn Disk>,
     file: Arc<File>,
     path: PathBuf,
     header: SegmentHeader,
@@ -63,7 +84,7 @@ pub struct ActiveSegment {
 
 impl ActiveSegment {
     /// Creates a new, empty segment and makes its existence durable.
-    pub fn create(dir: &Path, first_position: u64) -> std::io::Result<Self> {
+    pub fn create(disk: Arc<dyn Disk>, dir: &Path, first_position: u64) -> std::io::Result<Self> {
         let path = dir.join(segment_file_name(first_position));
         let header = SegmentHeader { first_position, created: Timestamp::now() };
         let mut file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
@@ -71,6 +92,7 @@ impl ActiveSegment {
         file.sync_all()?;
         sync_dir(dir)?;
         Ok(ActiveSegment {
+            disk,
             file: Arc::new(file),
             path,
             header,
@@ -81,13 +103,14 @@ impl ActiveSegment {
     }
 
     /// Reopens a segment after recovery has found its valid length, cutting anything beyond it.
-    pub fn reopen(path: &Path, tail: &TailScan) -> std::io::Result<Self> {
+    pub fn reopen(disk: Arc<dyn Disk>, path: &Path, tail: &TailScan) -> std::io::Result<Self> {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         if file.metadata()?.len() != tail.valid_len {
             file.set_len(tail.valid_len)?;
             file.sync_all()?;
         }
         Ok(ActiveSegment {
+            disk,
             file: Arc::new(file),
             path: path.to_owned(),
             header: tail.header,
@@ -114,7 +137,7 @@ impl ActiveSegment {
 
     /// Writes encoded frames holding `events` events at the end of the file (not yet durable).
     pub fn append(&mut self, frames: &[u8], events: u64) -> std::io::Result<()> {
-        self.file.write_all_at(frames, self.len)?;
+        self.disk.write_at(&self.file, frames, self.len)?;
         self.len += frames.len() as u64;
         self.body_crc = crc32c::crc32c_append(self.body_crc, frames);
         self.event_count += events;
@@ -123,7 +146,7 @@ impl ActiveSegment {
 
     /// Makes everything written so far durable.
     pub fn sync(&self) -> std::io::Result<()> {
-        self.file.sync_data()
+        self.disk.sync(&self.file)
     }
 
     /// The file, for syncing it from another thread.
@@ -155,8 +178,8 @@ impl ActiveSegment {
         };
         let mut frame = BytesMut::new();
         seal.encode_into(&mut frame);
-        self.file.write_all_at(&frame, self.len)?;
-        self.file.sync_all()?;
+        self.disk.write_at(&self.file, &frame, self.len)?;
+        self.disk.sync(&self.file)?;
         Ok(self.path.clone())
     }
 }

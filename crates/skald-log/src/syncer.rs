@@ -14,6 +14,7 @@ use std::time::Instant;
 use skald_core::{AppendOutcome, Error};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::segment::Disk;
 use crate::SyncMode;
 
 /// Groups written but not yet synced, at most; the writer waits when the syncer is this far behind.
@@ -54,6 +55,7 @@ pub fn failure(failed: &Failure) -> Option<String> {
 /// The syncer's state.
 pub struct Syncer {
     pub sync: SyncMode,
+    pub disk: Arc<dyn Disk>,
     pub committed: watch::Sender<Option<u64>>,
     pub failed: Failure,
 }
@@ -151,7 +153,7 @@ impl Syncer {
             if synced.iter().any(|f| Arc::ptr_eq(f, &request.file)) {
                 continue;
             }
-            if let Err(error) = request.file.sync_data() {
+            if let Err(error) = self.disk.sync(&request.file) {
                 // After a failed fsync the file's contents are unknown: stop writing for good.
                 let reason = format!("fsync failed: {error}");
                 tracing::error!(%reason, "the store stops taking appends; reopen it to recover");

@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::format::{EventFrame, EventView};
 use crate::index::{IndexWriter, IndexedEvent, Location};
 use crate::read::Shared;
-use crate::segment::ActiveSegment;
+use crate::segment::{ActiveSegment, Disk};
 use crate::syncer::{failure, Failure, SyncMessage, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
 use crate::SyncMode;
 
@@ -47,6 +47,7 @@ pub struct AppendJob {
 /// Settings the writer needs.
 pub struct WriterConfig {
     pub sync: SyncMode,
+    pub disk: Arc<dyn Disk>,
     pub segment_bytes_target: u64,
     pub checkpoint_interval: Duration,
     pub checkpoint_events: u64,
@@ -70,7 +71,12 @@ impl Writer {
     /// Runs until every sender is gone, then checkpoints the indexes.
     pub fn run(mut self, mut queue: mpsc::Receiver<AppendJob>) {
         let (to_syncer, sync_queue) = mpsc::channel(SYNC_QUEUE_GROUPS_MAX);
-        let syncer = Syncer { sync: self.config.sync, committed: self.committed.clone(), failed: self.failed.clone() };
+        let syncer = Syncer {
+            sync: self.config.sync,
+            disk: self.config.disk.clone(),
+            committed: self.committed.clone(),
+            failed: self.failed.clone(),
+        };
         let syncer = match std::thread::Builder::new().name("skald-syncer".into()).spawn(move || syncer.run(sync_queue))
         {
             Ok(thread) => thread,
@@ -225,7 +231,7 @@ impl Writer {
         // completes by creating the next one. The other order would leave an unsealed segment
         // in the middle of the log.
         let path: PathBuf = self.segment.seal()?;
-        self.segment = ActiveSegment::create(&self.shared.segments_dir, self.next_position)?;
+        self.segment = ActiveSegment::create(self.config.disk.clone(), &self.shared.segments_dir, self.next_position)?;
         tracing::info!(segment = %path.display(), "segment sealed");
         Ok(())
     }
