@@ -1,1 +1,58 @@
-//! placeholder
+//! Consumer groups (persistent subscriptions) over any [`EventStore`](skald_core::EventStore):
+//! competing consumers with per-stream order, leases, acks, retries with backoff, parking, and
+//! pull or push delivery.
+//!
+//! This crate owns the group lifecycle and delivery. It is written only against
+//! `Arc<dyn EventStore>`, and everything durable is an event (see [`durable`]): definitions in
+//! `$groups`, checkpoints in `$sub-<group>`, parked events in `$parked-<group>`. A group's state
+//! after a restart is what those streams say.
+//!
+//! How an event travels: the group's reader follows `$all` from the checkpoint and keeps the
+//! events its filter (a `skald_pattern` event pattern) accepts in a bounded window. Workers
+//! [`lease`](GroupsHandle::lease) batches; a stream belongs to at most one lease at a time, and its
+//! events are handed out in log order. A worker [`ack`](GroupsHandle::ack)s or
+//! [`nack`](GroupsHandle::nack)s each event; a lease not renewed by an ack or nack before
+//! `lease_timeout_ms` expires and its events go back to the queue, so a crashed worker's streams
+//! move to the others. Failed events are retried after an exponential backoff with jitter, and
+//! after `max_attempts` deliveries parked to `$parked-<group>` with the reason;
+//! [`replay_parked`](GroupsHandle::replay_parked) delivers them again. The checkpoint is the
+//! lowest position not yet acknowledged or parked, written every `checkpoint_interval`: delivery
+//! is at least once, and nothing below a durable checkpoint is delivered again.
+//!
+//! ```
+//! use std::{sync::Arc, time::Duration};
+//! use skald_core::{EventStore, MemoryStore, NewEvent, StreamAppend};
+//! use skald_groups::{GroupSpec, Groups, GroupsOptions};
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = Arc::new(MemoryStore::new());
+//! let groups = Groups::start(store.clone(), GroupsOptions::default()).await?;
+//! groups.create_group(GroupSpec::new("billing").filter(serde_json::json!({"type": ["OrderPlaced"]}))).await?;
+//! store.append(vec![StreamAppend::new("order-1", vec![NewEvent::new("OrderPlaced", serde_json::json!({}))])]).await?;
+//!
+//! let batch = groups.lease("billing", "worker-1", 100, Duration::from_secs(5)).await?;
+//! assert_eq!(batch.events[0].event.stream, "order-1");
+//! groups.ack_all("billing", batch.lease_id)?;
+//! groups.shutdown().await;
+//! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
+//! ```
+
+mod clock;
+mod dispatch;
+pub mod durable;
+mod error;
+pub mod metrics;
+mod push;
+mod runtime;
+mod service;
+mod spec;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use dispatch::{Batch, Delivery, Resolved};
+pub use error::GroupError;
+pub use runtime::LEASE_WAIT_MAX;
+pub use service::{GroupInfo, GroupStats, Groups, GroupsHandle, GroupsOptions, GROUPS_MAX};
+pub use spec::{
+    validate_group_name, Backoff, GroupSpec, PushSpec, StartFrom, ATTEMPTS_MAX, GROUP_IN_FLIGHT_EVENTS_MAX,
+    GROUP_LEASES_MAX, GROUP_NAME_BYTES_MAX, LEASE_EVENTS_MAX, LEASE_TIMEOUT_MS_MAX, PUSH_BATCH_BYTES_MAX,
+    PUSH_BATCH_EVENTS_MAX, PUSH_PARALLELISM_MAX,
+};
