@@ -1,0 +1,100 @@
+//! Shared test helpers: the travel services (the example's code), coordinators on a MemoryStore,
+//! and ledger checks.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use skald_core::{EventStore, MemoryStore};
+use skald_saga::{
+    Coordinator, CoordinatorHandle, CoordinatorOptions, ExecutionDescription, ExecutionStatus, StartExecution,
+};
+
+#[path = "../../examples/travel_services.rs"]
+pub mod travel_services;
+
+pub use travel_services::Services;
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A travel input; `flight`/`car` "FAIL" or `amount` > 1000 pick a failure.
+pub fn trip(id: &str, flight: &str, car: &str, amount: u64) -> Value {
+    json!({"trip_id": id, "flight": flight, "car": car, "amount": amount})
+}
+
+pub struct World {
+    pub store: Arc<dyn EventStore>,
+    pub services: Services,
+    pub base: String,
+    pub saga: CoordinatorHandle,
+}
+
+pub async fn world() -> World {
+    world_with(|o| o).await
+}
+
+pub async fn world_with(tune: impl FnOnce(CoordinatorOptions) -> CoordinatorOptions) -> World {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let services = Services::default();
+    let base = travel_services::spawn(services.clone()).await;
+    let options = tune(CoordinatorOptions { resources: travel_services::registry(&base), ..Default::default() });
+    let saga = Coordinator::start(store.clone(), options).await.unwrap();
+    saga.create_state_machine("travel", travel_services::definition()).await.unwrap();
+    World { store, services, base, saga }
+}
+
+impl World {
+    pub async fn run(&self, name: &str, input: Value) -> ExecutionDescription {
+        let started = self.saga.start_execution(StartExecution::new("travel", name, input)).await.unwrap();
+        let done = self.saga.wait_for_execution(&started.execution_id, WAIT).await.unwrap();
+        assert_ne!(done.status, ExecutionStatus::Running, "{name} did not finish");
+        done
+    }
+
+    pub fn effects(&self, trip: &str) -> Vec<String> {
+        effects_of(&self.services, trip)
+    }
+}
+
+/// The endpoints that took effect for `trip`, in order.
+pub fn effects_of(services: &Services, trip: &str) -> Vec<String> {
+    let ledger = services.lock().unwrap();
+    ledger.effects.iter().filter(|e| e.trip_id == trip).map(|e| e.endpoint.clone()).collect()
+}
+
+/// Checks the saga invariant for one trip: either everything was booked (and nothing undone) or
+/// every booking made was undone in reverse order; and no endpoint took effect twice for the same
+/// key.
+pub fn check_saga_effects(services: &Services, trip: &str, status: ExecutionStatus) {
+    let effects = effects_of(services, trip);
+    let ledger = services.lock().unwrap();
+    let mut keys = std::collections::HashSet::new();
+    for e in ledger.effects.iter().filter(|e| e.trip_id == trip) {
+        assert!(keys.insert(e.key.clone()), "trip {trip}: effect with key {} happened twice", e.key);
+    }
+    drop(ledger);
+    let count = |endpoint: &str| effects.iter().filter(|e| *e == endpoint).count();
+    for endpoint in ["flights/reservations", "cars/reservations", "payments/charges"] {
+        assert!(count(endpoint) <= 1, "trip {trip}: {endpoint} took effect {} times: {effects:?}", count(endpoint));
+    }
+    match status {
+        ExecutionStatus::Succeeded => assert_eq!(
+            effects,
+            ["flights/reservations", "cars/reservations", "payments/charges"],
+            "trip {trip}: a success books all three and undoes nothing"
+        ),
+        ExecutionStatus::Failed => {
+            // Every compensation runs (they are unconditional), in reverse order, each once.
+            let undo: Vec<&String> =
+                effects.iter().filter(|e| e.ends_with("cancellations") || e.ends_with("refunds")).collect();
+            let last_undo = ["payments/refunds", "cars/cancellations", "flights/cancellations"];
+            let tail: Vec<&str> = undo.iter().map(|s| s.as_str()).collect();
+            assert!(last_undo.ends_with(&tail), "trip {trip}: compensations out of order: {effects:?}");
+            assert!(tail.contains(&"flights/cancellations"), "trip {trip}: the flight was not undone: {effects:?}");
+            assert_eq!(count("payments/charges"), 0, "trip {trip}: a failed saga kept a charge: {effects:?}");
+        }
+        other => panic!("trip {trip}: unexpected status {other}"),
+    }
+}
