@@ -76,6 +76,7 @@ pub(crate) struct Inner {
     pub active: AtomicUsize,
     pub counters: Counters,
     pub probe: Option<Probe>,
+    pub timer_loop: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Counts an operation in progress, so shutdown can wait for it.
@@ -117,6 +118,7 @@ impl Inner {
             active: AtomicUsize::new(0),
             counters: Counters::default(),
             probe: options.probe.clone(),
+            timer_loop: Mutex::new(None),
             options,
         }))
     }
@@ -398,6 +400,14 @@ impl Inner {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while self.active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let timer_loop = lock(&self.timer_loop).take();
+        if let Some(timer_loop) = timer_loop {
+            let _ = timer_loop.await;
+        }
+        // Let aborted task attempts unwind, releasing their hold on the store.
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
         }
     }
 }

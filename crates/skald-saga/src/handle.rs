@@ -30,7 +30,8 @@ impl Coordinator {
         options: CoordinatorOptions,
     ) -> Result<CoordinatorHandle, SagaError> {
         let inner = Inner::new(store, options)?;
-        tokio::spawn(inner.clone().run_timers());
+        let timer_loop = tokio::spawn(inner.clone().run_timers());
+        *crate::engine::lock(&inner.timer_loop) = Some(timer_loop);
         match inner.recover().await {
             Ok(recovered) => {
                 if recovered > 0 {

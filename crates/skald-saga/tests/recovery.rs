@@ -1,0 +1,220 @@
+//! Restarts in-process and on disk: timers (Wait, retry backoff, task timeouts) that fire after a
+//! restart, executions that stay on their version, and eviction from memory.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use skald_asl::Timestamp;
+use skald_core::{EventStore, MemoryStore};
+use skald_saga::{Coordinator, CoordinatorOptions, ExecutionStatus, ManualClock, ResourceRegistry, StartExecution};
+
+fn t0() -> Timestamp {
+    Timestamp::parse_rfc3339("2026-06-01T00:00:00Z").unwrap()
+}
+
+fn wait_then_pass(seconds: u64, text: &str) -> Value {
+    json!({
+        "StartAt": "Pause",
+        "States": {
+            "Pause": { "Type": "Wait", "Seconds": seconds, "Next": "Done" },
+            "Done": { "Type": "Pass", "Result": text, "ResultPath": "$.said", "End": true }
+        }
+    })
+}
+
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
+#[tokio::test]
+async fn wait_timer_fires_after_restart() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(t0());
+    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
+    let first = Coordinator::start(store.clone(), options()).await.unwrap();
+    first.create_state_machine("pause", wait_then_pass(60, "v1")).await.unwrap();
+    let id = first.start_execution(StartExecution::new("pause", "p1", json!({}))).await.unwrap().execution_id;
+    assert_eq!(first.stats().timers, 1);
+    first.shutdown().await;
+
+    clock.advance(61_000);
+    let second = Coordinator::start(store.clone(), options()).await.unwrap();
+    let done = second.wait_for_execution(&id, WAIT).await.unwrap();
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
+    assert_eq!(done.output, Some(json!({"said": "v1"})));
+    // The Wait ended at the recorded time, not when the new coordinator noticed it.
+    assert!(done.stop_time.unwrap() >= t0().plus_millis(60_000));
+}
+
+#[tokio::test]
+async fn timer_waits_for_its_time_after_restart() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(t0());
+    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
+    let first = Coordinator::start(store.clone(), options()).await.unwrap();
+    first.create_state_machine("pause", wait_then_pass(3600, "later")).await.unwrap();
+    let id = first.start_execution(StartExecution::new("pause", "p2", json!({}))).await.unwrap().execution_id;
+    first.shutdown().await;
+    let second = Coordinator::start(store.clone(), options()).await.unwrap();
+    clock.advance(1_000_000);
+    settle().await;
+    assert_eq!(second.describe_execution(&id).await.unwrap().status, ExecutionStatus::Running);
+    assert_eq!(second.describe_execution(&id).await.unwrap().current_states, [(0, "Pause".to_owned())]);
+    clock.advance(2_600_001);
+    let done = second.wait_for_execution(&id, WAIT).await.unwrap();
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn timers_fire_after_reopening_the_disk_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(t0());
+    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
+    let id = {
+        let store = Arc::new(skald_log::Store::open(dir.path(), skald_log::Options::default()).unwrap());
+        let saga = Coordinator::start(store.clone(), options()).await.unwrap();
+        saga.create_state_machine("pause", wait_then_pass(30, "disk")).await.unwrap();
+        let id = saga.start_execution(StartExecution::new("pause", "d1", json!({}))).await.unwrap().execution_id;
+        saga.shutdown().await;
+        store.close();
+        id
+    };
+    clock.advance(31_000);
+    let store = Arc::new(skald_log::Store::open(dir.path(), skald_log::Options::default()).unwrap());
+    let saga = Coordinator::start(store.clone(), options()).await.unwrap();
+    let done = saga.wait_for_execution(&id, WAIT).await.unwrap();
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
+    assert_eq!(done.output, Some(json!({"said": "disk"})));
+    saga.shutdown().await;
+    store.close();
+}
+
+#[tokio::test]
+async fn retry_backoff_and_task_timeout_survive_a_restart() {
+    // A task whose endpoint never answers times out (TimeoutSeconds), is retried after a backoff,
+    // and finally caught; the coordinator restarts in between.
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(t0());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/slow", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let app = axum::Router::new().route(
+            "/slow",
+            axum::routing::post(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "late"
+            }),
+        );
+        let _ = axum::serve(listener, app).await;
+    });
+    let options = || CoordinatorOptions {
+        clock: Arc::new(clock.clone()),
+        resources: ResourceRegistry::new().http("slow", url.clone()),
+        ..Default::default()
+    };
+    let definition = json!({
+        "StartAt": "Call",
+        "States": {
+            "Call": {
+                "Type": "Task", "Resource": "slow", "TimeoutSeconds": 10,
+                "Retry": [{ "ErrorEquals": ["States.Timeout"], "IntervalSeconds": 5, "MaxAttempts": 1 }],
+                "Catch": [{ "ErrorEquals": ["States.ALL"], "Next": "GaveUp" }],
+                "End": true
+            },
+            "GaveUp": { "Type": "Pass", "Result": "gave up", "End": true }
+        }
+    });
+    let first = Coordinator::start(store.clone(), options()).await.unwrap();
+    first.create_state_machine("slow", definition).await.unwrap();
+    let id = first.start_execution(StartExecution::new("slow", "s1", json!({}))).await.unwrap().execution_id;
+    clock.advance(10_000); // first attempt times out; retry timer set for +5 s
+    settle().await;
+    first.shutdown().await;
+    let second = Coordinator::start(store.clone(), options()).await.unwrap();
+    clock.advance(5_000); // the retry fires: second attempt
+    settle().await;
+    second.shutdown().await;
+    let third = Coordinator::start(store.clone(), options()).await.unwrap();
+    clock.advance(10_000); // second attempt times out: caught
+    let done = third.wait_for_execution(&id, WAIT).await.unwrap();
+    assert_eq!(done.status, ExecutionStatus::Succeeded);
+    assert_eq!(done.output, Some(json!("gave up")));
+    let history = third.history(&id, None, 1000, skald_core::Direction::Forward).await.unwrap();
+    let kinds: Vec<&str> = history.events.iter().map(|e| e.event_type()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "TaskTimedOut").count(), 2, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "RetryScheduled").count(), 1, "{kinds:?}");
+}
+
+#[tokio::test]
+async fn an_execution_stays_on_the_version_it_started_with() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(t0());
+    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
+    let saga = Coordinator::start(store.clone(), options()).await.unwrap();
+    let v1 = saga.create_state_machine("pause", wait_then_pass(10, "v1")).await.unwrap();
+    assert_eq!(v1.version, 1);
+    let old = saga.start_execution(StartExecution::new("pause", "old", json!({}))).await.unwrap();
+    let v2 = saga.update_state_machine("pause", wait_then_pass(10, "v2")).await.unwrap();
+    assert_eq!(v2.version, 2);
+    let new = saga.start_execution(StartExecution::new("pause", "new", json!({}))).await.unwrap();
+    assert_eq!((old.state_machine_version, new.state_machine_version), (1, 2));
+    // Restart in between, so the old one is rebuilt from its history with version 1.
+    saga.shutdown().await;
+    let saga = Coordinator::start(store.clone(), options()).await.unwrap();
+    clock.advance(11_000);
+    let old = saga.wait_for_execution(&old.execution_id, WAIT).await.unwrap();
+    let new = saga.wait_for_execution(&new.execution_id, WAIT).await.unwrap();
+    assert_eq!(old.output, Some(json!({"said": "v1"})));
+    assert_eq!(new.output, Some(json!({"said": "v2"})));
+    assert_eq!(saga.describe_state_machine("pause", Some(1)).await.unwrap().definition, wait_then_pass(10, "v1"));
+    // Delete: no new starts; versions stay readable for running executions.
+    saga.delete_state_machine("pause").await.unwrap();
+    let err = saga.start_execution(StartExecution::new("pause", "late", json!({}))).await.unwrap_err();
+    assert_eq!(err.code(), "state-machine-not-found");
+    let again = saga.create_state_machine("pause", wait_then_pass(1, "v4")).await.unwrap();
+    assert_eq!(again.version, 4, "a delete uses a version number");
+}
+
+#[tokio::test]
+async fn idle_executions_are_evicted_and_reloaded() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(t0());
+    let options = CoordinatorOptions { clock: Arc::new(clock.clone()), executions_cached_max: 8, ..Default::default() };
+    let saga = Coordinator::start(store.clone(), options).await.unwrap();
+    saga.create_state_machine("pause", wait_then_pass(5, "x")).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..50 {
+        ids.push(saga.start_execution(StartExecution::new("pause", format!("e{i}"), json!({"i": i}))).await.unwrap());
+    }
+    clock.advance(6_000);
+    for s in ids {
+        let done = saga.wait_for_execution(&s.execution_id, WAIT).await.unwrap();
+        assert_eq!(done.status, ExecutionStatus::Succeeded);
+    }
+    assert_eq!(saga.stats().open_executions, 0);
+}
+
+#[tokio::test]
+async fn travel_saga_resumes_after_an_in_process_restart() {
+    let w = world().await;
+    let started = w
+        .saga
+        .start_execution(StartExecution::new("travel", "flaky-restart", trip("flaky-restart", "SK", "c", 5000)))
+        .await
+        .unwrap();
+    // Shut down while the compensation's retry timer (1 s) is pending or earlier.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    w.saga.shutdown().await;
+    let options = CoordinatorOptions { resources: travel_services::registry(&w.base), ..Default::default() };
+    let saga = Coordinator::start(w.store.clone(), options).await.unwrap();
+    let done = saga.wait_for_execution(&started.execution_id, WAIT).await.unwrap();
+    assert_eq!(done.status, ExecutionStatus::Failed);
+    check_saga_effects(&w.services, "flaky-restart", ExecutionStatus::Failed);
+}
