@@ -20,7 +20,10 @@ fn events() -> Vec<StreamAppend> {
         NewEvent::new(kind, data).with_id(Uuid::from_u128(n)).with_metadata(json!({"correlation_id": format!("c{n}")}))
     };
     vec![
-        StreamAppend::new("order-1", vec![event(1, "OrderPlaced", json!({"total": 12})), event(2, "OrderPaid", json!({}))]),
+        StreamAppend::new(
+            "order-1",
+            vec![event(1, "OrderPlaced", json!({"total": 12})), event(2, "OrderPaid", json!({}))],
+        ),
         StreamAppend::new("stock-7", vec![event(3, "Reserved", json!({"sku": "ä-∑", "n": [1, 2.5, null]}))]),
         StreamAppend::new("order-2", vec![event(4, "OrderPlaced", json!({"total": 99}))]),
     ]
@@ -69,8 +72,11 @@ async fn a_format_1_store_reads_back_exactly() {
             (position as u64, stream, version, e.id, e.event_type, e.data)
         })
         .collect();
-    let actual: Vec<_> =
-        page.events.iter().map(|e| (e.position, e.stream.clone(), e.version, e.id, e.event_type.clone(), e.data.clone())).collect();
+    let actual: Vec<_> = page
+        .events
+        .iter()
+        .map(|e| (e.position, e.stream.clone(), e.version, e.id, e.event_type.clone(), e.data.clone()))
+        .collect();
     assert_eq!(actual, expected);
     assert_eq!(page.events[2].metadata.to_value(), json!({"correlation_id": "c3"}));
     // Timestamps were stored too, and never go backwards.
