@@ -168,6 +168,8 @@ impl CoordinatorHandle {
                 }
                 Ok(())
             }
+            // A heartbeat for a task without HeartbeatSeconds records nothing; the task is open.
+            Ok(Delivered::Ignored) if !last => Ok(()),
             Ok(Delivered::Ignored) | Err(SagaError::ExecutionNotRunning { .. }) => {
                 self.inner.activities.forget_task(&target.execution_id, &target.task_id);
                 Err(SagaError::TaskTokenNotFound)
