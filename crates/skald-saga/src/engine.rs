@@ -179,7 +179,7 @@ impl Inner {
     }
 
     /// Evicts idle executions once the cache is over its bound (down to 7/8 of it).
-    fn evict(&self, cache: &mut HashMap<String, Arc<tokio::sync::Mutex<Slot>>>) {
+    pub fn evict(&self, cache: &mut HashMap<String, Arc<tokio::sync::Mutex<Slot>>>) {
         let max = self.options.executions_cached_max.max(8);
         if cache.len() <= max {
             return;
@@ -332,8 +332,22 @@ impl Inner {
     /// Waits until execution `id` is no longer running (the caller checks its status after).
     pub fn completion(&self, id: &str) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
-        lock(&self.waiters).entry(id.to_owned()).or_default().push(tx);
+        let mut waiters = lock(&self.waiters);
+        let list = waiters.entry(id.to_owned()).or_default();
+        list.retain(|w| !w.is_closed());
+        list.push(tx);
         rx
+    }
+
+    /// Drops the waiters of `id` that gave up (called after a wait ends without completion).
+    pub fn prune_waiters(&self, id: &str) {
+        let mut waiters = lock(&self.waiters);
+        if let Some(list) = waiters.get_mut(id) {
+            list.retain(|w| !w.is_closed());
+            if list.is_empty() {
+                waiters.remove(id);
+            }
+        }
     }
 
     /// Replays every open execution and re-issues its pending commands.

@@ -32,12 +32,16 @@ impl Inner {
         validate_name("name", &name)?;
         check_size("input", &request.input, self.options.execution_input_bytes_max)?;
         let id = execution_id(&request.state_machine, &name);
-        let machine = self.machines.describe(&request.state_machine, request.version).await?;
+        let version = match request.version {
+            Some(v) => v,
+            None => self.machines.current_version(&request.state_machine).await?,
+        };
         let open = lock(&self.open).len();
         if open >= self.options.executions_open_max {
             return Err(SagaError::TooManyExecutions { open });
         }
-        let definition = self.machines.definition(&machine.name, machine.version).await?;
+        let definition = self.machines.definition(&request.state_machine, version).await?;
+        let machine = MachineRef { name: request.state_machine.clone(), version };
         let now = self.clock.now();
         let context = StartContext {
             execution_id: id.clone(),
@@ -74,7 +78,9 @@ impl Inner {
                 self.recorded(&id, &step.events, bytes);
                 let slot = {
                     let mut cache = lock(&self.cache);
-                    cache.entry(id.clone()).or_default().clone()
+                    let slot = cache.entry(id.clone()).or_default().clone();
+                    self.evict(&mut cache);
+                    slot
                 };
                 let mut guard = slot.lock_owned().await;
                 if guard.exec.is_none() && !guard.stale {
@@ -200,6 +206,11 @@ impl Inner {
             journal::read_page(&self.store, id, from, limit, direction).await?;
         Ok(HistoryPage { events, next })
     }
+}
+
+struct MachineRef {
+    name: String,
+    version: u64,
 }
 
 fn summary(opened: Opened, status: ExecutionStatus) -> ExecutionSummary {

@@ -117,18 +117,31 @@ impl CoordinatorHandle {
     /// Waits until the execution is no longer running (or `timeout` passes) and describes it.
     pub async fn wait_for_execution(&self, id: &str, timeout: Duration) -> Result<ExecutionDescription, SagaError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        loop {
+        let result = loop {
             let done = self.inner.completion(id);
-            let description = self.inner.describe_execution(id).await?;
+            if crate::engine::lock(&self.inner.open).contains(id) {
+                // Running here: wait for its completion without reading it first.
+                match tokio::time::timeout_at(deadline, done).await {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(_)) => break Err(SagaError::ShuttingDown),
+                    Err(_) => break self.inner.describe_execution(id).await,
+                }
+            }
+            let description = match self.inner.describe_execution(id).await {
+                Ok(d) => d,
+                Err(e) => break Err(e),
+            };
             if description.status != skald_asl::ExecutionStatus::Running {
-                return Ok(description);
+                break Ok(description);
             }
             match tokio::time::timeout_at(deadline, done).await {
                 Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(SagaError::ShuttingDown),
-                Err(_) => return Ok(description),
+                Ok(Err(_)) => break Err(SagaError::ShuttingDown),
+                Err(_) => break Ok(description),
             }
-        }
+        };
+        self.inner.prune_waiters(id);
+        result
     }
 
     /// Executions, newest first.

@@ -32,6 +32,8 @@ pub(crate) struct Machines {
     store: Arc<dyn EventStore>,
     registry: Arc<ResourceRegistry>,
     cache: Mutex<HashMap<(String, u64), Definition>>,
+    /// Per name: the stream head last seen and whether that head event is a version (not a delete).
+    heads: Mutex<HashMap<String, (u64, bool)>>,
     cache_max: usize,
 }
 
@@ -43,7 +45,13 @@ enum Latest {
 
 impl Machines {
     pub fn new(store: Arc<dyn EventStore>, registry: Arc<ResourceRegistry>, cache_max: usize) -> Self {
-        Machines { store, registry, cache: Mutex::new(HashMap::new()), cache_max: cache_max.max(1) }
+        Machines {
+            store,
+            registry,
+            cache: Mutex::new(HashMap::new()),
+            heads: Mutex::new(HashMap::new()),
+            cache_max: cache_max.max(1),
+        }
     }
 
     /// Parses and validates a definition, including that every resource resolves.
@@ -167,6 +175,37 @@ impl Machines {
                     _ => Err(not_found()),
                 }
             }
+        }
+    }
+
+    /// The latest version's number: one `stream_info` when the head is known (the start path).
+    pub async fn current_version(&self, name: &str) -> Result<u64, SagaError> {
+        let not_found = || SagaError::StateMachineNotFound { name: name.to_owned() };
+        let head = match self.store.stream_info(&state_machine_stream(name)).await {
+            Ok(info) => info.head_version,
+            Err(Error::StreamNotFound { .. }) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        let known = self.heads.lock().unwrap_or_else(|p| p.into_inner()).get(name).copied();
+        let is_version = match known {
+            Some((h, is_version)) if h == head => is_version,
+            _ => {
+                let is_version = match self.latest(name).await? {
+                    Latest::Version { head: h, .. } => h == head,
+                    _ => false,
+                };
+                let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+                if heads.len() >= self.cache_max {
+                    heads.clear();
+                }
+                heads.insert(name.to_owned(), (head, is_version));
+                is_version
+            }
+        };
+        if is_version {
+            Ok(head + 1)
+        } else {
+            Err(not_found())
         }
     }
 

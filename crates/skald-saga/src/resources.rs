@@ -70,6 +70,11 @@ impl ResourceRegistry {
         self
     }
 
+    /// A registry of HTTP endpoints from `(name, url)` pairs (e.g. a config file's table).
+    pub fn from_urls<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        pairs.into_iter().fold(ResourceRegistry::new(), |r, (name, url)| r.http(name, url))
+    }
+
     /// Maps `name` to the activity `activity`.
     pub fn activity(mut self, name: impl Into<String>, activity: impl Into<String>) -> Self {
         self.entries.insert(name.into(), Resource::Activity { name: activity.into() });
@@ -151,5 +156,7 @@ mod tests {
         let open = r.clone().allow_literal_urls(true);
         assert_eq!(open.resolve("http://elsewhere/x"), Some(Target::Http("http://elsewhere/x".into())));
         assert_eq!(r.resolve("unknown"), None);
+        let from = ResourceRegistry::from_urls([("a", "http://x/a")]);
+        assert_eq!(from.resolve("a"), Some(Target::Http("http://x/a".into())));
     }
 }

@@ -170,9 +170,15 @@ impl Inner {
         if !sync {
             return Outcome::Succeeded(json!({"execution_id": started.execution_id, "start_time": started.start_time}));
         }
+        let outcome = self.wait_child(&started.execution_id).await;
+        self.prune_waiters(&started.execution_id);
+        outcome
+    }
+
+    async fn wait_child(self: &Arc<Self>, id: &str) -> Outcome {
         loop {
-            let done = self.completion(&started.execution_id);
-            let description = match self.describe_execution(&started.execution_id).await {
+            let done = self.completion(id);
+            let description = match self.describe_execution(id).await {
                 Ok(d) => d,
                 Err(e) => return Outcome::failed("States.TaskFailed", e.to_string()),
             };
