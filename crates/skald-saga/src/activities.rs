@@ -29,7 +29,8 @@ struct Queue {
 struct State {
     queues: HashMap<String, Queue>,
     tokens: HashMap<String, TokenTarget>,
-    by_task: HashMap<(String, String), String>,
+    /// Execution → task → token: forgetting one execution is O(its tasks).
+    by_task: HashMap<String, HashMap<String, String>>,
 }
 
 /// Queues and tokens.
@@ -52,7 +53,7 @@ impl Activities {
         let mut s = self.state();
         let target = TokenTarget { execution_id: execution_id.to_owned(), task_id: task_id.to_owned() };
         s.tokens.insert(token.to_owned(), target);
-        s.by_task.insert((execution_id.to_owned(), task_id.to_owned()), token.to_owned());
+        s.by_task.entry(execution_id.to_owned()).or_default().insert(task_id.to_owned(), token.to_owned());
     }
 
     /// Where a token points.
@@ -63,7 +64,12 @@ impl Activities {
     /// Forgets a task's token and removes it from its queue if no worker took it yet.
     pub fn forget_task(&self, execution_id: &str, task_id: &str) {
         let mut s = self.state();
-        if let Some(token) = s.by_task.remove(&(execution_id.to_owned(), task_id.to_owned())) {
+        let Some(tasks) = s.by_task.get_mut(execution_id) else { return };
+        let token = tasks.remove(task_id);
+        if tasks.is_empty() {
+            s.by_task.remove(execution_id);
+        }
+        if let Some(token) = token {
             s.tokens.remove(&token);
             for queue in s.queues.values_mut() {
                 queue.tasks.retain(|t| t.task_token != token);
@@ -74,7 +80,7 @@ impl Activities {
     /// Forgets every task of an execution.
     pub fn forget_execution(&self, execution_id: &str) {
         let tasks: Vec<String> =
-            self.state().by_task.keys().filter(|(e, _)| e == execution_id).map(|(_, t)| t.clone()).collect();
+            self.state().by_task.get(execution_id).map(|t| t.keys().cloned().collect()).unwrap_or_default();
         for task in tasks {
             self.forget_task(execution_id, &task);
         }

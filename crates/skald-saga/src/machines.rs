@@ -107,7 +107,8 @@ impl Machines {
             .store
             .append(vec![StreamAppend::new(state_machine_stream(name), vec![event]).expect(expected)])
             .await?;
-        let version = outcome.streams[0].first_version + 1;
+        let first = outcome.streams.first().map(|s| s.first_version).unwrap_or_default();
+        let version = first + 1;
         Ok(StateMachine { name: name.to_owned(), version, definition: definition.clone(), created: now })
     }
 

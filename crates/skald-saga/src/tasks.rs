@@ -142,10 +142,8 @@ impl Inner {
         }
         match self.store.append(vec![StreamAppend::new(stream.clone(), vec![event])]).await {
             Ok(outcome) => {
-                let at = &outcome.streams[0];
-                Outcome::Succeeded(
-                    json!({"stream": stream, "version": at.first_version, "position": at.first_position}),
-                )
+                let at = outcome.streams.first().map(|a| (a.first_version, a.first_position)).unwrap_or_default();
+                Outcome::Succeeded(json!({"stream": stream, "version": at.0, "position": at.1}))
             }
             Err(e) => Outcome::failed("Skald.AppendFailed", e.to_string()),
         }

@@ -20,7 +20,19 @@ pub(crate) struct Timers {
 #[derive(Default)]
 struct Wheel {
     due: BTreeSet<(Timestamp, String, String)>,
-    by_key: HashMap<(String, String), Timestamp>,
+    /// Execution → timer → time: cancelling one execution's timers is O(its timers).
+    by_execution: HashMap<String, HashMap<String, Timestamp>>,
+}
+
+impl Wheel {
+    fn forget(&mut self, execution: &str, timer: &str) -> Option<Timestamp> {
+        let timers = self.by_execution.get_mut(execution)?;
+        let at = timers.remove(timer);
+        if timers.is_empty() {
+            self.by_execution.remove(execution);
+        }
+        at
+    }
 }
 
 impl Timers {
@@ -31,8 +43,8 @@ impl Timers {
     /// Adds (or moves) a timer.
     pub fn start(&self, execution: &str, timer: &str, fire_at: Timestamp) {
         let mut wheel = self.wheel();
-        let key = (execution.to_owned(), timer.to_owned());
-        if let Some(old) = wheel.by_key.insert(key, fire_at) {
+        let old = wheel.by_execution.entry(execution.to_owned()).or_default().insert(timer.to_owned(), fire_at);
+        if let Some(old) = old {
             wheel.due.remove(&(old, execution.to_owned(), timer.to_owned()));
         }
         let earliest = wheel.due.first().is_none_or(|(at, _, _)| fire_at < *at);
@@ -46,7 +58,7 @@ impl Timers {
     /// Withdraws a timer.
     pub fn cancel(&self, execution: &str, timer: &str) {
         let mut wheel = self.wheel();
-        if let Some(at) = wheel.by_key.remove(&(execution.to_owned(), timer.to_owned())) {
+        if let Some(at) = wheel.forget(execution, timer) {
             wheel.due.remove(&(at, execution.to_owned(), timer.to_owned()));
         }
     }
@@ -54,11 +66,8 @@ impl Timers {
     /// Withdraws every timer of an execution.
     pub fn cancel_all(&self, execution: &str) {
         let mut wheel = self.wheel();
-        let keys: Vec<(String, String)> = wheel.by_key.keys().filter(|(e, _)| e == execution).cloned().collect();
-        for key in keys {
-            if let Some(at) = wheel.by_key.remove(&key) {
-                wheel.due.remove(&(at, key.0, key.1));
-            }
+        for (timer, at) in wheel.by_execution.remove(execution).unwrap_or_default() {
+            wheel.due.remove(&(at, execution.to_owned(), timer));
         }
     }
 
@@ -73,7 +82,7 @@ impl Timers {
         let mut out = Vec::new();
         while wheel.due.first().is_some_and(|(at, _, _)| *at <= now) {
             if let Some(entry) = wheel.due.pop_first() {
-                wheel.by_key.remove(&(entry.1.clone(), entry.2.clone()));
+                wheel.forget(&entry.1, &entry.2);
                 out.push(entry);
             }
         }
