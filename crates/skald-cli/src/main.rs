@@ -3,6 +3,7 @@
 
 mod bench;
 mod config;
+mod projection;
 mod remote;
 mod serve;
 
@@ -53,6 +54,11 @@ enum Command {
     },
     /// Measure the embedded store: append throughput and latency, replay, append-to-subscriber.
     Bench(bench::BenchArgs),
+    /// Read models (CQRS): rebuild or catch up a projection into SQLite.
+    Projection {
+        #[command(subcommand)]
+        command: projection::ProjectionCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -88,6 +94,7 @@ fn main() -> std::process::ExitCode {
             Command::Verify { data_dir } => serve::verify(&data_dir),
             Command::Index { command: IndexCommand::Rebuild { data_dir } } => serve::rebuild_index(&data_dir),
             Command::Bench(args) => bench::run(args).await,
+            Command::Projection { command } => projection::run(command).await,
         }
     });
     match result {

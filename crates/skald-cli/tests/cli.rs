@@ -90,6 +90,26 @@ fn a_user_appends_reads_and_survives_restarts() {
     let rebuild = Command::new(SKALD).args(["index", "rebuild", "--data-dir"]).arg(dir.path()).output().unwrap();
     assert!(rebuild.status.success(), "{}", String::from_utf8_lossy(&rebuild.stderr));
     assert!(String::from_utf8_lossy(&rebuild.stdout).contains("indexed 3 events"));
+
+    // The order-history read model, rebuilt from the log into SQLite.
+    let db = dir.path().join("orders.sqlite");
+    let projection = Command::new(SKALD)
+        .args(["projection", "rebuild", "order-history", "--data-dir"])
+        .arg(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&projection.stdout);
+    assert!(projection.status.success(), "{}", String::from_utf8_lossy(&projection.stderr));
+    assert!(said.contains("3 events applied") && said.contains("checkpoint at position 2"), "{said}");
+    let unknown = Command::new(SKALD)
+        .args(["projection", "rebuild", "nope", "--data-dir"])
+        .arg(dir.path())
+        .args(["--db", "x"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown read model"));
 }
 
 #[test]
