@@ -18,6 +18,8 @@
 //! # Ok::<_, skald_core::Error>(()) }).unwrap();
 //! ```
 
+#[cfg(feature = "contract")]
+pub mod contract;
 mod error;
 mod event;
 mod follow;
