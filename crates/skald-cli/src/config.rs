@@ -57,3 +57,27 @@ pub fn store_options(file: &FileConfig, sync: Option<&str>) -> anyhow::Result<Op
     }
     Ok(options)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_files_are_checked_field_by_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("skald.toml");
+        std::fs::write(&path, "data_dir = \"/srv/skald\"\naddr = \"0.0.0.0:9000\"\nsync = \"relaxed\"\n").unwrap();
+        let file = FileConfig::load(&path).unwrap();
+        assert_eq!(file.addr, Some("0.0.0.0:9000".parse().unwrap()));
+        assert_eq!(store_options(&file, None).unwrap().sync, SyncMode::Relaxed);
+        assert_eq!(store_options(&file, Some("fsync")).unwrap().sync, SyncMode::Fsync, "a flag beats the file");
+
+        std::fs::write(&path, "data_dri = \"x\"\n").unwrap();
+        let error = format!("{:#}", FileConfig::load(&path).unwrap_err());
+        assert!(error.contains("skald.toml") && error.contains("data_dri"), "names the file and field: {error}");
+        std::fs::write(&path, "segment_bytes = 10\n").unwrap();
+        let error = store_options(&FileConfig::load(&path).unwrap(), None).unwrap_err().to_string();
+        assert!(error.contains("at least 4096"), "{error}");
+        assert!(parse_sync("sometimes").unwrap_err().to_string().contains("`fsync`"));
+    }
+}
