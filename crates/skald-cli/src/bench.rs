@@ -201,6 +201,7 @@ async fn appends(
     let count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let ticker = watch_count(bar.clone(), count.clone(), started);
+    let before = write_counts(store);
     let mut tasks = Vec::with_capacity(writers);
     for writer in 0..writers {
         let store = store.clone();
@@ -229,8 +230,21 @@ async fn appends(
     bar.finish_and_clear();
     ticker.await?;
     let events = count.load(Ordering::Relaxed);
-    let conditions = format!("{writers} writer(s), {batch} event(s) per append, latency per append");
+    let (written, groups, syncs) = write_counts(store);
+    let per = |n: u64, by: u64| n as f64 / by.max(1) as f64;
+    let (written, groups, syncs) = (written - before.0, groups - before.1, syncs - before.2);
+    let conditions = format!(
+        "{writers} writer(s), {batch} event(s) per append, latency per append; {:.1} events per group, {:.1} per fsync",
+        per(written, groups),
+        per(written, syncs)
+    );
     Ok(figure(name, events, seconds, latencies, conditions))
+}
+
+/// (events, groups, fsyncs) written so far.
+fn write_counts(store: &Store) -> (u64, u64, u64) {
+    let stats = store.stats();
+    (stats.events.load(Ordering::Relaxed), stats.groups.load(Ordering::Relaxed), stats.syncs.load(Ordering::Relaxed))
 }
 
 /// Appends batches until the log holds at least `target` events.

@@ -141,6 +141,11 @@ impl Store {
         &self.inner.report
     }
 
+    /// Counters of the write path: events, groups (index transactions) and fsyncs so far.
+    pub fn stats(&self) -> &read::WriteStats {
+        &self.inner.shared.stats
+    }
+
     /// The store's directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use skald_core::{AsOf, Direction, Error, ReadOptions, ReadPage, RecordedEvent, Selector, StreamInfo, Timestamp};
@@ -23,6 +24,19 @@ pub struct Shared {
     pub segments_dir: PathBuf,
     pub index: Index,
     files: Mutex<HashMap<u64, Arc<File>>>,
+    /// Counters of the write path, for [`crate::Store::stats`].
+    pub stats: WriteStats,
+}
+
+/// Counters of the write path since the store was opened.
+#[derive(Debug, Default)]
+pub struct WriteStats {
+    /// Events written.
+    pub events: AtomicU64,
+    /// Groups the writer committed (one write and one index transaction each).
+    pub groups: AtomicU64,
+    /// `fdatasync` batches the syncer ran.
+    pub syncs: AtomicU64,
 }
 
 /// What to tell a user about damaged data: where and what to run.
@@ -39,7 +53,7 @@ pub fn corrupt(file: &Path, offset: u64, reason: impl Into<String>) -> Error {
 
 impl Shared {
     pub fn new(segments_dir: PathBuf, index: Index) -> Self {
-        Shared { segments_dir, index, files: Mutex::new(HashMap::new()) }
+        Shared { segments_dir, index, files: Mutex::new(HashMap::new()), stats: WriteStats::default() }
     }
 
     fn segment_path(&self, segment: u64) -> PathBuf {

@@ -54,6 +54,7 @@ pub fn failure(failed: &Failure) -> Option<String> {
 
 /// The syncer's state.
 pub struct Syncer {
+    pub shared: Arc<crate::read::Shared>,
     pub sync: SyncMode,
     pub disk: Arc<dyn Disk>,
     pub committed: watch::Sender<Option<u64>>,
@@ -163,6 +164,7 @@ impl Syncer {
             synced.push(&request.file);
         }
         metrics::histogram!("skald_fsync_seconds").record(started.elapsed().as_secs_f64());
+        self.shared.stats.syncs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         metrics::histogram!("skald_fsync_groups").record(groups as f64);
         Ok(())
     }

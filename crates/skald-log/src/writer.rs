@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,6 +73,7 @@ impl Writer {
     pub fn run(mut self, mut queue: mpsc::Receiver<AppendJob>) {
         let (to_syncer, sync_queue) = mpsc::channel(SYNC_QUEUE_GROUPS_MAX);
         let syncer = Syncer {
+            shared: self.shared.clone(),
             sync: self.config.sync,
             disk: self.config.disk.clone(),
             committed: self.committed.clone(),
@@ -190,6 +192,8 @@ impl Writer {
                 if events > 0 {
                     self.events_since_checkpoint += events;
                     self.last_timestamp = timestamp;
+                    self.shared.stats.events.fetch_add(events, Ordering::Relaxed);
+                    self.shared.stats.groups.fetch_add(1, Ordering::Relaxed);
                     metrics::histogram!("skald_group_commit_events").record(events as f64);
                     metrics::histogram!("skald_group_commit_seconds").record(started.elapsed().as_secs_f64());
                     metrics::counter!("skald_appended_events_total").increment(events);
