@@ -63,16 +63,11 @@ pub async fn run(command: ProjectionCommand) -> anyhow::Result<()> {
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} positions {elapsed} {msg}").expect("valid template"),
     );
-    let applied = if rebuild {
-        runner
-            .rebuild(|progress| {
-                bar.set_position(progress.position.map_or(0, |p| p + 1));
-                bar.set_message(format!("{} events applied", progress.applied));
-            })
-            .await?
-    } else {
-        runner.catch_up().await?
+    let show = |progress: skald_projections::Progress| {
+        bar.set_position(progress.position.map_or(0, |p| p + 1));
+        bar.set_message(format!("{} events applied", progress.applied));
     };
+    let applied = if rebuild { runner.rebuild(show).await? } else { runner.catch_up_with_progress(show).await? };
     bar.finish_and_clear();
     let checkpoint = runner.checkpoint()?.map_or_else(|| "none".to_owned(), |p| p.to_string());
     let what = if rebuild { "rebuilt" } else { "caught up" };

@@ -139,8 +139,13 @@ impl<P: SqlProjection> SqliteRunner<P> {
 
     /// Applies every stored event after the checkpoint; returns how many.
     pub async fn catch_up(&mut self) -> Result<u64, ProjectionError> {
+        self.catch_up_with_progress(|_| {}).await
+    }
+
+    /// [`Self::catch_up`], calling `progress` after every page.
+    pub async fn catch_up_with_progress(&mut self, progress: impl FnMut(Progress)) -> Result<u64, ProjectionError> {
         let name = self.projection.name().to_owned();
-        self.apply_until_end(&name, Tables::LIVE, |_| {}).await
+        self.apply_until_end(&name, Tables::LIVE, progress).await
     }
 
     /// Catches up, then applies live events as they are committed, until `stop` completes.
