@@ -220,7 +220,10 @@ impl Inner {
             let mut guard = self.slot(id).await?;
             let Some(exec) = guard.exec.as_mut() else { continue };
             if exec.status() != ExecutionStatus::Running {
-                return Err(SagaError::ExecutionNotRunning { id: id.to_owned(), status: exec.status() });
+                // Finished (perhaps by another coordinator): drop what this one still holds for it.
+                let status = exec.status();
+                self.complete(id, &mut guard);
+                return Err(SagaError::ExecutionNotRunning { id: id.to_owned(), status });
             }
             let step = match exec.handle(input.clone(), self.clock.now()) {
                 Ok(step) => step,

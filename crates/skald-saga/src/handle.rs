@@ -117,27 +117,25 @@ impl CoordinatorHandle {
     /// Waits until the execution is no longer running (or `timeout` passes) and describes it.
     pub async fn wait_for_execution(&self, id: &str, timeout: Duration) -> Result<ExecutionDescription, SagaError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // Running here: wait for its completion without reading it first. Another coordinator
+        // may finish it instead, so look at it at least every second.
+        let mut look = !crate::engine::lock(&self.inner.open).contains(id);
         let result = loop {
             let done = self.inner.completion(id);
-            if crate::engine::lock(&self.inner.open).contains(id) {
-                // Running here: wait for its completion without reading it first.
-                match tokio::time::timeout_at(deadline, done).await {
-                    Ok(Ok(())) => continue,
-                    Ok(Err(_)) => break Err(SagaError::ShuttingDown),
-                    Err(_) => break self.inner.describe_execution(id).await,
+            if look {
+                match self.inner.describe_execution(id).await {
+                    Ok(d) if d.status != skald_asl::ExecutionStatus::Running => break Ok(d),
+                    Ok(_) => {}
+                    Err(e) => break Err(e),
                 }
             }
-            let description = match self.inner.describe_execution(id).await {
-                Ok(d) => d,
-                Err(e) => break Err(e),
-            };
-            if description.status != skald_asl::ExecutionStatus::Running {
-                break Ok(description);
-            }
-            match tokio::time::timeout_at(deadline, done).await {
+            look = true;
+            let slice = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
+            match tokio::time::timeout_at(slice, done).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => break Err(SagaError::ShuttingDown),
-                Err(_) => break Ok(description),
+                Err(_) if slice < deadline => {}
+                Err(_) => break self.inner.describe_execution(id).await,
             }
         };
         self.inner.prune_waiters(id);

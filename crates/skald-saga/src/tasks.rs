@@ -182,7 +182,9 @@ impl Inner {
             };
             match description.status {
                 ExecutionStatus::Running => {
-                    if done.await.is_err() {
+                    // Woken by the child's completion here, or look again in a second (another
+                    // coordinator may be running it).
+                    if let Ok(Err(_)) = tokio::time::timeout(Duration::from_secs(1), done).await {
                         return Outcome::failed("States.TaskFailed", "the coordinator stopped waiting");
                     }
                 }

@@ -218,3 +218,39 @@ async fn travel_saga_resumes_after_an_in_process_restart() {
     assert_eq!(done.status, ExecutionStatus::Failed);
     check_saga_effects(&w.services, "flaky-restart", ExecutionStatus::Failed);
 }
+
+#[tokio::test]
+async fn two_coordinators_on_one_store_never_interleave_a_history() {
+    let w = world().await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let name = format!("{}-two{i}", if i % 2 == 0 { "ok" } else { "payment" });
+        let amount = if i % 2 == 0 { 100 } else { 5000 };
+        let s =
+            w.saga.start_execution(StartExecution::new("travel", &name, trip(&name, "SK", "c", amount))).await.unwrap();
+        ids.push((name, s.execution_id));
+    }
+    // A second coordinator recovers the same open executions and races the first on every task.
+    let options = CoordinatorOptions { resources: travel_services::registry(&w.base), ..Default::default() };
+    let other = Coordinator::start(w.store.clone(), options).await.unwrap();
+    let waits: Vec<_> = ids
+        .iter()
+        .map(|(_, id)| {
+            let (other, id) = (other.clone(), id.clone());
+            tokio::spawn(async move { other.wait_for_execution(&id, WAIT).await.unwrap() })
+        })
+        .collect();
+    for ((name, id), wait) in ids.iter().zip(waits) {
+        let done = wait.await.unwrap();
+        let expected = if name.starts_with("ok") { ExecutionStatus::Succeeded } else { ExecutionStatus::Failed };
+        assert_eq!(done.status, expected, "{name}");
+        check_saga_effects(&w.services, name, expected);
+        // The history is one linear sequence that replays (a fresh load replays it).
+        let history = other.history(id, None, 1000, skald_core::Direction::Forward).await.unwrap();
+        for (i, e) in history.events.iter().enumerate() {
+            assert_eq!(e.id, i as u64 + 1, "{name}");
+        }
+        let terminal = history.events.iter().filter(|e| e.event_type().starts_with("Execution") && e.id > 1).count();
+        assert_eq!(terminal, 1, "{name}: ended once");
+    }
+}
