@@ -424,7 +424,7 @@ impl Dispatcher {
                 self.counts.leased -= 1;
                 self.release_count(&mut lease, &stream);
             }
-            self.fail(seq, reason, park, now);
+            self.fail(seq, reason, park, now, None);
             self.release_one(&mut lease, &stream, now);
         }
         self.put_back_lease(lease_id, lease);
@@ -501,9 +501,10 @@ impl Dispatcher {
         }
     }
 
-    /// Makes a delivered event fail: retry later, or park.
-    fn fail(&mut self, seq: Seq, reason: &str, park: bool, now: u64) {
-        let Some(entry) = self.entries.get_mut(&seq) else { return };
+    /// Makes a delivered event fail: park it, or retry it at `ready_at` (default: after the
+    /// jittered backoff). Returns when it is retried.
+    fn fail(&mut self, seq: Seq, reason: &str, park: bool, now: u64, ready_at: Option<u64>) -> Option<u64> {
+        let Some(entry) = self.entries.get_mut(&seq) else { return None };
         self.counts.leased -= 1;
         if park || entry.attempts >= self.cfg.max_attempts {
             entry.state = State::Parking;
@@ -521,13 +522,16 @@ impl Dispatcher {
                     queue.seqs.remove(i);
                 }
             }
+            None
         } else {
-            let delay = self.cfg.backoff.delay_ms(entry.attempts);
-            let jittered = delay / 2 + next_random(&mut self.rng) % (delay - delay / 2 + 1);
-            let ready_at = now + jittered;
+            let ready_at = ready_at.unwrap_or_else(|| {
+                let delay = self.cfg.backoff.delay_ms(entry.attempts);
+                now + delay / 2 + next_random(&mut self.rng) % (delay - delay / 2 + 1)
+            });
             entry.state = State::Pending { ready_at };
             self.delayed.push(Reverse((ready_at, seq)));
             self.counts.retried += 1;
+            Some(ready_at)
         }
     }
 
@@ -543,8 +547,14 @@ impl Dispatcher {
             let Some(lease) = self.leases.remove(&lease_id) else { continue };
             let mut seqs: Vec<Seq> = lease.ids.values().copied().collect();
             seqs.sort_unstable();
+            // Each stream's events come back together: all wait out the first one's delay.
+            let mut due: HashMap<Arc<str>, u64> = HashMap::new();
             for seq in seqs {
-                self.fail(seq, "lease expired", false, now);
+                let Some(stream) = self.entries.get(&seq).map(|e| e.stream.clone()) else { continue };
+                let ready_at = due.get(&stream).copied();
+                if let Some(at) = self.fail(seq, "lease expired", false, now, ready_at) {
+                    due.entry(stream).or_insert(at);
+                }
             }
             for stream in lease.per_stream.keys() {
                 if let Some(queue) = self.streams.get_mut(stream) {

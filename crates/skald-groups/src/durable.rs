@@ -202,6 +202,8 @@ pub(crate) struct ParkedState {
     pub skip: std::collections::BTreeSet<u64>,
     /// Parked events a requested replay has not finished.
     pub to_replay: Vec<ParkedEvent>,
+    /// Parked events no completed replay covers.
+    pub unreplayed: Vec<ParkedEvent>,
     /// The version a running replay covers.
     pub replay_through: Option<u64>,
     /// The stream's head version.
@@ -247,10 +249,12 @@ pub(crate) async fn load_parked(
     if let Some(through) = requested.filter(|r| completed.is_none_or(|c| c < *r)) {
         state.replay_through = Some(through);
         state.to_replay = parked
-            .into_iter()
+            .iter()
             .filter(|p| p.parked_version <= through && completed.is_none_or(|c| p.parked_version > c))
+            .cloned()
             .collect();
     }
+    state.unreplayed = parked;
     Ok(state)
 }
 

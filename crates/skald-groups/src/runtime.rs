@@ -169,7 +169,7 @@ impl GroupRuntime {
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep_until(deadline) => {}
-                _ = stop.changed() => {}
+                _ = stop.wait_for(|stopped| *stopped) => {}
             }
         }
     }
@@ -253,7 +253,7 @@ impl GroupRuntime {
                 self.store.subscribe(Selector::All, SubscribeFrom::Position(from)).ready_chunks(READ_CHUNK_EVENTS);
             loop {
                 let chunk = tokio::select! {
-                    _ = stop.changed() => return,
+                    _ = stop.wait_for(|stopped| *stopped) => return,
                     chunk = events.next() => chunk,
                 };
                 let Some(chunk) = chunk else { return };
@@ -309,7 +309,7 @@ impl GroupRuntime {
             if !pending.is_empty() {
                 tokio::select! {
                     _ = self.room.notified() => {}
-                    _ = stop.changed() => return false,
+                    _ = stop.wait_for(|stopped| *stopped) => return false,
                 }
             }
         }
@@ -325,7 +325,7 @@ impl GroupRuntime {
         loop {
             tokio::select! {
                 _ = interval.tick() => {}
-                _ = stop.changed() => return,
+                _ = stop.wait_for(|stopped| *stopped) => return,
             }
             let ready = lock(&self.state).tick(self.now());
             if ready {
@@ -412,22 +412,31 @@ impl GroupRuntime {
 
     /// Starts a replay of everything parked so far. Returns how many events it re-delivers.
     pub async fn replay_parked(self: &Arc<Self>) -> Result<usize, GroupError> {
-        if lock(&self.replay).through.is_some() {
-            return Err(GroupError::invalid("replay", "a replay of parked events is already running"));
+        {
+            let mut replay = lock(&self.replay);
+            if replay.through.is_some() {
+                return Err(GroupError::invalid("replay", "a replay of parked events is already running"));
+            }
+            // Reserved while the replay starts; `loaded` stays false so it cannot complete.
+            *replay = ReplayState { through: Some(u64::MAX), loaded: false };
         }
-        let stream = durable::parked_stream(self.name());
-        let head = match self.store.stream_info(&stream).await {
-            Ok(info) => info.head_version,
-            Err(skald_core::Error::StreamNotFound { .. }) => return Ok(0),
-            Err(error) => return Err(error.into()),
-        };
-        let request = durable::replay_event(self.record.incarnation, head, false);
-        self.store.append(vec![StreamAppend::new(stream, vec![request])]).await?;
+        let started = self.start_replay().await;
+        if !matches!(started, Ok(count) if count > 0) {
+            *lock(&self.replay) = ReplayState::default();
+        }
+        started
+    }
+
+    async fn start_replay(self: &Arc<Self>) -> Result<usize, GroupError> {
         let checkpoint = lock(&self.state).checkpoint();
         let parked = durable::load_parked(&*self.store, self.name(), self.record.incarnation, checkpoint).await?;
-        let count = parked.to_replay.len();
-        *lock(&self.replay) = ReplayState { through: parked.replay_through, loaded: false };
-        let task = tokio::spawn(self.clone().load_replay(parked.to_replay));
+        let (Some(through), false) = (parked.head, parked.unreplayed.is_empty()) else { return Ok(0) };
+        let request = durable::replay_event(self.record.incarnation, through, false);
+        self.store.append(vec![StreamAppend::new(durable::parked_stream(self.name()), vec![request])]).await?;
+        let records: Vec<ParkedEvent> = parked.unreplayed.into_iter().filter(|p| p.parked_version <= through).collect();
+        let count = records.len();
+        *lock(&self.replay) = ReplayState { through: Some(through), loaded: false };
+        let task = tokio::spawn(self.clone().load_replay(records));
         lock(&self.tasks).push(task);
         Ok(count)
     }
@@ -450,7 +459,7 @@ impl GroupRuntime {
             if records.peek().is_some() {
                 tokio::select! {
                     _ = room_wait => {}
-                    _ = stop.changed() => return,
+                    _ = stop.wait_for(|stopped| *stopped) => return,
                 }
             }
         }

@@ -302,7 +302,7 @@ impl GroupsHandle {
         Ok(durable::list_parked(&*self.inner.store, group, runtime.record.incarnation, from, limit).await?)
     }
 
-    /// Delivers every event parked so far once more. Returns how many.
+    /// Delivers once more every event parked since the previous replay. Returns how many.
     pub async fn replay_parked(&self, group: &str) -> Result<usize, GroupError> {
         self.group(group)?.replay_parked().await
     }
