@@ -3,7 +3,8 @@
 //! on loopback in the same process.
 //!
 //! `cargo bench -p skald-saga` (`SAGA_BENCH_SAGAS=N` sets sagas per run, default 2000;
-//! `SAGA_BENCH_STORES=memory` or `skald-log` runs one store only).
+//! `SAGA_BENCH_STORES=memory` or `skald-log` runs one store only; `SAGA_BENCH_SYNC=relaxed` runs
+//! skald-log without fsync).
 
 #[path = "../examples/travel_services.rs"]
 #[allow(dead_code)]
@@ -105,8 +106,11 @@ fn main() {
         }
         if stores.contains("skald-log") {
             let dir = tempfile::tempdir().expect("temp dir");
-            let store = Arc::new(skald_log::Store::open(dir.path(), skald_log::Options::default()).expect("store"));
-            bench_store("skald-log", store.clone(), &base, sagas).await;
+            let relaxed = std::env::var("SAGA_BENCH_SYNC").is_ok_and(|s| s == "relaxed");
+            let sync = if relaxed { skald_log::SyncMode::Relaxed } else { skald_log::SyncMode::Fsync };
+            let options = skald_log::Options { sync, ..Default::default() };
+            let store = Arc::new(skald_log::Store::open(dir.path(), options).expect("store"));
+            bench_store(if relaxed { "log-relaxed" } else { "skald-log" }, store.clone(), &base, sagas).await;
             store.close();
         }
     });
