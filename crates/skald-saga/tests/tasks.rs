@@ -293,3 +293,21 @@ async fn input_size_limit_is_configurable() {
     let err = saga.start_execution(StartExecution::new("p", "x", json!({"b": "y".repeat(100)}))).await.unwrap_err();
     assert!(matches!(err, skald_saga::SagaError::InputTooLarge { max: 64, .. }));
 }
+
+#[tokio::test]
+async fn state_machines_are_listed_by_name_with_their_latest_version() {
+    let (_, saga) = coordinator(ResourceRegistry::new()).await;
+    let pass = |r: &str| json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": r, "End": true}}});
+    for name in ["b", "a", "c"] {
+        saga.create_state_machine(name, pass(name)).await.unwrap();
+    }
+    saga.update_state_machine("b", pass("b2")).await.unwrap();
+    saga.delete_state_machine("c").await.unwrap();
+    let page = saga.list_state_machines(None, 1).await.unwrap();
+    assert_eq!(page.state_machines[0].name, "a");
+    let rest = saga.list_state_machines(page.next_after.as_deref(), 10).await.unwrap();
+    let names: Vec<(String, u64)> = rest.state_machines.iter().map(|m| (m.name.clone(), m.version)).collect();
+    assert_eq!(names, [("b".to_owned(), 2)], "deleted ones are not listed");
+    assert_eq!(saga.describe_state_machine("b", Some(1)).await.unwrap().definition, pass("b"));
+    assert_eq!(saga.update_state_machine("c", pass("c")).await.unwrap_err().code(), "state-machine-not-found");
+}
