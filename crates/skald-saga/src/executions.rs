@@ -174,7 +174,11 @@ impl Inner {
         loop {
             let (page, next) = journal::opened_page(&self.store, from, limit).await?;
             scanned += limit;
-            for opened in page {
+            for (version, opened) in page {
+                if executions.len() == limit {
+                    // Full: the next page starts at this record.
+                    return Ok(ExecutionList { executions, next: Some(version) });
+                }
                 if query.state_machine.as_ref().is_some_and(|sm| sm != &opened.state_machine) {
                     continue;
                 }
@@ -185,9 +189,7 @@ impl Inner {
                 executions.push(summary(opened, status));
             }
             from = next;
-            if executions.len() >= limit || from.is_none() || scanned >= LIST_SCAN_EVENTS_MAX {
-                // A page may overshoot `limit` by the rest of the last index page: keep it whole
-                // so the cursor stays exact.
+            if from.is_none() || scanned >= LIST_SCAN_EVENTS_MAX {
                 return Ok(ExecutionList { executions, next: from });
             }
         }

@@ -189,13 +189,13 @@ pub async fn open_executions(store: &Arc<dyn EventStore>) -> Result<Vec<String>,
     Ok(opened.into_iter().filter(|id| !closed.contains(id) && seen.insert(id.clone())).collect())
 }
 
-/// A page of `ExecutionOpened` records, newest first, from index-stream version `from`.
-/// Returns the records and the cursor of the next page.
+/// A page of `ExecutionOpened` records with their index-stream versions, newest first, from
+/// index-stream version `from`. Returns the records and the cursor of the next page.
 pub async fn opened_page(
     store: &Arc<dyn EventStore>,
     from: Option<u64>,
     limit: usize,
-) -> Result<(Vec<Opened>, Option<u64>), SagaError> {
+) -> Result<(Vec<(u64, Opened)>, Option<u64>), SagaError> {
     let selector = Selector::Stream(EXECUTIONS_STREAM.to_owned());
     let options =
         ReadOptions { from, direction: Direction::Backward, limit: limit.clamp(1, READ_EVENTS_MAX), as_of: None };
@@ -208,7 +208,7 @@ pub async fn opened_page(
         .events
         .iter()
         .filter(|e| e.event_type == OPENED_TYPE)
-        .filter_map(|e| e.data.decode::<Opened>().ok())
+        .filter_map(|e| Some((e.version, e.data.decode::<Opened>().ok()?)))
         .collect();
     Ok((opened, page.next))
 }

@@ -160,9 +160,20 @@ async fn concurrent_sagas_and_listing_by_status() {
         .await
         .unwrap();
     assert_eq!(failed.executions.len(), 10);
-    let all = w.saga.list_executions(ListExecutions { limit: Some(7), ..Default::default() }).await.unwrap();
-    assert!(all.executions.len() >= 7);
-    assert!(all.next.is_some());
+    // Pages of 7 cover all 40 executions once, newest first.
+    let mut seen = Vec::new();
+    let mut from = None;
+    loop {
+        let page = w.saga.list_executions(ListExecutions { limit: Some(7), from, ..Default::default() }).await.unwrap();
+        assert!(page.executions.len() <= 7);
+        seen.extend(page.executions.into_iter().map(|e| e.execution_id));
+        match page.next {
+            Some(next) => from = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 40);
+    assert_eq!(seen.iter().collect::<std::collections::HashSet<_>>().len(), 40);
     let stats = w.saga.stats();
     assert_eq!(stats.open_executions, 0);
     assert!(stats.transitions > 40 * 4);
