@@ -612,4 +612,6 @@ fn next_random(state: &mut u64) -> u64 {
 }
 
 #[cfg(test)]
+mod prop;
+#[cfg(test)]
 mod tests;

@@ -12,7 +12,7 @@ fn cfg() -> DispatchConfig {
     }
 }
 
-fn event(position: u64, stream: &str, version: u64) -> RecordedEvent {
+pub(super) fn event(position: u64, stream: &str, version: u64) -> RecordedEvent {
     RecordedEvent {
         position,
         stream: stream.into(),
