@@ -265,16 +265,16 @@ impl Inner {
         let mut pause = Duration::from_millis(5);
         loop {
             match self.deliver(id, input.clone()).await {
-                Ok(_)
-                | Err(SagaError::ShuttingDown)
-                | Err(SagaError::ExecutionNotRunning { .. })
-                | Err(SagaError::ExecutionNotFound { .. })
-                | Err(SagaError::HistoryCorrupt { .. })
-                | Err(SagaError::StateMachineNotFound { .. }) => return,
-                Err(e) => {
-                    tracing::warn!(execution = id, error = %e, "recording a task result failed; retrying");
+                Ok(_) | Err(SagaError::ShuttingDown) | Err(SagaError::ExecutionNotRunning { .. }) => return,
+                Err(e @ SagaError::Store(skald_core::Error::Overloaded { .. } | skald_core::Error::Storage(_))) => {
+                    tracing::warn!(execution = id, error = %e, "recording an input failed; retrying");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    // Not transient: the input stays unrecorded; a restart re-issues its task.
+                    tracing::error!(execution = id, error = %e, "cannot record an input");
+                    return;
                 }
             }
         }
