@@ -26,6 +26,18 @@ fn wait_then_pass(seconds: u64, text: &str) -> Value {
     })
 }
 
+/// Waits until the history of `id` holds `count` events of type `event_type`.
+async fn until_recorded(saga: &skald_saga::CoordinatorHandle, id: &str, event_type: &str, count: usize) {
+    for _ in 0..2000 {
+        let history = saga.history(id, None, 1000, skald_core::Direction::Forward).await.unwrap();
+        if history.events.iter().filter(|e| e.event_type() == event_type).count() >= count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("{id}: {count} {event_type} never recorded");
+}
+
 async fn settle() {
     for _ in 0..20 {
         tokio::task::yield_now().await;
@@ -135,11 +147,11 @@ async fn retry_backoff_and_task_timeout_survive_a_restart() {
     first.create_state_machine("slow", definition).await.unwrap();
     let id = first.start_execution(StartExecution::new("slow", "s1", json!({}))).await.unwrap().execution_id;
     clock.advance(10_000); // first attempt times out; retry timer set for +5 s
-    settle().await;
+    until_recorded(&first, &id, "RetryScheduled", 1).await;
     first.shutdown().await;
     let second = Coordinator::start(store.clone(), options()).await.unwrap();
     clock.advance(5_000); // the retry fires: second attempt
-    settle().await;
+    until_recorded(&second, &id, "TaskScheduled", 2).await;
     second.shutdown().await;
     let third = Coordinator::start(store.clone(), options()).await.unwrap();
     clock.advance(10_000); // second attempt times out: caught
