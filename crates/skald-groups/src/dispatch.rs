@@ -504,7 +504,7 @@ impl Dispatcher {
     /// Makes a delivered event fail: park it, or retry it at `ready_at` (default: after the
     /// jittered backoff). Returns when it is retried.
     fn fail(&mut self, seq: Seq, reason: &str, park: bool, now: u64, ready_at: Option<u64>) -> Option<u64> {
-        let Some(entry) = self.entries.get_mut(&seq) else { return None };
+        let entry = self.entries.get_mut(&seq)?;
         self.counts.leased -= 1;
         if park || entry.attempts >= self.cfg.max_attempts {
             entry.state = State::Parking;

@@ -93,7 +93,7 @@ impl Groups {
     /// Loads every group defined in `$groups` from `store` and starts it.
     pub async fn start(store: Arc<dyn EventStore>, options: GroupsOptions) -> Result<GroupsHandle, GroupError> {
         let (records, head) = durable::load_groups(&*store).await?;
-        let http = reqwest::Client::builder().build().map_err(|e| skald_core::Error::storage(e))?;
+        let http = reqwest::Client::builder().build().map_err(skald_core::Error::storage)?;
         let runtime_options = RuntimeOptions {
             clock: options.clock.clone(),
             checkpoint_interval: options.checkpoint_interval,

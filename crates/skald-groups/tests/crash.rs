@@ -69,7 +69,7 @@ fn crash_child() {
                 let mut round = 0u64;
                 loop {
                     let mut appends = Vec::new();
-                    for s in (0..STREAMS).filter(|s| (round + *s as u64) % 3 != 0) {
+                    for s in (0..STREAMS).filter(|s| !(round + *s as u64).is_multiple_of(3)) {
                         let event = NewEvent::new("Placed", json!({"seq": heads[s]})).with_id(id_of(s, heads[s]));
                         appends.push(StreamAppend::new(format!("order-{s}"), vec![event]));
                         heads[s] += 1;
@@ -88,7 +88,7 @@ fn crash_child() {
             let out = out.clone();
             workers.push(tokio::spawn(async move {
                 let mut incarnation = 0;
-                let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (w + 1) * 7919 ^ std::process::id() as u64;
+                let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ ((w + 1) * 7919) ^ std::process::id() as u64;
                 loop {
                     let worker = format!("w{w}-{incarnation}");
                     let batch = groups.lease("g", &worker, 20, Duration::from_millis(200)).await.unwrap();
@@ -96,7 +96,7 @@ fn crash_child() {
                         rng ^= rng << 13;
                         rng ^= rng >> 7;
                         rng ^= rng << 17;
-                        if rng % 97 == 0 && i > 0 {
+                        if rng.is_multiple_of(97) && i > 0 {
                             // This worker crashes mid-batch: the rest of its lease expires.
                             incarnation += 1;
                             break;
