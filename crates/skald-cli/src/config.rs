@@ -22,6 +22,9 @@ pub struct FileConfig {
     pub sync: Option<String>,
     pub segment_bytes: Option<u64>,
     pub index_cache_bytes: Option<usize>,
+    /// Saga task resources: a plain name or a Lambda ARN mapped to the URL Skald POSTs to.
+    #[serde(default)]
+    pub resources: std::collections::BTreeMap<String, String>,
 }
 
 impl FileConfig {
@@ -31,6 +34,19 @@ impl FileConfig {
             std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
     }
+}
+
+/// Parses `NAME=URL` (a saga task resource given on the command line).
+pub fn parse_resource(text: &str) -> anyhow::Result<(String, String)> {
+    let (name, url) = text.split_once('=').ok_or_else(|| {
+        anyhow::anyhow!("resource `{text}` is not NAME=URL, e.g. ReserveFlight=http://127.0.0.1:9001/flight")
+    })?;
+    anyhow::ensure!(!name.is_empty(), "resource `{text}` has an empty name");
+    anyhow::ensure!(
+        url.starts_with("http://") || url.starts_with("https://"),
+        "resource `{name}`: `{url}` is not an http:// URL"
+    );
+    Ok((name.to_owned(), url.to_owned()))
 }
 
 /// Parses a sync mode name.
@@ -79,5 +95,11 @@ mod tests {
         let error = store_options(&FileConfig::load(&path).unwrap(), None).unwrap_err().to_string();
         assert!(error.contains("at least 4096"), "{error}");
         assert!(parse_sync("sometimes").unwrap_err().to_string().contains("`fsync`"));
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:ReserveFlight";
+        assert_eq!(parse_resource(&format!("{arn}=http://127.0.0.1:9001/f")).unwrap().0, arn);
+        assert!(parse_resource("Flight").unwrap_err().to_string().contains("NAME=URL"));
+        assert!(parse_resource("Flight=ftp://x").unwrap_err().to_string().contains("http://"));
+        std::fs::write(&path, "[resources]\nReserveCar = \"http://127.0.0.1:9002/car\"\n").unwrap();
+        assert_eq!(FileConfig::load(&path).unwrap().resources["ReserveCar"], "http://127.0.0.1:9002/car");
     }
 }

@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod projection;
 mod remote;
+mod saga;
 mod serve;
 
 use std::path::PathBuf;
@@ -54,6 +55,16 @@ enum Command {
     },
     /// Measure the embedded store: append throughput and latency, replay, append-to-subscriber.
     Bench(bench::BenchArgs),
+    /// State machines: create, update, describe, list, delete.
+    Sm {
+        #[command(subcommand)]
+        command: saga::SmCommand,
+    },
+    /// Executions: start, describe, list, history, stop; task callbacks and activity polls.
+    Exec {
+        #[command(subcommand)]
+        command: saga::ExecCommand,
+    },
     /// Read models (CQRS): rebuild or catch up a projection into SQLite.
     Projection {
         #[command(subcommand)]
@@ -95,6 +106,8 @@ fn main() -> std::process::ExitCode {
             Command::Index { command: IndexCommand::Rebuild { data_dir } } => serve::rebuild_index(&data_dir),
             Command::Bench(args) => bench::run(args).await,
             Command::Projection { command } => projection::run(command).await,
+            Command::Sm { command } => saga::sm(command).await,
+            Command::Exec { command } => saga::exec(command).await,
         }
     });
     match result {

@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use skald_core::EventStore;
 use skald_log::Store;
-use skald_server::ServerConfig;
+use skald_saga::{Coordinator, CoordinatorOptions, ResourceRegistry};
+use skald_server::{ServerConfig, Services};
 
 use crate::config::{self, FileConfig};
 
@@ -23,9 +24,13 @@ pub struct ServeArgs {
     /// `fsync` (acknowledge after fdatasync; the default) or `relaxed` (after write).
     #[arg(long, env = "SKALD_SYNC")]
     sync: Option<String>,
-    /// A TOML file with `data_dir`, `addr`, `sync`, `segment_bytes`, `index_cache_bytes`.
+    /// A TOML file with `data_dir`, `addr`, `sync`, `segment_bytes`, `index_cache_bytes` and a
+    /// `[resources]` table of saga task resources (name or ARN = URL).
     #[arg(long, env = "SKALD_CONFIG")]
     config: Option<PathBuf>,
+    /// A saga task resource, `NAME=URL` (a plain name or a Lambda ARN); repeat for more.
+    #[arg(long = "resource", value_parser = config::parse_resource)]
+    resources: Vec<(String, String)>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -62,7 +67,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
     let _ = std::io::Write::flush(&mut std::io::stdout());
     let shared: Arc<dyn EventStore> = Arc::new(store.clone());
-    skald_server::serve(listener, shared, ServerConfig::default(), shutdown_signal()).await?;
+    let mut resources = file.resources.clone();
+    resources.extend(args.resources.iter().cloned());
+    let options = CoordinatorOptions { resources: ResourceRegistry::from_urls(resources), ..Default::default() };
+    let sagas = Coordinator::start(shared.clone(), options).await.context("cannot start the saga coordinator")?;
+    let services = Services { sagas: Some(sagas.clone()) };
+    skald_server::serve_with(listener, shared, ServerConfig::default(), services, shutdown_signal()).await?;
+    sagas.shutdown().await;
     tokio::task::spawn_blocking(move || store.close()).await?;
     tracing::info!("stopped: every acknowledged event is on disk");
     Ok(())

@@ -148,3 +148,38 @@ fn unsafe_kill(child: &Child, signal: &str) {
     let status = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn a_user_runs_a_state_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve(dir.path());
+    let definition = dir.path().join("hello.asl.json");
+    let asl = r#"{"StartAt":"Greet","States":{"Greet":{"Type":"Pass","Parameters":{"text.$":"States.Format('Hello, {}!', $.name)"},"End":true}}}"#;
+    std::fs::write(&definition, asl).unwrap();
+    skald(&["sm", "create", "hello", "--definition", definition.to_str().unwrap()], &server.url);
+    let started = json(&skald(
+        &["exec", "start", "hello", "--name", "first", "--input", r#"{"name":"Ada"}"#, "--json"],
+        &server.url,
+    ));
+    let id = started["execution_id"].as_str().expect("an execution id").to_owned();
+    let mut described = serde_json::Value::Null;
+    for _ in 0..50 {
+        described = json(&skald(&["exec", "describe", &id, "--json"], &server.url));
+        if described["status"] == "SUCCEEDED" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(described["status"], "SUCCEEDED", "{described}");
+    assert_eq!(described["output"], serde_json::json!({"text": "Hello, Ada!"}));
+    // The history is a stream in the same log.
+    let streams = json(&skald(&["streams", "--json"], &server.url));
+    assert!(streams["streams"].as_array().unwrap().iter().any(|s| s["stream"].as_str().unwrap().starts_with("$exec-")));
+    unsafe_kill(&server.child, "TERM");
+    assert!(server.child.wait().unwrap().success());
+    server = serve(dir.path());
+    let again = json(&skald(&["exec", "describe", &id, "--json"], &server.url));
+    assert_eq!(again["status"], "SUCCEEDED", "executions survive a restart");
+    unsafe_kill(&server.child, "TERM");
+    server.child.wait().unwrap();
+}

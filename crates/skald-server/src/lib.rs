@@ -77,23 +77,40 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
-/// The API as an axum router, ready for `axum::serve` or `tower::ServiceExt::oneshot`.
+/// The services served beside the event store. Each is optional: without it its routes answer
+/// `404 route-not-found`.
+#[derive(Clone, Default)]
+pub struct Services {
+    /// The saga coordinator: `/v1/state-machines`, `/v1/executions`, `/v1/tasks`, `/v1/activities`.
+    pub sagas: Option<skald_saga::CoordinatorHandle>,
+}
+
+/// The event-store API as an axum router, ready for `axum::serve` or `tower::ServiceExt::oneshot`.
 ///
 /// SSE streams of a router built this way end when the router is dropped; [`serve`] also ends
 /// them on shutdown.
 pub fn router(store: Arc<dyn EventStore>, config: ServerConfig) -> Router {
-    app(AppState::new(store, config))
+    router_with(store, config, Services::default())
 }
 
-/// Every `(method, path)` the router serves, in the order they are added.
+/// The API with `services`' routes too.
+pub fn router_with(store: Arc<dyn EventStore>, config: ServerConfig, services: Services) -> Router {
+    app(AppState::new(store, config), services)
+}
+
+/// Every `(method, path)` the API serves with all its services, in the order they are added.
 pub fn route_table() -> Vec<(&'static str, &'static str)> {
-    routes::routes().table
+    let mut table = routes::routes().table;
+    table.extend_from_slice(routes::sagas::ROUTES);
+    table
 }
 
-fn app(state: AppState) -> Router {
-    let routes = routes::routes();
-    routes
-        .router
+fn app(state: AppState, services: Services) -> Router {
+    let mut router = routes::routes().router;
+    if let Some(sagas) = services.sagas {
+        router = router.merge(routes::sagas::router(sagas));
+    }
+    router
         .method_not_allowed_fallback(routes::method_not_allowed)
         .fallback(routes::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit_requests))
@@ -129,8 +146,19 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    serve_with(listener, store, config, Services::default(), shutdown).await
+}
+
+/// [`serve`] with `services`' routes too.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn EventStore>,
+    config: ServerConfig,
+    services: Services,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     let state = AppState::new(store, config);
-    let router = app(state.clone());
+    let router = app(state.clone(), services);
     let trigger = state.clone();
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(async move {

@@ -202,6 +202,16 @@ pub fn title_of(code: &str) -> &'static str {
         "storage-error" => "Storage error",
         "route-not-found" => "Route not found",
         "method-not-allowed" => "Method not allowed",
+        "invalid-definition" => "Invalid state machine definition",
+        "state-machine-not-found" => "State machine not found",
+        "state-machine-already-exists" => "State machine already exists",
+        "execution-not-found" => "Execution not found",
+        "execution-already-exists" => "Execution already exists",
+        "execution-not-running" => "Execution not running",
+        "task-token-not-found" => "Task token not found",
+        "input-too-large" => "Input too large",
+        "too-many-executions" => "Too many executions",
+        "history-corrupt" => "Execution history corrupt",
         _ => "Error",
     }
 }

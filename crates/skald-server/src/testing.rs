@@ -19,7 +19,7 @@ use skald_core::EventStore;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::{serve, ServerConfig, ServerError, PROBLEM_CONTENT_TYPE};
+use crate::{serve_with, ServerConfig, ServerError, Services, PROBLEM_CONTENT_TYPE};
 
 /// A server on an ephemeral loopback port, stopped gracefully by [`TestServer::stop`].
 pub struct TestServer {
@@ -39,12 +39,15 @@ impl TestServer {
         Self::start_with(store, ServerConfig::default()).await
     }
 
-    /// Serves `store` with `config`.
+    /// Serves `store` with `config`, and every service (a saga coordinator on the same store).
     pub async fn start_with(store: Arc<dyn EventStore>, config: ServerConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
+        // A store that fails on purpose cannot host a coordinator; its tests need none.
+        let sagas = skald_saga::Coordinator::start(store.clone(), skald_saga::CoordinatorOptions::default()).await.ok();
+        let services = Services { sagas };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, store, config, async {
+        let task = tokio::spawn(serve_with(listener, store, config, services, async {
             let _ = stopped.await;
         }));
         TestServer {
@@ -717,7 +720,12 @@ pub mod cases {
             }
             let response = request.send().await.unwrap();
             let status = response.status().as_u16();
-            assert!(status != 404 && status != 405, "{method} {path} is served (got {status})");
+            assert_ne!(status, 405, "{method} {path} is served");
+            if status == 404 {
+                // A resource that does not exist is fine; a route that does not exist is not.
+                let problem: Value = response.json().await.unwrap_or(Value::Null);
+                assert_ne!(problem["type"], "/errors/route-not-found", "{method} {path} is served");
+            }
         }
     }
 }

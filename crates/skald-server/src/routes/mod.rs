@@ -3,6 +3,7 @@
 
 pub(crate) mod appends;
 pub(crate) mod reads;
+pub(crate) mod sagas;
 pub(crate) mod streams;
 pub(crate) mod system;
 

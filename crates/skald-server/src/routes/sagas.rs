@@ -37,6 +37,24 @@ use crate::problem::Problem;
 /// Most seconds an activity long poll waits.
 pub const ACTIVITY_WAIT_SECONDS_MAX: u64 = 60;
 
+/// Every `(method, path)` [`router`] serves, for the route table and the OpenAPI check.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/state-machines"),
+    ("GET", "/v1/state-machines"),
+    ("GET", "/v1/state-machines/{name}"),
+    ("PUT", "/v1/state-machines/{name}"),
+    ("DELETE", "/v1/state-machines/{name}"),
+    ("POST", "/v1/executions"),
+    ("GET", "/v1/executions"),
+    ("GET", "/v1/executions/{id}"),
+    ("POST", "/v1/executions/{id}/stop"),
+    ("GET", "/v1/executions/{id}/history"),
+    ("POST", "/v1/tasks/{token}/success"),
+    ("POST", "/v1/tasks/{token}/failure"),
+    ("POST", "/v1/tasks/{token}/heartbeat"),
+    ("GET", "/v1/activities/{name}/task"),
+];
+
 /// The saga routes, with their own state; merge them into any router (`Router<S>` for any `S`).
 pub fn router<S: Clone + Send + Sync + 'static>(handle: CoordinatorHandle) -> Router<S> {
     Router::new()

@@ -1,6 +1,4 @@
-//! The saga routes over HTTP (RFC 9457 problems included). Lives here until the routes are
-//! registered in skald-server; then move it to `crates/skald-server/tests/sagas.rs` (it needs
-//! `skald-saga` as a dependency of skald-server and `router_with_sagas`).
+//! The saga routes over HTTP (RFC 9457 problems included).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +14,8 @@ async fn serve() -> String {
         ..Default::default()
     };
     let saga = Coordinator::start(store.clone(), options).await.unwrap();
-    let app = skald_server::router_with_sagas(store, skald_server::ServerConfig::default(), saga);
+    let services = skald_server::Services { sagas: Some(saga) };
+    let app = skald_server::router_with(store, skald_server::ServerConfig::default(), services);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
