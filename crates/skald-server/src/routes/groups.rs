@@ -89,9 +89,9 @@ pub fn problem(error: &GroupError) -> Problem {
         GroupError::Invalid { field, .. } => {
             Problem::new(StatusCode::BAD_REQUEST, code, detail).with("field", field.as_str())
         }
-        GroupError::LeaseExpired { group, lease_id } => Problem::new(StatusCode::CONFLICT, code, detail)
-            .with("group", group.as_str())
-            .with("lease_id", *lease_id),
+        GroupError::LeaseExpired { group, lease_id } => {
+            Problem::new(StatusCode::CONFLICT, code, detail).with("group", group.as_str()).with("lease_id", *lease_id)
+        }
         GroupError::LimitExceeded { field, limit, actual, max } => {
             let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
                 .with("field", field.as_str())
