@@ -378,8 +378,7 @@ impl GroupRuntime {
                     durable::parked_event(&record).with_id(park_id(self.record.incarnation, r))
                 })
                 .collect();
-            let append = StreamAppend::new(durable::parked_stream(self.name()), events);
-            match self.store.append(vec![append]).await {
+            match self.append_parked(events).await {
                 Ok(_) => {
                     let mut d = lock(&self.state);
                     for r in chunk {
@@ -398,6 +397,22 @@ impl GroupRuntime {
             lock(&self.state).return_parking(unwritten);
         }
         result
+    }
+
+    /// Appends parked records. Their ids are fixed per decision, so a retry after a lost answer
+    /// is recognised; when only some of a chunk were stored (the chunk was cut differently
+    /// before), they are appended one by one.
+    async fn append_parked(&self, events: Vec<skald_core::NewEvent>) -> Result<(), skald_core::Error> {
+        let stream = durable::parked_stream(self.name());
+        match self.store.append(vec![StreamAppend::new(stream.clone(), events.clone())]).await {
+            Err(skald_core::Error::IdempotencyConflict { .. }) => {
+                for event in events {
+                    self.store.append(vec![StreamAppend::new(stream.clone(), vec![event])]).await?;
+                }
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     async fn write_checkpoint(&self) -> Result<(), GroupError> {

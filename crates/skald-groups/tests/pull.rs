@@ -228,3 +228,44 @@ async fn lease_arguments_are_checked() {
     let empty = groups.lease("g", "w", 1, Duration::from_millis(50)).await.unwrap();
     assert!(empty.events.is_empty() && started.elapsed() >= Duration::from_millis(50));
 }
+
+#[tokio::test]
+async fn parked_events_stay_parked_across_a_restart_below_the_checkpoint() {
+    let (store, groups) = memory().await;
+    let mut s = spec("g");
+    s.max_attempts = 1;
+    groups.create_group(s).await.unwrap();
+    append_orders(&*store, 2, 1).await; // order-0/0, then order-1/0
+    let held = groups.lease("g", "slow", 1, WAIT).await.unwrap();
+    assert_eq!(held.events[0].event.stream, "order-0");
+    let failing = groups.lease("g", "w", 1, WAIT).await.unwrap();
+    assert_eq!(failing.events[0].event.stream, "order-1");
+    groups.nack("g", failing.lease_id, &[failing.events[0].event.id], "bad").unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The checkpoint is held below order-1/0 by the unacknowledged order-0/0.
+    let stats = groups.group_stats("g").unwrap();
+    assert_eq!(stats.parked, 1);
+    assert!(stats.durable_checkpoint <= held.events[0].event.position);
+    groups.shutdown().await;
+    let groups = Groups::start(store.clone(), fast_options()).await.unwrap();
+    let batch = groups.lease("g", "w", 10, WAIT).await.unwrap();
+    let streams: Vec<&str> = batch.events.iter().map(|d| d.event.stream.as_str()).collect();
+    assert_eq!(streams, ["order-0"], "order-1/0 is parked, not delivered again");
+}
+
+#[tokio::test]
+async fn stats_report_lag_in_events_and_seconds() {
+    let (store, groups) = memory().await;
+    groups.create_group(spec("g")).await.unwrap();
+    append_orders(&*store, 1, 3).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let stats = groups.group_stats("g").unwrap();
+    assert_eq!((stats.lag_events, stats.pending, stats.in_flight), (3, 3, 0));
+    assert!(stats.lag_seconds > 0.0);
+    let batch = groups.lease("g", "w", 2, WAIT).await.unwrap();
+    let stats = groups.group_stats("g").unwrap();
+    assert_eq!((stats.in_flight, stats.pending, stats.workers, stats.delivered), (2, 1, 1, 2));
+    groups.ack_all("g", batch.lease_id).unwrap();
+    let stats = groups.group_stats("g").unwrap();
+    assert_eq!((stats.lag_events, stats.acked), (1, 2));
+}
