@@ -68,7 +68,13 @@ pub(crate) async fn lane(runtime: Arc<GroupRuntime>, spec: PushSpec, lane: usize
         if batch.events.is_empty() {
             continue;
         }
-        deliver(&runtime, &spec, batch.lease_id, batch.events).await;
+        // On shutdown a batch in flight is abandoned: its lease expires and, after a restart,
+        // its events are delivered again (at least once).
+        let mut stop = runtime.stop_signal();
+        tokio::select! {
+            _ = deliver(&runtime, &spec, batch.lease_id, batch.events) => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
     }
 }
 

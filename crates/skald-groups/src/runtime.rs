@@ -27,6 +27,8 @@ use crate::{GroupError, GroupStats};
 pub const LEASE_WAIT_MAX: Duration = Duration::from_secs(60);
 /// Parked events written in one append.
 const PARK_APPEND_EVENTS_MAX: usize = 64;
+/// How often a group's metrics are updated.
+const METRICS_INTERVAL: Duration = Duration::from_millis(250);
 /// Events taken from the subscription at once.
 const READ_CHUNK_EVENTS: usize = 512;
 
@@ -322,6 +324,7 @@ impl GroupRuntime {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_checkpoint = tokio::time::Instant::now();
         let mut reported = Counts::default();
+        let mut last_metrics = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = interval.tick() => {}
@@ -343,10 +346,13 @@ impl GroupRuntime {
             if let Err(error) = self.finish_replay().await {
                 tracing::warn!(group = self.name(), %error, "replay completion not recorded; retrying");
             }
-            let stats = self.stats();
-            let counts = lock(&self.state).counts();
-            self.metrics.update(&reported, &counts, &stats);
-            reported = counts;
+            if last_metrics.elapsed() >= METRICS_INTERVAL {
+                last_metrics = tokio::time::Instant::now();
+                let stats = self.stats();
+                let counts = lock(&self.state).counts();
+                self.metrics.update(&reported, &counts, &stats);
+                reported = counts;
+            }
         }
     }
 
@@ -496,6 +502,10 @@ impl GroupRuntime {
         self.store.append(vec![StreamAppend::new(durable::parked_stream(self.name()), vec![done])]).await?;
         *lock(&self.replay) = ReplayState::default();
         Ok(())
+    }
+
+    pub fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
     }
 
     pub fn is_stopped(&self) -> bool {
