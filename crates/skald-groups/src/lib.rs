@@ -19,6 +19,27 @@
 //! lowest position not yet acknowledged or parked, written every `checkpoint_interval`: delivery
 //! is at least once, and nothing below a durable checkpoint is delivered again.
 //!
+//! Push groups ([`PushSpec`]) run lanes that lease like workers and POST batches to a URL with
+//! the semantics of a Lambda event-source mapping (see the `push` module).
+//!
+//! # Limits
+//!
+//! Everything is bounded: groups per service ([`GroupsOptions::groups_max`]), events read ahead
+//! and unacknowledged per group (`max_in_flight`, at most [`GROUP_IN_FLIGHT_EVENTS_MAX`]), events
+//! per lease ([`LEASE_EVENTS_MAX`]), leases per group ([`GROUP_LEASES_MAX`]), lease waits
+//! ([`LEASE_WAIT_MAX`]), push batch events and bytes ([`PUSH_BATCH_EVENTS_MAX`],
+//! [`PUSH_BATCH_BYTES_MAX`]) and lanes ([`PUSH_PARALLELISM_MAX`]). A replay holds the parked
+//! records it re-delivers in memory.
+//!
+//! # Tests
+//!
+//! `src/dispatch/tests.rs` drives the dispatcher with a hand-moved clock; `src/dispatch/prop.rs`
+//! is a property test of four workers that crash and rejoin at random; `tests/pull.rs` covers
+//! the service end to end; `tests/crash.rs` SIGKILLs a child process running a skald-log store
+//! with four workers, some of which abandon batches; `tests/push.rs` pushes to a real HTTP
+//! endpoint that fails, times out and answers partial batch failures; `benches/groups.rs`
+//! measures throughput, fan-out and latency.
+//!
 //! ```
 //! use std::{sync::Arc, time::Duration};
 //! use skald_core::{EventStore, MemoryStore, NewEvent, StreamAppend};
