@@ -3,6 +3,7 @@
 
 mod bench;
 mod config;
+mod groups;
 mod projection;
 mod remote;
 mod saga;
@@ -65,6 +66,11 @@ enum Command {
         #[command(subcommand)]
         command: saga::ExecCommand,
     },
+    /// Consumer groups: create, update, list, delete; lease, ack, nack; parked events and replay.
+    Groups {
+        #[command(subcommand)]
+        command: groups::GroupsCommand,
+    },
     /// Read models (CQRS): rebuild or catch up a projection into SQLite.
     Projection {
         #[command(subcommand)]
@@ -108,6 +114,7 @@ fn main() -> std::process::ExitCode {
             Command::Projection { command } => projection::run(command).await,
             Command::Sm { command } => saga::sm(command).await,
             Command::Exec { command } => saga::exec(command).await,
+            Command::Groups { command } => groups::run(command).await,
         }
     });
     match result {

@@ -71,8 +71,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     resources.extend(args.resources.iter().cloned());
     let options = CoordinatorOptions { resources: ResourceRegistry::from_urls(resources), ..Default::default() };
     let sagas = Coordinator::start(shared.clone(), options).await.context("cannot start the saga coordinator")?;
-    let services = Services { sagas: Some(sagas.clone()) };
+    let groups = skald_groups::Groups::start(shared.clone(), skald_groups::GroupsOptions::default())
+        .await
+        .context("cannot start the consumer groups")?;
+    let services = Services { sagas: Some(sagas.clone()), groups: Some(groups.clone()) };
     skald_server::serve_with(listener, shared, ServerConfig::default(), services, shutdown_signal()).await?;
+    groups.shutdown().await;
     sagas.shutdown().await;
     tokio::task::spawn_blocking(move || store.close()).await?;
     tracing::info!("stopped: every acknowledged event is on disk");

@@ -183,3 +183,33 @@ fn a_user_runs_a_state_machine() {
     unsafe_kill(&server.child, "TERM");
     server.child.wait().unwrap();
 }
+
+#[test]
+fn a_user_consumes_a_filtered_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    skald(&["groups", "create", "billing", "--filter", r#"{"type": ["OrderPlaced"]}"#], &server.url);
+    skald(&["append", "order-1", "--type", "OrderPlaced", "--data", r#"{"total": 5}"#], &server.url);
+    skald(&["append", "order-1", "--type", "OrderViewed"], &server.url);
+    skald(&["append", "order-2", "--type", "OrderPlaced", "--data", r#"{"total": 7}"#], &server.url);
+    let batch =
+        json(&skald(&["groups", "lease", "billing", "--max-events", "10", "--wait", "5", "--json"], &server.url));
+    let events = batch["events"].as_array().unwrap_or_else(|| panic!("a batch: {batch}"));
+    let kinds: Vec<_> = events.iter().map(|d| d["type"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(kinds, vec!["OrderPlaced", "OrderPlaced"], "only what the filter matches: {batch}");
+    let lease = batch["lease_id"].to_string();
+    skald(&["groups", "ack", "billing", &lease], &server.url);
+    let mut acked = serde_json::Value::Null;
+    for _ in 0..50 {
+        let info = json(&skald(&["groups", "get", "billing", "--json"], &server.url));
+        acked = info["stats"]["acked"].clone();
+        if acked == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(acked, 2);
+    let table = String::from_utf8(skald(&["groups", "list"], &server.url).stdout).unwrap();
+    assert!(table.contains("billing"), "{table}");
+    unsafe_kill(&server.child, "TERM");
+}

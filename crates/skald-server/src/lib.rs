@@ -83,6 +83,8 @@ pub enum ServerError {
 pub struct Services {
     /// The saga coordinator: `/v1/state-machines`, `/v1/executions`, `/v1/tasks`, `/v1/activities`.
     pub sagas: Option<skald_saga::CoordinatorHandle>,
+    /// Consumer groups: `/v1/groups`.
+    pub groups: Option<skald_groups::GroupsHandle>,
 }
 
 /// The event-store API as an axum router, ready for `axum::serve` or `tower::ServiceExt::oneshot`.
@@ -102,6 +104,7 @@ pub fn router_with(store: Arc<dyn EventStore>, config: ServerConfig, services: S
 pub fn route_table() -> Vec<(&'static str, &'static str)> {
     let mut table = routes::routes().table;
     table.extend_from_slice(routes::sagas::ROUTES);
+    table.extend_from_slice(routes::groups::ROUTES);
     table
 }
 
@@ -109,6 +112,9 @@ fn app(state: AppState, services: Services) -> Router {
     let mut router = routes::routes().router;
     if let Some(sagas) = services.sagas {
         router = router.merge(routes::sagas::router(sagas));
+    }
+    if let Some(groups) = services.groups {
+        router = router.merge(routes::groups::router(groups));
     }
     router
         .method_not_allowed_fallback(routes::method_not_allowed)

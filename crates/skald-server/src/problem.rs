@@ -212,6 +212,10 @@ pub fn title_of(code: &str) -> &'static str {
         "input-too-large" => "Input too large",
         "too-many-executions" => "Too many executions",
         "history-corrupt" => "Execution history corrupt",
+        "group-not-found" => "Consumer group not found",
+        "group-already-exists" => "Consumer group already exists",
+        "invalid-filter" => "Invalid event filter",
+        "lease-expired" => "Lease expired",
         _ => "Error",
     }
 }

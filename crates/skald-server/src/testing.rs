@@ -45,7 +45,8 @@ impl TestServer {
         let addr = listener.local_addr().expect("local address");
         // A store that fails on purpose cannot host a coordinator; its tests need none.
         let sagas = skald_saga::Coordinator::start(store.clone(), skald_saga::CoordinatorOptions::default()).await.ok();
-        let services = Services { sagas };
+        let groups = skald_groups::Groups::start(store.clone(), skald_groups::GroupsOptions::default()).await.ok();
+        let services = Services { sagas, groups };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve_with(listener, store, config, services, async {
             let _ = stopped.await;

@@ -14,7 +14,7 @@ async fn serve() -> String {
         ..Default::default()
     };
     let saga = Coordinator::start(store.clone(), options).await.unwrap();
-    let services = skald_server::Services { sagas: Some(saga) };
+    let services = skald_server::Services { sagas: Some(saga), ..Default::default() };
     let app = skald_server::router_with(store, skald_server::ServerConfig::default(), services);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -2,6 +2,7 @@
 //! tests can check the table against the OpenAPI document and against what the router serves.
 
 pub(crate) mod appends;
+pub(crate) mod groups;
 pub(crate) mod reads;
 pub(crate) mod sagas;
 pub(crate) mod streams;
