@@ -1,6 +1,7 @@
 //! `skald`: runs the server and talks to it. Every subcommand mirrors an API call or an operator
 //! task; `--json` prints machine-readable output.
 
+mod api;
 mod bench;
 mod config;
 mod groups;

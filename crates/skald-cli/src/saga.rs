@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
+use crate::api::{parse_json, segment, Api};
 use crate::Remote;
 
 /// `skald sm …`
@@ -151,60 +152,6 @@ pub enum ExecCommand {
     },
 }
 
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    json: bool,
-}
-
-impl Api {
-    fn new(remote: &Remote) -> anyhow::Result<Api> {
-        let client = reqwest::Client::builder().build().context("building the HTTP client")?;
-        Ok(Api { client, base: remote.url.trim_end_matches('/').to_owned(), json: remote.json })
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Option<Value>> {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.with_context(|| format!("cannot reach {}", self.base))?;
-        let status = response.status();
-        let text = response.text().await.context("reading the answer")?;
-        if !status.is_success() {
-            let problem: Value = serde_json::from_str(&text).unwrap_or(json!({"detail": text}));
-            let code = problem["type"].as_str().unwrap_or("").trim_start_matches("/errors/").to_owned();
-            anyhow::bail!("{code} ({status}): {}", problem["detail"].as_str().unwrap_or(&text));
-        }
-        if text.trim().is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(serde_json::from_str(&text).context("the answer is not JSON")?))
-    }
-
-    fn print(&self, value: &Option<Value>, people: impl FnOnce(&Value)) {
-        match value {
-            Some(v) if self.json => println!("{v}"),
-            Some(v) => people(v),
-            None if self.json => println!("null"),
-            None => {}
-        }
-    }
-}
-
-fn segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-fn parse_json(what: &str, text: &str) -> anyhow::Result<Value> {
-    serde_json::from_str(text).with_context(|| format!("--{what} is not JSON"))
-}
-
 fn read_definition(path: &PathBuf) -> anyhow::Result<Value> {
     let text = if path.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin()).context("reading the definition from stdin")?
@@ -270,7 +217,7 @@ pub async fn exec(command: ExecCommand) -> anyhow::Result<()> {
     match command {
         ExecCommand::Start { state_machine, name, input, version, remote } => {
             let api = Api::new(&remote)?;
-            let body = json!({"state_machine": state_machine, "name": name, "input": parse_json("input", &input)?, "version": version});
+            let body = json!({"state_machine": state_machine, "name": name, "input": parse_json("--input", &input)?, "version": version});
             let answer = api.call(Method::POST, "/v1/executions", Some(body)).await?;
             api.print(&answer, |v| {
                 let again = if v["already_started"] == json!(true) { " (already started)" } else { "" };
@@ -348,7 +295,7 @@ pub async fn exec(command: ExecCommand) -> anyhow::Result<()> {
         }
         ExecCommand::TaskSuccess { token, output, remote } => {
             let api = Api::new(&remote)?;
-            let body = json!({"output": parse_json("output", &output)?});
+            let body = json!({"output": parse_json("--output", &output)?});
             api.call(Method::POST, &format!("/v1/tasks/{}/success", segment(&token)), Some(body)).await?;
         }
         ExecCommand::TaskFailure { token, error, cause, remote } => {

@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use serde_json::json;
 use skald_core::{
     EventStore, NewEvent, ReadOptions, RecordedEvent, Selector, StreamAppend, StreamMetadata, SubscribeFrom,
@@ -93,23 +92,11 @@ impl<H: IdempotentHandler> IdempotentRunner<H> {
         let from = self.checkpoint().await?.map_or(SubscribeFrom::Start, |p| SubscribeFrom::Position(p + 1));
         let mut live = self.store.subscribe(self.handler.selector(), from);
         tokio::pin!(stop);
-        loop {
-            let first = tokio::select! {
-                _ = &mut stop => return Ok(()),
-                next = live.next() => match next {
-                    Some(event) => event?,
-                    None => return Ok(()),
-                },
-            };
-            let mut page = vec![first];
-            while page.len() < PAGE_EVENTS {
-                match futures_util::FutureExt::now_or_never(live.next()) {
-                    Some(Some(event)) => page.push(event?),
-                    _ => break,
-                }
-            }
+        while let Some(page) = crate::live::next_burst(&mut live, &mut stop).await {
+            let page = page?;
             self.handle_page(&page).await?;
         }
+        Ok(())
     }
 
     async fn handle_page(&self, events: &[RecordedEvent]) -> Result<(), ProjectionError> {

@@ -32,6 +32,7 @@
 
 pub mod examples;
 mod idempotent;
+mod live;
 mod sqlite;
 
 pub use idempotent::{IdempotentHandler, IdempotentRunner, CHECKPOINT_EVENT_TYPE, CHECKPOINT_STREAM_PREFIX};

@@ -11,7 +11,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use skald_core::{EventStore, ReadOptions, RecordedEvent, Selector, SubscribeFrom};
 
@@ -155,24 +154,11 @@ impl<P: SqlProjection> SqliteRunner<P> {
         let mut live = self.store.subscribe(self.projection.selector(), from);
         tokio::pin!(stop);
         let name = self.projection.name().to_owned();
-        loop {
-            let first = tokio::select! {
-                _ = &mut stop => return Ok(()),
-                next = live.next() => match next {
-                    Some(event) => event?,
-                    None => return Ok(()),
-                },
-            };
-            // Take whatever else is ready, so one transaction covers a burst.
-            let mut page = vec![first];
-            while page.len() < PAGE_EVENTS {
-                match futures_util::FutureExt::now_or_never(live.next()) {
-                    Some(Some(event)) => page.push(event?),
-                    _ => break,
-                }
-            }
+        while let Some(page) = crate::live::next_burst(&mut live, &mut stop).await {
+            let page = page?;
             apply_page(&mut self.conn, &self.projection, &name, &Tables::LIVE, &page)?;
         }
+        Ok(())
     }
 
     /// Rebuilds the read model from the first event into shadow tables, then replaces the live
