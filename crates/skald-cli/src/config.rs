@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub sync: Option<String>,
     pub segment_bytes: Option<u64>,
     pub index_cache_bytes: Option<usize>,
+    /// Largest saga execution input, in bytes (256 KiB by default).
+    pub execution_input_bytes_max: Option<usize>,
     /// Saga task resources: a plain name or a Lambda ARN mapped to the URL Skald POSTs to.
     #[serde(default)]
     pub resources: std::collections::BTreeMap<String, String>,

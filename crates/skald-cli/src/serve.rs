@@ -24,8 +24,8 @@ pub struct ServeArgs {
     /// `fsync` (acknowledge after fdatasync; the default) or `relaxed` (after write).
     #[arg(long, env = "SKALD_SYNC")]
     sync: Option<String>,
-    /// A TOML file with `data_dir`, `addr`, `sync`, `segment_bytes`, `index_cache_bytes` and a
-    /// `[resources]` table of saga task resources (name or ARN = URL).
+    /// A TOML file with `data_dir`, `addr`, `sync`, `segment_bytes`, `index_cache_bytes`,
+    /// `execution_input_bytes_max` and a `[resources]` table of saga task resources (name or ARN = URL).
     #[arg(long, env = "SKALD_CONFIG")]
     config: Option<PathBuf>,
     /// A saga task resource, `NAME=URL` (a plain name or a Lambda ARN); repeat for more.
@@ -69,7 +69,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let shared: Arc<dyn EventStore> = Arc::new(store.clone());
     let mut resources = file.resources.clone();
     resources.extend(args.resources.iter().cloned());
-    let options = CoordinatorOptions { resources: ResourceRegistry::from_urls(resources), ..Default::default() };
+    let mut options = CoordinatorOptions { resources: ResourceRegistry::from_urls(resources), ..Default::default() };
+    if let Some(bytes) = file.execution_input_bytes_max {
+        options.execution_input_bytes_max = bytes;
+    }
     let sagas = Coordinator::start(shared.clone(), options).await.context("cannot start the saga coordinator")?;
     let groups = skald_groups::Groups::start(shared.clone(), skald_groups::GroupsOptions::default())
         .await

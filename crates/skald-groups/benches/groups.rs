@@ -3,6 +3,7 @@
 //! - one pulled group with 4 workers leasing batches of 1,000 (events already in the log),
 //! - fan-out: the same log read by 10 groups with 4 workers each,
 //! - append → delivery latency p50/p99 for a worker waiting in a long-poll (one event at a time),
+//! - append → delivery latency p50/p99 of push delivery to an HTTP endpoint on loopback,
 //!
 //! each on a `MemoryStore` and on a `skald_log::Store` in a temporary directory (fsync mode).
 //! `SKALD_BENCH_EVENTS` sets the log size (default 400,000).
@@ -110,6 +111,56 @@ async fn latency(store: Arc<dyn EventStore>, samples: usize) -> (Duration, Durat
     (latencies[samples / 2], latencies[samples * 99 / 100])
 }
 
+/// Append → receipt latency of single events pushed to an HTTP endpoint on loopback.
+async fn push_latency(store: Arc<dyn EventStore>, samples: usize) -> (Duration, Duration) {
+    use std::sync::Mutex;
+    let received: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::default();
+    let app = {
+        let received = received.clone();
+        axum::Router::new().route(
+            "/push",
+            axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+                let received = received.clone();
+                async move {
+                    let now = Instant::now();
+                    for record in body["records"].as_array().into_iter().flatten() {
+                        received.lock().unwrap().push((record["data"]["i"].as_u64().unwrap_or(u64::MAX), now));
+                    }
+                    axum::Json(json!({}))
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/push", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let groups = Groups::start(store.clone(), GroupsOptions::default()).await.unwrap();
+    let mut s = GroupSpec::new("push-latency");
+    s.start = skald_groups::StartFrom::End;
+    s.push = Some(skald_groups::PushSpec::new(url));
+    groups.create_group(s).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut sent = Vec::with_capacity(samples);
+    for i in 0..samples {
+        sent.push(Instant::now());
+        let event = NewEvent::new("Ping", json!({"i": i}));
+        store.append(vec![StreamAppend::new("ping-1", vec![event])]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received.lock().unwrap().len() < samples && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    groups.shutdown().await;
+    server.abort();
+    let received = received.lock().unwrap().clone();
+    assert!(received.len() >= samples, "every pushed event arrived ({} of {samples})", received.len());
+    let mut latencies: Vec<Duration> =
+        received.iter().filter_map(|(i, at)| sent.get(*i as usize).map(|s| at.duration_since(*s))).collect();
+    latencies.sort();
+    (latencies[latencies.len() / 2], latencies[latencies.len() * 99 / 100])
+}
+
 async fn suite(label: &str, make: impl Fn() -> Arc<dyn EventStore>, events: usize) {
     let store = make();
     fill(&*store, events).await;
@@ -119,6 +170,8 @@ async fn suite(label: &str, make: impl Fn() -> Arc<dyn EventStore>, events: usiz
     println!("{label}: fan-out to 10 groups x {WORKERS} workers: {fan:.0} deliveries/s in all");
     let (p50, p99) = latency(make(), 1000).await;
     println!("{label}: append -> delivery (long-poll, idle): p50 {p50:?}, p99 {p99:?}");
+    let (p50, p99) = push_latency(make(), 1000).await;
+    println!("{label}: append -> delivery (push to loopback HTTP, idle): p50 {p50:?}, p99 {p99:?}");
 }
 
 fn main() {
