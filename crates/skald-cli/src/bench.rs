@@ -5,7 +5,8 @@
 //! - `concurrent`: `--writers` writers doing the same at once (group commit at work);
 //! - `batched`: four writers appending `--batch-size` events per append;
 //! - `replay`: reading the whole log from position 0 (filled up to `--replay-events` first);
-//! - `subscriber`: latency from calling append to a live subscriber receiving the event.
+//! - `subscriber`: latency from calling append to a live subscriber receiving the event;
+//! - `group`, `fanout`, `grouplatency`: consumer groups ([`crate::bench_groups`]).
 //!
 //! An fsync probe (4 KiB write + fdatasync in a loop) runs before and after, because this
 //! machine's fsync rate changes over time and every figure depends on it.
@@ -53,7 +54,8 @@ pub struct BenchArgs {
     /// `fsync` (default) or `relaxed`.
     #[arg(long, default_value = "fsync")]
     sync: String,
-    /// Run only these workloads (comma-separated): single, concurrent, batched, replay, subscriber.
+    /// Run only these workloads (comma-separated): single, concurrent, batched, replay, subscriber,
+    /// group, fanout, grouplatency.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Print results as JSON.
@@ -62,7 +64,7 @@ pub struct BenchArgs {
 }
 
 #[derive(Serialize)]
-struct Figure {
+pub(crate) struct Figure {
     workload: String,
     events: u64,
     seconds: f64,
@@ -96,7 +98,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "--batch-size must be 1 to {}",
         skald_core::limits::APPEND_EVENTS_MAX
     );
-    let known = ["single", "concurrent", "batched", "replay", "subscriber"];
+    let known = ["single", "concurrent", "batched", "replay", "subscriber", "group", "fanout", "grouplatency"];
     if let Some(bad) = args.only.iter().find(|w| !known.contains(&w.as_str())) {
         anyhow::bail!("unknown workload `{bad}`; choose from {}", known.join(", "));
     }
@@ -137,6 +139,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wants("subscriber") {
         report.figures.push(subscriber_latency(&store, &payload, duration).await?);
+    }
+    let shared: Arc<dyn EventStore> = Arc::new(store.clone());
+    if wants("group") || wants("fanout") {
+        fill(&store, args.replay_events.min(200_000), &payload).await?;
+    }
+    if wants("group") {
+        report.figures.push(crate::bench_groups::throughput(shared.clone(), "group", 1).await?);
+    }
+    if wants("fanout") {
+        report.figures.push(crate::bench_groups::throughput(shared.clone(), "fanout", 10).await?);
+    }
+    if wants("grouplatency") {
+        report.figures.push(crate::bench_groups::latency(shared.clone(), &payload).await?);
     }
     report.fsync_probes.push(fsync_probe(&dir, "after")?);
     store.close();
@@ -339,7 +354,7 @@ async fn subscriber_latency(store: &Store, payload: &Json, duration: Duration) -
     Ok(figure("subscriber", received, seconds, latencies, conditions))
 }
 
-fn figure(name: &str, events: u64, seconds: f64, mut latencies: Vec<u64>, conditions: String) -> Figure {
+pub(crate) fn figure(name: &str, events: u64, seconds: f64, mut latencies: Vec<u64>, conditions: String) -> Figure {
     latencies.sort_unstable();
     let pick = |q: f64| (!latencies.is_empty()).then(|| latencies[((latencies.len() - 1) as f64 * q).round() as usize]);
     Figure {

@@ -3,6 +3,7 @@
 
 mod api;
 mod bench;
+mod bench_groups;
 mod config;
 mod groups;
 mod projection;
