@@ -6,7 +6,8 @@
 //! - `batched`: four writers appending `--batch-size` events per append;
 //! - `replay`: reading the whole log from position 0 (filled up to `--replay-events` first);
 //! - `subscriber`: latency from calling append to a live subscriber receiving the event;
-//! - `group`, `fanout`, `grouplatency`: consumer groups ([`crate::bench_groups`]).
+//! - `group`, `fanout`, `grouplatency`, `pushlatency`, `sselatency`: consumer groups
+//!   ([`crate::bench_groups`]).
 //!
 //! An fsync probe (4 KiB write + fdatasync in a loop) runs before and after, because this
 //! machine's fsync rate changes over time and every figure depends on it.
@@ -55,7 +56,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "fsync")]
     sync: String,
     /// Run only these workloads (comma-separated): single, concurrent, batched, replay, subscriber,
-    /// group, fanout, grouplatency.
+    /// group, fanout, grouplatency, pushlatency, sselatency.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Print results as JSON.
@@ -98,7 +99,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "--batch-size must be 1 to {}",
         skald_core::limits::APPEND_EVENTS_MAX
     );
-    let known = ["single", "concurrent", "batched", "replay", "subscriber", "group", "fanout", "grouplatency"];
+    let known = [
+        "single",
+        "concurrent",
+        "batched",
+        "replay",
+        "subscriber",
+        "group",
+        "fanout",
+        "grouplatency",
+        "pushlatency",
+        "sselatency",
+    ];
     if let Some(bad) = args.only.iter().find(|w| !known.contains(&w.as_str())) {
         anyhow::bail!("unknown workload `{bad}`; choose from {}", known.join(", "));
     }
@@ -152,6 +164,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wants("grouplatency") {
         report.figures.push(crate::bench_groups::latency(shared.clone(), &payload).await?);
+    }
+    if wants("pushlatency") {
+        report.figures.push(crate::bench_groups::push_latency(shared.clone(), &payload).await?);
+    }
+    if wants("sselatency") {
+        report.figures.push(crate::bench_groups::sse_latency(shared.clone(), &payload).await?);
     }
     report.fsync_probes.push(fsync_probe(&dir, "after")?);
     store.close();

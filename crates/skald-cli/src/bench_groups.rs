@@ -1,5 +1,6 @@
 //! The consumer-group workloads of `skald bench`: one pulled group with four workers, fan-out to
-//! ten groups, and append → delivery latency to a worker waiting in a long poll.
+//! ten groups, and append → delivery latency by pull (a worker in a long poll), by push (POSTs to
+//! an HTTP endpoint on loopback) and over SSE (the server's per-worker stream on loopback).
 //!
 //! The groups start a fixed number of positions before the head of the log (which the earlier
 //! workloads filled), so their work does not grow with the log.
@@ -8,8 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+use serde_json::Value;
 use skald_core::{EventStore, Json, NewEvent, ReadOptions, Selector, StreamAppend, RESERVED_PREFIX};
-use skald_groups::{GroupSpec, Groups, GroupsHandle, GroupsOptions, StartFrom};
+use skald_groups::{GroupSpec, Groups, GroupsHandle, GroupsOptions, PushSpec, StartFrom};
 
 use crate::bench::{figure, Figure};
 
@@ -117,4 +120,130 @@ pub async fn latency(store: Arc<dyn EventStore>, payload: &Json) -> anyhow::Resu
     let latencies = received.iter().zip(&sent).map(|(r, s)| r.duration_since(*s).as_micros() as u64).collect();
     let conditions = "1 event every 2 ms to an idle group, 1 worker in a long poll; append call → lease".to_owned();
     Ok(figure("grouplatency", LATENCY_SAMPLES as u64, seconds, latencies, conditions))
+}
+
+/// Appends [`LATENCY_SAMPLES`] events numbered in `data.n`, one every 2 ms; returns when each was sent.
+async fn ping(store: &dyn EventStore, payload: &Json) -> anyhow::Result<Vec<Instant>> {
+    let mut sent = Vec::with_capacity(LATENCY_SAMPLES);
+    for n in 0..LATENCY_SAMPLES {
+        sent.push(Instant::now());
+        let mut data = payload.to_value();
+        data["n"] = n.into();
+        store.append(vec![StreamAppend::new("benchping-2", vec![NewEvent::new("BenchEvent", data)])]).await?;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(sent)
+}
+
+/// Latencies in µs from `sent[n]` to each `(n, arrival)`.
+fn latencies(sent: &[Instant], arrived: &[(usize, Instant)]) -> Vec<u64> {
+    arrived.iter().filter_map(|(n, at)| sent.get(*n).map(|s| at.duration_since(*s).as_micros() as u64)).collect()
+}
+
+/// Append → delivery latency of push: batches POSTed to an HTTP endpoint on loopback.
+pub async fn push_latency(store: Arc<dyn EventStore>, payload: &Json) -> anyhow::Result<Figure> {
+    let arrived: Arc<std::sync::Mutex<Vec<(usize, Instant)>>> = Arc::default();
+    let endpoint = {
+        let arrived = arrived.clone();
+        axum::Router::new().route(
+            "/push",
+            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let arrived = arrived.clone();
+                async move {
+                    let now = Instant::now();
+                    let mut arrived = arrived.lock().unwrap_or_else(|p| p.into_inner());
+                    for record in body["records"].as_array().into_iter().flatten() {
+                        if let Some(n) = record["data"]["n"].as_u64() {
+                            arrived.push((n as usize, now));
+                        }
+                    }
+                    axum::Json(serde_json::json!({}))
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/push", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, endpoint).await });
+    let groups = Groups::start(store.clone(), GroupsOptions::default()).await?;
+    let spec = GroupSpec { start: StartFrom::End, push: Some(PushSpec::new(url)), ..GroupSpec::new("benchpush") };
+    groups.create_group(spec).await?;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let sent = ping(&*store, payload).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while arrived.lock().unwrap_or_else(|p| p.into_inner()).len() < LATENCY_SAMPLES && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    groups.shutdown().await;
+    server.abort();
+    let arrived = arrived.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    anyhow::ensure!(
+        arrived.len() >= LATENCY_SAMPLES,
+        "only {} of {LATENCY_SAMPLES} pushed events arrived",
+        arrived.len()
+    );
+    let conditions =
+        "1 event every 2 ms to an idle group pushing to HTTP on loopback; append call → POST received".into();
+    Ok(figure("pushlatency", LATENCY_SAMPLES as u64, seconds, latencies(&sent, &arrived), conditions))
+}
+
+/// Append → delivery latency over the server's SSE stream of a group worker, on loopback.
+pub async fn sse_latency(store: Arc<dyn EventStore>, payload: &Json) -> anyhow::Result<Figure> {
+    let groups = Groups::start(store.clone(), GroupsOptions::default()).await?;
+    groups.create_group(GroupSpec { start: StartFrom::End, ..GroupSpec::new("benchsse") }).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let services = skald_server::Services { groups: Some(groups.clone()), ..Default::default() };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(skald_server::serve_with(
+        listener,
+        store.clone(),
+        skald_server::ServerConfig { metrics: false, ..Default::default() },
+        services,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let url = format!("{base}/v1/groups/benchsse/live?worker=w&max_events=100");
+    let response = reqwest::Client::new().get(url).header("accept", "text/event-stream").send().await?;
+    anyhow::ensure!(response.status().is_success(), "the SSE stream answered {}", response.status());
+    let reader = {
+        let groups = groups.clone();
+        tokio::spawn(async move {
+            let mut body = response.bytes_stream();
+            let mut pending = String::new();
+            let mut arrived = Vec::with_capacity(LATENCY_SAMPLES);
+            while arrived.len() < LATENCY_SAMPLES {
+                let Some(chunk) = body.next().await else { break };
+                let now = Instant::now();
+                pending.push_str(&String::from_utf8_lossy(&chunk?));
+                while let Some(end) = pending.find('\n') {
+                    let line: String = pending.drain(..=end).collect();
+                    let Some(data) = line.strip_prefix("data:") else { continue };
+                    let Ok(batch) = serde_json::from_str::<Value>(data.trim()) else { continue };
+                    for event in batch["events"].as_array().into_iter().flatten() {
+                        if let Some(n) = event["data"]["n"].as_u64() {
+                            arrived.push((n as usize, now));
+                        }
+                    }
+                    if let Some(lease) = batch["lease_id"].as_u64() {
+                        groups.ack_all("benchsse", lease)?;
+                    }
+                }
+            }
+            Ok::<_, anyhow::Error>(arrived)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    let sent = ping(&*store, payload).await?;
+    let arrived = tokio::time::timeout(Duration::from_secs(30), reader).await???;
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = stop.send(());
+    let _ = server.await;
+    groups.shutdown().await;
+    let conditions = "1 event every 2 ms to an idle group, 1 worker on its SSE stream via HTTP on loopback".into();
+    Ok(figure("sselatency", LATENCY_SAMPLES as u64, seconds, latencies(&sent, &arrived), conditions))
 }
