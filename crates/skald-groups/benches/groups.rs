@@ -75,6 +75,18 @@ async fn throughput(store: Arc<dyn EventStore>, groups_count: usize, events: usi
     delivered as f64 / elapsed.as_secs_f64()
 }
 
+/// Appends `samples` events numbered in `data.i`, one every 2 ms; returns when each was sent.
+async fn ping(store: &dyn EventStore, samples: usize) -> Vec<Instant> {
+    let mut sent = Vec::with_capacity(samples);
+    for i in 0..samples {
+        sent.push(Instant::now());
+        let event = NewEvent::new("Ping", json!({"i": i}));
+        store.append(vec![StreamAppend::new("ping-1", vec![event])]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    sent
+}
+
 /// Append → delivery latency of single events to a waiting worker.
 async fn latency(store: Arc<dyn EventStore>, samples: usize) -> (Duration, Duration) {
     let groups = Groups::start(store.clone(), GroupsOptions::default()).await.unwrap();
@@ -97,13 +109,7 @@ async fn latency(store: Arc<dyn EventStore>, samples: usize) -> (Duration, Durat
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut sent = Vec::with_capacity(samples);
-    for i in 0..samples {
-        sent.push(Instant::now());
-        let event = NewEvent::new("Ping", json!({"i": i}));
-        store.append(vec![StreamAppend::new("ping-1", vec![event])]).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let sent = ping(&*store, samples).await;
     let received = worker.await.unwrap();
     let mut latencies: Vec<Duration> = received.iter().zip(&sent).map(|(r, s)| r.duration_since(*s)).collect();
     latencies.sort();
@@ -140,13 +146,7 @@ async fn push_latency(store: Arc<dyn EventStore>, samples: usize) -> (Duration, 
     s.push = Some(skald_groups::PushSpec::new(url));
     groups.create_group(s).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut sent = Vec::with_capacity(samples);
-    for i in 0..samples {
-        sent.push(Instant::now());
-        let event = NewEvent::new("Ping", json!({"i": i}));
-        store.append(vec![StreamAppend::new("ping-1", vec![event])]).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let sent = ping(&*store, samples).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while received.lock().unwrap().len() < samples && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
