@@ -7,7 +7,9 @@
 //! - `replay`: reading the whole log from position 0 (filled up to `--replay-events` first);
 //! - `subscriber`: latency from calling append to a live subscriber receiving the event;
 //! - `group`, `fanout`, `grouplatency`, `pushlatency`, `sselatency`: consumer groups
-//!   ([`crate::bench_groups`]).
+//!   ([`crate::bench_groups`]);
+//! - `saga`, `compensation`: the travel saga's success and compensation paths, each at
+//!   concurrency 1 and `--saga-concurrency`, its task services on loopback ([`crate::bench_sagas`]).
 //!
 //! An fsync probe (4 KiB write + fdatasync in a loop) runs before and after, because this
 //! machine's fsync rate changes over time and every figure depends on it.
@@ -27,8 +29,10 @@ use serde::Serialize;
 use skald_core::{EventStore, Json, NewEvent, ReadOptions, Selector, StreamAppend, SubscribeFrom};
 use skald_log::{Options, Store};
 
+use crate::bench_sagas::{SagaBench, SagaPath};
+
 /// Latency samples kept per workload at most (memory stays bounded on long runs).
-const LATENCY_SAMPLES_MAX: usize = 4_000_000;
+pub(crate) const LATENCY_SAMPLES_MAX: usize = 4_000_000;
 /// Events read per page during replay.
 const REPLAY_PAGE_EVENTS: usize = 10_000;
 
@@ -43,6 +47,9 @@ pub struct BenchArgs {
     /// Writers in the `concurrent` workload.
     #[arg(long, default_value_t = 64)]
     writers: usize,
+    /// Sagas in flight in the second run of `saga` and `compensation` (the first runs one at a time).
+    #[arg(long, default_value_t = 64)]
+    saga_concurrency: usize,
     /// Events per append in the `batched` workload.
     #[arg(long, default_value_t = 1000)]
     batch_size: usize,
@@ -56,7 +63,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "fsync")]
     sync: String,
     /// Run only these workloads (comma-separated): single, concurrent, batched, replay, subscriber,
-    /// group, fanout, grouplatency, pushlatency, sselatency.
+    /// group, fanout, grouplatency, pushlatency, sselatency, saga, compensation.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Print results as JSON.
@@ -67,6 +74,8 @@ pub struct BenchArgs {
 #[derive(Serialize)]
 pub(crate) struct Figure {
     workload: String,
+    /// What `events` and `events_per_second` count: `events`, or `sagas` for the saga workloads.
+    unit: &'static str,
     events: u64,
     seconds: f64,
     events_per_second: f64,
@@ -94,6 +103,7 @@ struct Report {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.seconds > 0.0, "--seconds must be positive");
     anyhow::ensure!((1..=10_000).contains(&args.writers), "--writers must be 1 to 10000");
+    anyhow::ensure!((1..=10_000).contains(&args.saga_concurrency), "--saga-concurrency must be 1 to 10000");
     anyhow::ensure!(
         (1..=skald_core::limits::APPEND_EVENTS_MAX).contains(&args.batch_size),
         "--batch-size must be 1 to {}",
@@ -110,6 +120,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "grouplatency",
         "pushlatency",
         "sselatency",
+        "saga",
+        "compensation",
     ];
     if let Some(bad) = args.only.iter().find(|w| !known.contains(&w.as_str())) {
         anyhow::bail!("unknown workload `{bad}`; choose from {}", known.join(", "));
@@ -171,6 +183,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if wants("sselatency") {
         report.figures.push(crate::bench_groups::sse_latency(shared.clone(), &payload).await?);
     }
+    let saga_paths: Vec<SagaPath> =
+        [SagaPath::Success, SagaPath::Compensation].into_iter().filter(|p| wants(p.workload())).collect();
+    if !saga_paths.is_empty() {
+        let sagas = SagaBench::start(shared.clone()).await?;
+        let mut concurrencies = vec![1, args.saga_concurrency];
+        concurrencies.dedup();
+        for path in saga_paths {
+            for &concurrency in &concurrencies {
+                report.figures.push(sagas.run(path, concurrency, duration).await?);
+            }
+        }
+        sagas.shutdown().await;
+    }
     report.fsync_probes.push(fsync_probe(&dir, "after")?);
     store.close();
 
@@ -199,7 +224,7 @@ impl Drop for TempDir {
     }
 }
 
-fn progress(name: &str) -> ProgressBar {
+pub(crate) fn progress(name: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template("{spinner} {prefix:>10} {elapsed:>4} {msg}").expect("valid template"));
     bar.set_prefix(name.to_owned());
@@ -207,13 +232,18 @@ fn progress(name: &str) -> ProgressBar {
     bar
 }
 
-/// Shows a running count on the bar until `done` is set.
-fn watch_count(bar: ProgressBar, count: Arc<AtomicU64>, started: Instant) -> tokio::task::JoinHandle<()> {
+/// Shows a running count of `unit`s on the bar until the bar is finished.
+pub(crate) fn watch_count(
+    bar: ProgressBar,
+    count: Arc<AtomicU64>,
+    started: Instant,
+    unit: &'static str,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let n = count.load(Ordering::Relaxed);
             let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("{n} events, {rate:.0}/s"));
+            bar.set_message(format!("{n} {unit}, {rate:.0}/s"));
             if bar.is_finished() {
                 return;
             }
@@ -233,7 +263,7 @@ async fn appends(
     let bar = progress(name);
     let count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let ticker = watch_count(bar.clone(), count.clone(), started);
+    let ticker = watch_count(bar.clone(), count.clone(), started, "events");
     let before = write_counts(store);
     let mut tasks = Vec::with_capacity(writers);
     for writer in 0..writers {
@@ -306,7 +336,7 @@ async fn replay(store: &Store) -> anyhow::Result<Figure> {
     let bar = progress("replay");
     let count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let ticker = watch_count(bar.clone(), count.clone(), started);
+    let ticker = watch_count(bar.clone(), count.clone(), started, "events");
     let mut from = Some(0);
     let mut bytes = 0u64;
     while let Some(start) = from {
@@ -327,7 +357,7 @@ async fn subscriber_latency(store: &Store, payload: &Json, duration: Duration) -
     let bar = progress("subscriber");
     let count = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let ticker = watch_count(bar.clone(), count.clone(), started);
+    let ticker = watch_count(bar.clone(), count.clone(), started, "events");
     let mut live = store.subscribe(Selector::Stream("benchlive-1".into()), SubscribeFrom::End);
     let clock = Instant::now();
     let mut writer = {
@@ -377,6 +407,7 @@ pub(crate) fn figure(name: &str, events: u64, seconds: f64, mut latencies: Vec<u
     let pick = |q: f64| (!latencies.is_empty()).then(|| latencies[((latencies.len() - 1) as f64 * q).round() as usize]);
     Figure {
         workload: name.to_owned(),
+        unit: "events",
         events,
         seconds,
         events_per_second: events as f64 / seconds.max(1e-9),
@@ -384,6 +415,13 @@ pub(crate) fn figure(name: &str, events: u64, seconds: f64, mut latencies: Vec<u
         p99_us: pick(0.99),
         p999_us: pick(0.999),
         conditions,
+    }
+}
+
+impl Figure {
+    /// The same figure, counting `unit`s instead of events.
+    pub(crate) fn counting(self, unit: &'static str) -> Self {
+        Figure { unit, ..self }
     }
 }
 
@@ -416,15 +454,16 @@ fn print_report(report: &Report) {
     }
     println!();
     println!(
-        "{:<11} {:>10} {:>8} {:>13} {:>9} {:>9} {:>9}  conditions",
-        "workload", "events", "seconds", "events/s", "p50 µs", "p99 µs", "p999 µs"
+        "{:<16} {:>10} {:<6} {:>8} {:>13} {:>9} {:>9} {:>9}  conditions",
+        "workload", "count", "", "seconds", "per second", "p50 µs", "p99 µs", "p999 µs"
     );
     let show = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
     for f in &report.figures {
         println!(
-            "{:<11} {:>10} {:>8.2} {:>13.0} {:>9} {:>9} {:>9}  {}",
+            "{:<16} {:>10} {:<6} {:>8.2} {:>13.0} {:>9} {:>9} {:>9}  {}",
             f.workload,
             f.events,
+            f.unit,
             f.seconds,
             f.events_per_second,
             show(f.p50_us),

@@ -4,6 +4,7 @@
 mod api;
 mod bench;
 mod bench_groups;
+mod bench_sagas;
 mod config;
 mod groups;
 mod projection;

@@ -1,5 +1,5 @@
 //! End to end through the `skald` binary: serve, append, read, streams, tail, graceful stop,
-//! kill -9 and restart, verify and index rebuild.
+//! kill -9 and restart, verify and index rebuild, and a short run of the saga benchmarks.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -142,6 +142,30 @@ fn bad_input_is_explained() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--data is not valid JSON"));
     let out = Command::new(SKALD).args(["bench", "--only", "everything"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown workload"));
+}
+
+#[test]
+fn bench_runs_the_travel_saga_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(SKALD)
+        .args(["bench", "--only", "saga,compensation", "--seconds", "0.5", "--saga-concurrency", "16", "--json"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "skald bench failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report = json(&out);
+    let figures = report["figures"].as_array().unwrap_or_else(|| panic!("figures: {report}"));
+    let names: Vec<&str> = figures.iter().filter_map(|f| f["workload"].as_str()).collect();
+    assert_eq!(names, ["saga-c1", "saga-c16", "compensation-c1", "compensation-c16"], "{report}");
+    for f in figures {
+        assert_eq!(f["unit"], "sagas", "{f}");
+        assert!(f["events"].as_u64().unwrap_or(0) > 0, "{f}");
+        assert!(f["events_per_second"].as_f64().unwrap_or(0.0) > 0.0, "{f}");
+        assert!(f["p99_us"].as_u64().is_some(), "{f}");
+        let conditions = f["conditions"].as_str().unwrap_or_default();
+        assert!(conditions.contains("transitions/s") && conditions.contains("history bytes per saga"), "{f}");
+    }
 }
 
 fn unsafe_kill(child: &Child, signal: &str) {

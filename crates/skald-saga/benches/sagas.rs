@@ -6,15 +6,12 @@
 //! `SAGA_BENCH_STORES=memory` or `skald-log` runs one store only; `SAGA_BENCH_SYNC=relaxed` runs
 //! skald-log without fsync).
 
-#[path = "../examples/travel_services.rs"]
-#[allow(dead_code)]
-mod travel_services;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use skald_core::{EventStore, MemoryStore};
+use skald_saga::travel::{self, Services};
 use skald_saga::{Coordinator, CoordinatorHandle, CoordinatorOptions, ExecutionStatus, StartExecution};
 
 struct Figures {
@@ -72,9 +69,9 @@ async fn run(saga: &CoordinatorHandle, label: &str, sagas: usize, concurrency: u
 }
 
 async fn bench_store(name: &str, store: Arc<dyn EventStore>, base: &str, sagas: usize) {
-    let options = CoordinatorOptions { resources: travel_services::registry(base), ..Default::default() };
+    let options = CoordinatorOptions { resources: travel::registry(base), ..Default::default() };
     let saga = Coordinator::start(store, options).await.expect("coordinator");
-    saga.create_state_machine("travel", travel_services::definition()).await.expect("definition");
+    saga.create_state_machine("travel", travel::definition()).await.expect("definition");
     run(&saga, &format!("{name}-warm"), 200, 16, false).await;
     for (path, compensate) in [("success", false), ("compensation", true)] {
         for concurrency in [1, 64] {
@@ -98,7 +95,7 @@ fn main() {
     let sagas: usize = std::env::var("SAGA_BENCH_SAGAS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let base = travel_services::spawn(travel_services::Services::default()).await;
+        let base = travel::spawn(Services::default()).await.expect("services");
         println!("travel saga, {sagas} sagas per run at concurrency 64 ({} at 1), services on loopback", sagas / 4);
         let stores = std::env::var("SAGA_BENCH_STORES").unwrap_or_else(|_| "memory,skald-log".into());
         if stores.contains("memory") {

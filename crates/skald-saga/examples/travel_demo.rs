@@ -1,4 +1,4 @@
-//! The travel saga, durable, in one process: the three services of `travel_services.rs` on
+//! The travel saga, durable, in one process: the three services of `skald_saga::travel` on
 //! loopback, a coordinator on a skald-log store, and three bookings — one that succeeds, one whose
 //! payment is declined (everything undone in reverse), one whose car cancellation fails once and
 //! is retried. Prints each outcome and the last one's history.
@@ -6,15 +6,12 @@
 //! `cargo run -p skald-saga --example travel_demo [DATA_DIR]` (default: a temp dir). Run it again
 //! with the same DATA_DIR: the starts are idempotent by name, so it answers from the log.
 
-#[path = "travel_services.rs"]
-#[allow(dead_code)]
-mod travel_services;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use skald_core::Direction;
+use skald_saga::travel::{self, Services};
 use skald_saga::{Coordinator, CoordinatorOptions, StartExecution};
 
 #[tokio::main]
@@ -22,11 +19,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let temp = tempfile::tempdir()?;
     let dir = std::env::args().nth(1).map(std::path::PathBuf::from).unwrap_or_else(|| temp.path().to_owned());
     let store = Arc::new(skald_log::Store::open(&dir, skald_log::Options::default())?);
-    let base = travel_services::spawn(travel_services::Services::default()).await;
+    let base = travel::spawn(Services::default()).await?;
     println!("services on {base}, log in {}", dir.display());
-    let options = CoordinatorOptions { resources: travel_services::registry(&base), ..Default::default() };
+    let options = CoordinatorOptions { resources: travel::registry(&base), ..Default::default() };
     let saga = Coordinator::start(store.clone(), options).await?;
-    let machine = saga.create_state_machine("travel", travel_services::definition()).await?;
+    let machine = saga.create_state_machine("travel", travel::definition()).await?;
     println!("state machine travel, version {}", machine.version);
     let trips = [
         ("trip-1", json!({"trip_id": "trip-1", "flight": "SK 1429", "car": "compact", "amount": 420})),

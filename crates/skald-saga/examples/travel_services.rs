@@ -1,162 +1,20 @@
-//! The three task services of the travel saga — flights, cars, payments — as one small axum
-//! server, and the resource registry that maps the saga's resource names to them.
+//! Serves the travel saga's three task services — flights, cars, payments — on one address, for a
+//! `skald serve` whose resource registry points at them. The services themselves (endpoints, how
+//! the input picks a failure, idempotency by key) are `skald_saga::travel`.
 //!
-//! Every endpoint is idempotent by the `Idempotency-Key` header: the first request with a key
-//! takes effect and its answer is kept; a repeat gets the same answer and changes nothing. Failures
-//! are chosen by the input, so a demo (or test) picks its path:
-//!
-//! - `"flight": "FAIL"` → the flight reservation answers 409 `{"error": "FlightUnavailable"}`;
-//! - `"car": "FAIL"` → the car reservation answers 409 `{"error": "CarUnavailable"}`;
-//! - `"amount"` over 1000 → the charge answers 402 `{"error": "PaymentDeclined"}`;
-//! - a `trip_id` containing `flaky` → the first car cancellation of that trip answers 503
-//!   `{"error": "ServiceUnavailable"}` (the compensation retries).
-//!
-//! `cargo run -p skald-saga --example travel_services [ADDR]` serves them (default 127.0.0.1:7081).
+//! `cargo run -p skald-saga --example travel_services [ADDR]` (default 127.0.0.1:7081).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use skald_saga::travel::{self, Services, ENDPOINTS};
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
-use serde_json::{json, Value};
-use skald_saga::ResourceRegistry;
-
-/// One effect that happened (a first request with its key).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Effect {
-    /// `flights/reservations`, …
-    pub endpoint: String,
-    /// The trip.
-    pub trip_id: String,
-    /// The Idempotency-Key it came with.
-    pub key: String,
-}
-
-/// What the services saw.
-#[derive(Default)]
-pub struct Ledger {
-    /// Effects, in order.
-    pub effects: Vec<Effect>,
-    /// Requests per key (repeats included).
-    pub requests: HashMap<String, usize>,
-    answers: HashMap<String, (u16, Value)>,
-    flaky_seen: HashMap<String, usize>,
-    next_id: u64,
-}
-
-/// Shared ledger of the services.
-pub type Services = Arc<Mutex<Ledger>>;
-
-const ENDPOINTS: [&str; 6] = [
-    "flights/reservations",
-    "flights/cancellations",
-    "cars/reservations",
-    "cars/cancellations",
-    "payments/charges",
-    "payments/refunds",
-];
-
-/// The registry mapping the saga's resource names to the services at `base` (`http://host:port`).
-pub fn registry(base: &str) -> ResourceRegistry {
-    let arn = |f: &str| format!("arn:aws:lambda:us-east-1:123456789012:function:{f}");
-    ResourceRegistry::new()
-        .http(arn("ReserveFlight"), format!("{base}/flights/reservations"))
-        .http(arn("ReserveCar"), format!("{base}/cars/reservations"))
-        .http(arn("ProcessPayment"), format!("{base}/payments/charges"))
-        .http("CancelFlight", format!("{base}/flights/cancellations"))
-        .http("CancelCar", format!("{base}/cars/cancellations"))
-        .http("RefundPayment", format!("{base}/payments/refunds"))
-}
-
-/// The travel saga's definition.
-pub fn definition() -> Value {
-    serde_json::from_str(include_str!("travel-saga.asl.json")).unwrap_or(Value::Null)
-}
-
-/// The router of the three services.
-pub fn router(services: Services) -> Router {
-    let mut router = Router::new();
-    for endpoint in ENDPOINTS {
-        router = router.route(
-            &format!("/{endpoint}"),
-            post(move |State(s): State<Services>, headers: HeaderMap, Json(body): Json<Value>| async move {
-                handle(&s, endpoint, &headers, &body)
-            }),
-        );
-    }
-    router.with_state(services)
-}
-
-/// Serves the services on an ephemeral loopback port; returns the base URL.
-pub async fn spawn(services: Services) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router(services)).await;
-    });
-    format!("http://{addr}")
-}
-
-fn handle(services: &Services, endpoint: &'static str, headers: &HeaderMap, body: &Value) -> (StatusCode, Json<Value>) {
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let trip = body.get("trip_id").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let mut ledger = services.lock().unwrap_or_else(|p| p.into_inner());
-    *ledger.requests.entry(key.clone()).or_default() += 1;
-    if let Some((status, answer)) = ledger.answers.get(&key) {
-        return (StatusCode::from_u16(*status).unwrap_or(StatusCode::OK), Json(answer.clone()));
-    }
-    let (status, answer) = decide(&mut ledger, endpoint, &trip, body);
-    if status == 200 {
-        ledger.effects.push(Effect { endpoint: endpoint.to_owned(), trip_id: trip, key: key.clone() });
-    }
-    if !key.is_empty() {
-        ledger.answers.insert(key, (status, answer.clone()));
-    }
-    (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), Json(answer))
-}
-
-fn decide(ledger: &mut Ledger, endpoint: &str, trip: &str, body: &Value) -> (u16, Value) {
-    let text = |f: &str| body.get(f).and_then(Value::as_str).unwrap_or_default();
-    ledger.next_id += 1;
-    let n = ledger.next_id;
-    match endpoint {
-        "flights/reservations" if text("flight") == "FAIL" => {
-            (409, json!({"error": "FlightUnavailable", "cause": format!("no seat for trip {trip}")}))
-        }
-        "flights/reservations" => (200, json!({"reservation_id": format!("F-{n}")})),
-        "cars/reservations" if text("car") == "FAIL" => {
-            (409, json!({"error": "CarUnavailable", "cause": format!("no car for trip {trip}")}))
-        }
-        "cars/reservations" => (200, json!({"reservation_id": format!("C-{n}")})),
-        "payments/charges" if body.get("amount").and_then(Value::as_f64).unwrap_or(0.0) > 1000.0 => {
-            (402, json!({"error": "PaymentDeclined", "cause": "card declined"}))
-        }
-        "payments/charges" => (200, json!({"charge_id": format!("P-{n}")})),
-        "cars/cancellations" if trip.contains("flaky") => {
-            let seen = ledger.flaky_seen.entry(trip.to_owned()).or_default();
-            *seen += 1;
-            if *seen == 1 {
-                (503, json!({"error": "ServiceUnavailable", "cause": "try again"}))
-            } else {
-                (200, json!({"cancelled": true}))
-            }
-        }
-        _ => (200, json!({"done": true})),
-    }
-}
-
-#[allow(dead_code)]
 #[tokio::main]
-async fn main() {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:7081".into());
-    let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("local addr"));
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let base = format!("http://{}", listener.local_addr()?);
     println!("travel services on {base}");
     for endpoint in ENDPOINTS {
         println!("  POST {base}/{endpoint}");
     }
-    let _ = registry(&base);
-    axum::serve(listener, router(Services::default())).await.expect("serve");
+    travel::serve(listener, Services::default()).await?;
+    Ok(())
 }

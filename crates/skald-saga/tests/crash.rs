@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::travel_services::{self, Services};
 use common::{check_saga_effects, trip};
+use skald_saga::travel::{self, Services};
 use skald_saga::{Coordinator, CoordinatorOptions, ExecutionStatus, ProbePoint, StartExecution};
 
 const DIR_ENV: &str = "SAGA_CRASH_DIR";
@@ -71,13 +71,10 @@ fn crash_child() {
                 std::process::abort();
             }
         });
-        let options = CoordinatorOptions {
-            resources: travel_services::registry(&base),
-            probe: Some(probe),
-            ..Default::default()
-        };
+        let options =
+            CoordinatorOptions { resources: travel::registry(&base), probe: Some(probe), ..Default::default() };
         let saga = Coordinator::start(store, options).await.unwrap();
-        saga.create_state_machine("travel", travel_services::definition()).await.unwrap();
+        saga.create_state_machine("travel", travel::definition()).await.unwrap();
         let mut ids = Vec::new();
         for name in &trips {
             let started = saga.start_execution(StartExecution::new("travel", name, input_of(name))).await.unwrap();
@@ -140,7 +137,7 @@ fn run_child(
 fn services() -> (tokio::runtime::Runtime, Services, String) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let services = Services::default();
-    let base = runtime.block_on(travel_services::spawn(services.clone()));
+    let base = runtime.block_on(travel::spawn(services.clone())).unwrap();
     (runtime, services, base)
 }
 

@@ -224,7 +224,7 @@ async fn travel_saga_resumes_after_an_in_process_restart() {
     // Shut down while the compensation's retry timer (1 s) is pending or earlier.
     tokio::time::sleep(Duration::from_millis(300)).await;
     w.saga.shutdown().await;
-    let options = CoordinatorOptions { resources: travel_services::registry(&w.base), ..Default::default() };
+    let options = CoordinatorOptions { resources: travel::registry(&w.base), ..Default::default() };
     let saga = Coordinator::start(w.store.clone(), options).await.unwrap();
     let done = saga.wait_for_execution(&started.execution_id, WAIT).await.unwrap();
     assert_eq!(done.status, ExecutionStatus::Failed);
@@ -243,7 +243,7 @@ async fn two_coordinators_on_one_store_never_interleave_a_history() {
         ids.push((name, s.execution_id));
     }
     // A second coordinator recovers the same open executions and races the first on every task.
-    let options = CoordinatorOptions { resources: travel_services::registry(&w.base), ..Default::default() };
+    let options = CoordinatorOptions { resources: travel::registry(&w.base), ..Default::default() };
     let other = Coordinator::start(w.store.clone(), options).await.unwrap();
     let waits: Vec<_> = ids
         .iter()

@@ -1,6 +1,6 @@
-//! The travel saga end to end on a MemoryStore, against the example's HTTP services on loopback:
-//! success, a failure at each step with its compensations, a compensation that fails once and is
-//! retried, and the history and idempotency promises around it.
+//! The travel saga end to end on a MemoryStore, against the HTTP services of `skald_saga::travel`
+//! on loopback: success, a failure at each step with its compensations, a compensation that fails
+//! once and is retried, and the history and idempotency promises around it.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Shared test helpers: the travel services (the example's code), coordinators on a MemoryStore,
+//! Shared test helpers: the travel services (`skald_saga::travel`), coordinators on a MemoryStore,
 //! and ledger checks.
 
 #![allow(dead_code)]
@@ -12,10 +12,7 @@ use skald_saga::{
     Coordinator, CoordinatorHandle, CoordinatorOptions, ExecutionDescription, ExecutionStatus, StartExecution,
 };
 
-#[path = "../../examples/travel_services.rs"]
-pub mod travel_services;
-
-pub use travel_services::Services;
+pub use skald_saga::travel::{self, Services};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -38,10 +35,10 @@ pub async fn world() -> World {
 pub async fn world_with(tune: impl FnOnce(CoordinatorOptions) -> CoordinatorOptions) -> World {
     let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
     let services = Services::default();
-    let base = travel_services::spawn(services.clone()).await;
-    let options = tune(CoordinatorOptions { resources: travel_services::registry(&base), ..Default::default() });
+    let base = travel::spawn(services.clone()).await.unwrap();
+    let options = tune(CoordinatorOptions { resources: travel::registry(&base), ..Default::default() });
     let saga = Coordinator::start(store.clone(), options).await.unwrap();
-    saga.create_state_machine("travel", travel_services::definition()).await.unwrap();
+    saga.create_state_machine("travel", travel::definition()).await.unwrap();
     World { store, services, base, saga }
 }
 
