@@ -183,21 +183,6 @@ impl<'txn> IndexWriter<'txn> {
         })
     }
 
-    /// `(head version, head position)` of a stream, including this transaction's own writes.
-    pub fn stream_head(&self, stream: &str) -> Result<Option<(u64, u64)>, Error> {
-        Ok(self.streams.get(stream).map_err(storage)?.map(|v| v.value()))
-    }
-
-    /// Where an event id is stored, including this transaction's own writes.
-    pub fn position_of_id(&self, id: &Uuid) -> Result<Option<u64>, Error> {
-        Ok(self.ids.get(id.as_u128()).map_err(storage)?.map(|v| v.value()))
-    }
-
-    /// The position the indexes cover up to.
-    pub fn indexed_position(&self) -> Result<Option<u64>, Error> {
-        Ok(self.meta.get(INDEXED_POSITION).map_err(storage)?.map(|v| v.value()))
-    }
-
     /// Indexes consecutive events of the log (whole appends, in position order, any streams).
     ///
     /// Neighbours are folded into runs across append boundaries: a group of single-event appends
@@ -240,28 +225,10 @@ impl<'txn> IndexWriter<'txn> {
         Ok(())
     }
 
-    /// Indexes event ids (the writer claims ids one by one with [`Self::claim_id`] instead).
+    /// Indexes event ids, one entry each (for idempotent retries).
     pub fn add_ids(&mut self, events: &[IndexedEvent<'_>]) -> Result<(), Error> {
         for IndexedEvent { event, .. } in events {
             self.ids.insert(event.id.as_u128(), event.position).map_err(storage)?;
-        }
-        Ok(())
-    }
-
-    /// Records `id` at `position` unless it is stored already; then nothing changes and the
-    /// position it has is returned. One tree operation on the common path, where ids are new.
-    pub fn claim_id(&mut self, id: &Uuid, position: u64) -> Result<Option<u64>, Error> {
-        let previous = self.ids.insert(id.as_u128(), position).map_err(storage)?.map(|old| old.value());
-        if let Some(previous) = previous {
-            self.ids.insert(id.as_u128(), previous).map_err(storage)?;
-        }
-        Ok(previous)
-    }
-
-    /// Takes back ids claimed for an append that was then refused.
-    pub fn release_ids(&mut self, ids: impl IntoIterator<Item = Uuid>) -> Result<(), Error> {
-        for id in ids {
-            self.ids.remove(id.as_u128()).map_err(storage)?;
         }
         Ok(())
     }

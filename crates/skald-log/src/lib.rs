@@ -1,8 +1,8 @@
 //! Skald's embedded event log: one directory, one writer thread, group commit, crash recovery.
 //!
 //! This crate owns the durable storage of the embedded engine: segment files ([`format`],
-//! [`segment`]), the group-committing writer ([`writer`]), the secondary indexes ([`index`]) and
-//! the read path ([`read`]). It does no network I/O and knows nothing of HTTP.
+//! [`segment`]), the group-committing writer ([`writer`]) with its syncer ([`syncer`]) and indexer
+//! ([`indexer`]) threads, the secondary indexes ([`index`]) and the read path ([`read`]). It does no network I/O and knows nothing of HTTP.
 //!
 //! ```
 //! use skald_core::{EventStore, NewEvent, ReadOptions, Selector, StreamAppend, ExpectedVersion};
@@ -23,6 +23,8 @@
 
 pub mod format;
 pub mod index;
+pub mod indexer;
+mod pending;
 pub mod read;
 mod recovery;
 pub mod segment;
@@ -66,7 +68,8 @@ pub struct Options {
     pub writer_queue_appends_max: usize,
     /// Check every sealed segment's checksum on open (one sequential read of the log).
     pub verify_sealed_on_open: bool,
-    /// Make the indexes durable at least this often...
+    /// Make the indexes durable at least this often (also keeps redb's pile of non-durable
+    /// commits short, which otherwise makes each commit slower)...
     pub checkpoint_interval: Duration,
     /// ...or after this many events, whichever comes first.
     pub checkpoint_events: u64,
@@ -82,7 +85,7 @@ impl Default for Options {
             index_cache_bytes: 64 * 1024 * 1024,
             writer_queue_appends_max: 8192,
             verify_sealed_on_open: true,
-            checkpoint_interval: Duration::from_secs(2),
+            checkpoint_interval: Duration::from_millis(250),
             checkpoint_events: 500_000,
             disk: Arc::new(segment::OsDisk),
         }
@@ -141,7 +144,7 @@ impl Store {
         &self.inner.report
     }
 
-    /// Counters of the write path: events, groups (index transactions) and fsyncs so far.
+    /// Counters of the write path: events, groups, fsyncs and index commits so far.
     pub fn stats(&self) -> &read::WriteStats {
         &self.inner.shared.stats
     }

@@ -33,10 +33,12 @@ pub struct Shared {
 pub struct WriteStats {
     /// Events written.
     pub events: AtomicU64,
-    /// Groups the writer committed (one write and one index transaction each).
+    /// Groups the writer committed (one write each).
     pub groups: AtomicU64,
     /// `fdatasync` batches the syncer ran.
     pub syncs: AtomicU64,
+    /// Index transactions the indexer committed (each covers one or more groups).
+    pub index_commits: AtomicU64,
 }
 
 /// What to tell a user about damaged data: where and what to run.

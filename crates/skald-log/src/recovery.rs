@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::format::{decode_frame, EventView, Frame, FRAME_HEADER_BYTES, SEAL_PAYLOAD_BYTES, SEGMENT_HEADER_BYTES};
 use crate::index::{Index, IndexedEvent, Location};
+use crate::indexer::IndexedPosition;
 use crate::read::{corrupt, Shared};
 use crate::segment::{list_segments, scan_segment, verify_sealed, ActiveSegment, FrameReader, ReadFailure};
 use crate::writer::{Writer, WriterConfig};
@@ -99,8 +100,8 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
             checkpoint_interval: options.checkpoint_interval,
             checkpoint_events: options.checkpoint_events,
         },
-        events_since_checkpoint: 0,
-        last_checkpoint: Instant::now(),
+        pending: Default::default(),
+        indexed: Arc::new(IndexedPosition::new(next_position.checked_sub(1))),
         failed: Default::default(),
     };
     Ok(Recovered { writer, report, lock })

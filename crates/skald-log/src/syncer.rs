@@ -1,10 +1,11 @@
 //! The syncer thread: makes written groups durable, publishes the committed position, answers.
 //!
-//! The writer hands over each group right after writing it ([`SyncMessage::Written`]) and then
-//! indexes it; when the index transaction committed it says so ([`SyncMessage::Indexed`]). The
-//! syncer takes every message waiting, runs one `fdatasync` for all groups written so far, and
-//! releases a group once it is both durable and indexed: it publishes the group's last position as
-//! committed, then answers its appends. The fsync and the writer's indexing overlap.
+//! The writer hands over each group right after writing it ([`SyncMessage::Written`]), then passes
+//! it to the indexer ([`crate::indexer`]), which says how far it got after each index commit
+//! ([`SyncMessage::Indexed`]). The syncer takes every message waiting, runs one `fdatasync` for all
+//! groups written so far, and releases a group once it is both durable and indexed: it publishes
+//! the group's last position as committed, then answers its appends. The fsync, the indexing and
+//! the writing of the next groups overlap.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -59,6 +60,8 @@ pub struct Syncer {
     pub disk: Arc<dyn Disk>,
     pub committed: watch::Sender<Option<u64>>,
     pub failed: Failure,
+    /// How far the index reached when the store opened; `Indexed` messages move it on.
+    pub indexed: Option<u64>,
 }
 
 impl Syncer {
@@ -66,7 +69,7 @@ impl Syncer {
     pub fn run(self, mut queue: mpsc::Receiver<SyncMessage>) {
         let mut waiting: VecDeque<SyncRequest> = VecDeque::new();
         let mut unsynced = 0usize; // requests at the back of `waiting` written after the last fsync
-        let (mut synced, mut indexed): (Option<u64>, Option<u64>) = (None, None);
+        let (mut synced, mut indexed): (Option<u64>, Option<u64>) = (None, self.indexed);
         loop {
             if unsynced == 0 {
                 // Nothing to make durable: wait for the writer.

@@ -2,19 +2,21 @@
 //!
 //! The data path of an append, in order:
 //! 1. (writer thread) take a group of queued appends (up to [`GROUP_APPENDS_MAX`] / [`GROUP_BYTES_MAX`]);
-//! 2. in one index transaction, for each append: recognise an idempotent retry, claim its event
-//!    ids, check the expected versions, assign positions and versions, frame the events;
-//! 3. write all frames with one `write` and hand the group to the syncer thread;
-//! 4. meanwhile, stage the group's index entries and commit the index transaction (no fsync; at a
-//!    checkpoint the log is fsynced first, then the index is committed durably), and tell the syncer;
+//! 2. for each append, against an index snapshot plus the overlay of groups not indexed yet
+//!    ([`crate::pending`]): recognise an idempotent retry, refuse ids stored already, check the
+//!    expected versions, assign positions and versions, frame the events;
+//! 3. write all frames with one `write`, hand the group to the syncer thread, then to the indexer
+//!    thread, and go on with the next group;
+//! 4. (indexer thread, [`crate::indexer`]) index every group waiting in one transaction (durable
+//!    only at checkpoints, after an fsync of the log) and tell the syncer how far it got;
 //! 5. (syncer thread, [`crate::syncer`]) one `fdatasync` for every group written meanwhile; once a
 //!    group is both durable and indexed, publish the new committed position (waking subscribers)
 //!    and answer its appends.
 //!
 //! Nothing is acknowledged before its `fdatasync`, and readers never look past the committed
-//! position, so they cannot see an event that a crash could take back.
+//! position, so they cannot see an event that a crash could take back. The writer never waits for
+//! the index: the fsync, the indexing and the staging of the next group overlap.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -27,7 +29,9 @@ use skald_core::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::format::{EventFrame, EventView};
-use crate::index::{IndexWriter, IndexedEvent, Location};
+use crate::index::{IndexReader, Location};
+use crate::indexer::{IndexJob, IndexedPosition, Indexer, Placed, INDEX_QUEUE_GROUPS_MAX};
+use crate::pending::{GroupFacts, Head, Pending, PendingId};
 use crate::read::Shared;
 use crate::segment::{ActiveSegment, Disk};
 use crate::syncer::{failure, Failure, SyncMessage, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
@@ -62,30 +66,46 @@ pub struct Writer {
     pub last_timestamp: Timestamp,
     pub committed: watch::Sender<Option<u64>>,
     pub config: WriterConfig,
-    pub events_since_checkpoint: u64,
-    pub last_checkpoint: Instant,
-    /// Set after a failed write or fsync: the file's state is unknown, so no further write is attempted.
+    /// Heads and ids of groups written but not indexed yet.
+    pub pending: Pending,
+    /// How far the index reaches, as the indexer last published it.
+    pub indexed: Arc<IndexedPosition>,
+    /// Set after a failed write, fsync or index commit: no further write is attempted.
     pub failed: Failure,
 }
 
 impl Writer {
-    /// Runs until every sender is gone, then checkpoints the indexes.
+    /// Runs until every sender is gone; the indexer checkpoints the indexes on its way out.
     pub fn run(mut self, mut queue: mpsc::Receiver<AppendJob>) {
         let (to_syncer, sync_queue) = mpsc::channel(SYNC_QUEUE_GROUPS_MAX);
+        let (to_indexer, index_queue) = mpsc::channel(INDEX_QUEUE_GROUPS_MAX);
         let syncer = Syncer {
             shared: self.shared.clone(),
             sync: self.config.sync,
             disk: self.config.disk.clone(),
             committed: self.committed.clone(),
             failed: self.failed.clone(),
+            indexed: self.indexed.get(),
         };
-        let syncer = match std::thread::Builder::new().name("skald-syncer".into()).spawn(move || syncer.run(sync_queue))
-        {
-            Ok(thread) => thread,
+        let indexer = Indexer {
+            shared: self.shared.clone(),
+            sync: self.config.sync,
+            disk: self.config.disk.clone(),
+            indexed: self.indexed.clone(),
+            syncer: to_syncer.clone(),
+            failed: self.failed.clone(),
+            checkpoint_interval: self.config.checkpoint_interval,
+            checkpoint_events: self.config.checkpoint_events,
+        };
+        let threads = spawn("skald-syncer", move || syncer.run(sync_queue))
+            .and_then(|syncer| Ok((syncer, spawn("skald-indexer", move || indexer.run(index_queue))?)));
+        let (syncer, indexer) = match threads {
+            Ok(threads) => threads,
             Err(error) => {
-                *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("no syncer thread: {error}"));
+                let reason = format!("cannot start the store's threads: {error}");
+                *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
                 while let Some(job) = queue.blocking_recv() {
-                    let _ = job.reply.send(Err(Error::storage(format!("cannot start the syncer thread: {error}"))));
+                    let _ = job.reply.send(Err(Error::storage(reason.clone())));
                 }
                 return;
             }
@@ -102,21 +122,27 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit_group(group, &to_syncer);
+            self.commit_group(group, &to_syncer, &to_indexer);
+        }
+        // The indexer finishes its queue and checkpoints; the syncer stops once both are gone.
+        drop(to_indexer);
+        if indexer.join().is_err() {
+            tracing::error!("the indexer thread panicked");
         }
         drop(to_syncer);
         if syncer.join().is_err() {
             tracing::error!("the syncer thread panicked");
         }
-        if failure(&self.failed).is_none() {
-            if let Err(error) = self.shared.index.write(true, |_| Ok(())) {
-                tracing::error!(%error, "final index checkpoint failed; the next open replays the log");
-            }
-        }
     }
 
-    /// Writes one group, hands it to the syncer, then indexes it while the syncer waits for the disk.
-    fn commit_group(&mut self, group: Vec<AppendJob>, syncer: &mpsc::Sender<SyncMessage>) {
+    /// Stages one group against the index and the overlay, writes it, and hands it to the syncer
+    /// (to make it durable) and to the indexer (to index it).
+    fn commit_group(
+        &mut self,
+        group: Vec<AppendJob>,
+        syncer: &mpsc::Sender<SyncMessage>,
+        indexer: &mpsc::Sender<IndexJob>,
+    ) {
         if let Some(reason) = failure(&self.failed) {
             self.fail_group(group, format!("the writer stopped after an error: {reason}"));
             return;
@@ -126,97 +152,88 @@ impl Writer {
             return;
         }
         let started = Instant::now();
-        let timestamp = Timestamp::now().max(self.last_timestamp);
-        let mark = self.segment.mark();
-        let first_position = self.next_position;
-        let durable_index = self.events_since_checkpoint >= self.config.checkpoint_events
-            || self.last_checkpoint.elapsed() >= self.config.checkpoint_interval;
-        let mut frames = BytesMut::new();
-        let shared = self.shared.clone();
-        let base = Location { segment: self.segment.first_position(), offset: self.segment.len() };
-        let (appends, mut replies): (Vec<_>, Vec<_>) =
-            group.into_iter().map(|job| (job.appends, Some(job.reply))).unzip();
-        let mut handed_over = false;
-        let result = shared.index.write(durable_index, |index| {
-            let mut staged = GroupOverlay { first_position, events: Vec::new(), heads: HashMap::new() };
-            let mut accepted = Vec::with_capacity(appends.len());
-            for (i, request) in appends.iter().enumerate() {
-                match stage_append(index, &shared, request, &mut staged, timestamp, &mut frames, base) {
-                    // A replay may point into this very group: it is answered after the fsync too.
-                    Ok(Staged::Fresh(outcome) | Staged::Replay(outcome)) => accepted.push((i, outcome)),
-                    Err(error @ Error::Storage(_)) => return Err(error),
-                    Err(error) => reply(&mut replies[i], Err(error)),
-                }
-            }
-            let events = staged.events.len() as u64;
-            if events > 0 {
-                self.segment.append(&frames, events).map_err(Error::from)?;
-            }
-            if !accepted.is_empty() {
-                // The syncer fsyncs while this thread indexes; it answers once both are done.
-                let answers = accepted
-                    .into_iter()
-                    .filter_map(|(i, outcome)| replies[i].take().map(|reply| (reply, outcome)))
-                    .collect();
-                let last_position = (first_position + events).checked_sub(1).expect("accepted appends imply events");
-                let written = SyncRequest { file: self.segment.file(), last_position, answers };
-                handed_over = syncer.blocking_send(SyncMessage::Written(written)).is_ok();
-            }
-            let Some(last) = staged.events.last() else {
-                return Ok(());
-            };
-            let last_position = last.event.position;
-            index.add_events(&staged.events)?;
-            index.finish(last_position, timestamp)?;
-            if durable_index && self.config.sync == SyncMode::Fsync {
-                // A durable index must never cover log bytes that are not durable themselves.
-                self.segment.sync().map_err(|e| {
-                    let reason = format!("fsync failed: {e}");
-                    *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
-                    Error::storage(reason)
-                })?;
-            }
-            self.next_position = last_position + 1;
-            Ok(())
-        });
-        let events = self.next_position - first_position;
-        match result {
-            Ok(()) => {
-                if handed_over {
-                    let _ = syncer.blocking_send(SyncMessage::Indexed(self.next_position - 1));
-                }
-                if durable_index {
-                    self.events_since_checkpoint = 0;
-                    self.last_checkpoint = Instant::now();
-                }
-                if events > 0 {
-                    self.events_since_checkpoint += events;
-                    self.last_timestamp = timestamp;
-                    self.shared.stats.events.fetch_add(events, Ordering::Relaxed);
-                    self.shared.stats.groups.fetch_add(1, Ordering::Relaxed);
-                    metrics::histogram!("skald_group_commit_events").record(events as f64);
-                    metrics::histogram!("skald_group_commit_seconds").record(started.elapsed().as_secs_f64());
-                    metrics::counter!("skald_appended_events_total").increment(events);
-                    metrics::counter!("skald_appended_bytes_total").increment(frames.len() as u64);
-                }
-            }
+        // Forget what the index holds now *before* taking the snapshot: see `crate::pending`.
+        self.pending.forget_indexed(self.indexed.get());
+        let snapshot = match self.shared.index.read() {
+            Ok(snapshot) => snapshot,
             Err(error) => {
-                self.next_position = first_position;
+                self.fail_group(group, format!("cannot read the index: {error}"));
+                return;
+            }
+        };
+        let first_position = self.next_position;
+        let mut staging = Staging {
+            timestamp: Timestamp::now().max(self.last_timestamp),
+            first_position,
+            base: Location { segment: self.segment.first_position(), offset: self.segment.len() },
+            frames: BytesMut::new(),
+            placed: Vec::new(),
+            facts: GroupFacts::default(),
+        };
+        let mut answers = Vec::with_capacity(group.len());
+        let mut fresh = Vec::with_capacity(group.len());
+        for job in group {
+            match stage_append(&self.shared, &snapshot, &self.pending, &job.appends, &mut staging) {
+                Ok(Staged::Fresh(outcome)) => {
+                    answers.push((job.reply, outcome));
+                    fresh.push(job.appends);
+                }
+                // A replay may point into a group that is not durable yet: it is answered after
+                // this group's fsync, which comes after that one's.
+                Ok(Staged::Replay(outcome)) => answers.push((job.reply, outcome)),
+                Err(error) => {
+                    let _ = job.reply.send(Err(error)); // the caller may have stopped waiting
+                }
+            }
+        }
+        drop(snapshot);
+        if answers.is_empty() {
+            return;
+        }
+        let events = staging.placed.len() as u64;
+        if events > 0 {
+            let mark = self.segment.mark();
+            if let Err(error) = self.segment.append(&staging.frames, events) {
                 let (len, crc, count) = mark;
                 if let Err(cut) = self.segment.truncate(len, crc, count) {
                     let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
                     failed.get_or_insert(format!("could not cut back a failed write: {cut}"));
                 }
-                tracing::error!(%error, "group commit failed; its appends are rejected");
-                if handed_over {
-                    let _ = syncer
-                        .blocking_send(SyncMessage::Failed { from_position: first_position, error: error.clone() });
+                let error = Error::from(error);
+                tracing::error!(%error, "group write failed; its appends are refused");
+                for (reply, _) in answers {
+                    let _ = reply.send(Err(error.clone()));
                 }
-                for slot in &mut replies {
-                    reply(slot, Err(error.clone()));
-                }
+                return;
             }
         }
+        // A group of replays only waits for everything before it.
+        let last_position = (first_position + events).checked_sub(1).expect("a replay implies stored events");
+        let file = self.segment.file();
+        if events > 0 {
+            self.next_position = last_position + 1;
+            self.last_timestamp = staging.timestamp;
+            self.pending.add(last_position, std::mem::take(&mut staging.facts));
+        }
+        // The syncer learns of the group before the indexer does, so its `Indexed` never overtakes it.
+        let written = SyncRequest { file: file.clone(), last_position, answers };
+        if syncer.blocking_send(SyncMessage::Written(written)).is_err() {
+            tracing::error!("the syncer thread is gone; appends of this group are never answered");
+        }
+        if events == 0 {
+            return;
+        }
+        let frame_bytes = staging.frames.len() as u64;
+        let job = IndexJob { appends: fresh, placed: staging.placed, timestamp: staging.timestamp, file };
+        if indexer.blocking_send(job).is_err() {
+            tracing::error!("the indexer thread is gone; appends of this group are never answered");
+        }
+        self.shared.stats.events.fetch_add(events, Ordering::Relaxed);
+        self.shared.stats.groups.fetch_add(1, Ordering::Relaxed);
+        metrics::histogram!("skald_group_commit_events").record(events as f64);
+        metrics::histogram!("skald_group_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::counter!("skald_appended_events_total").increment(events);
+        metrics::counter!("skald_appended_bytes_total").increment(frame_bytes);
     }
 
     fn fail_group(&mut self, group: Vec<AppendJob>, reason: String) {
@@ -241,20 +258,21 @@ impl Writer {
     }
 }
 
-/// Answers an append once; the sender is gone afterwards.
-fn reply(slot: &mut Option<oneshot::Sender<Result<AppendOutcome, Error>>>, answer: Result<AppendOutcome, Error>) {
-    if let Some(sender) = slot.take() {
-        let _ = sender.send(answer); // the caller may have given up waiting; nothing to do then
-    }
+/// What a group has staged so far: its frames, where its events go, and the heads and ids it adds.
+struct Staging {
+    timestamp: Timestamp,
+    first_position: u64,
+    /// Where the group's first frame goes.
+    base: Location,
+    frames: BytesMut,
+    placed: Vec<Placed>,
+    facts: GroupFacts,
 }
 
-/// What a group has staged so far: its events and what they change, which the index does not
-/// know yet (it is written once for the whole group).
-struct GroupOverlay<'a> {
-    first_position: u64,
-    events: Vec<IndexedEvent<'a>>,
-    /// Head version of every stream the group appended to.
-    heads: HashMap<&'a str, u64>,
+impl Staging {
+    fn next_position(&self) -> u64 {
+        self.first_position + self.placed.len() as u64
+    }
 }
 
 enum Staged {
@@ -262,48 +280,50 @@ enum Staged {
     Fresh(AppendOutcome),
 }
 
-/// Where the event at `position` is: in this group (not written yet) or in the log.
-fn stored_id(shared: &Shared, group: &GroupOverlay<'_>, position: u64) -> Result<StoredId, Error> {
-    if position >= group.first_position {
-        let event = &group.events[(position - group.first_position) as usize].event;
-        return Ok(StoredId { stream: event.stream.to_owned(), version: event.version, position });
+/// Where an event id is stored, if it is: in this group, in a group not indexed yet, or in the index.
+fn stored_id(
+    shared: &Shared,
+    snapshot: &IndexReader,
+    pending: &Pending,
+    group: &Staging,
+    id: &Uuid,
+) -> Result<Option<StoredId>, Error> {
+    let key = id.as_u128();
+    if let Some(found) = group.facts.ids.get(&key).or_else(|| pending.id(key)) {
+        return Ok(Some(found.stored()));
     }
-    let event = shared.event_at(&shared.index.read()?, position)?;
-    Ok(StoredId { stream: event.stream, version: event.version, position })
+    let Some(position) = snapshot.position_of_id(id)? else { return Ok(None) };
+    let event = shared.event_at(snapshot, position)?;
+    Ok(Some(StoredId { stream: event.stream, version: event.version, position }))
 }
 
-/// Checks one append against the index (which holds the group's earlier appends' ids) and the
-/// group's earlier heads, frames its events into `frames` and stages them in `group`.
-fn stage_append<'a>(
-    index: &mut IndexWriter<'_>,
+fn id_is_stored(snapshot: &IndexReader, pending: &Pending, group: &Staging, id: &Uuid) -> Result<bool, Error> {
+    let key = id.as_u128();
+    Ok(group.facts.ids.contains_key(&key) || pending.id(key).is_some() || snapshot.position_of_id(id)?.is_some())
+}
+
+/// Checks one append against the index, the overlay and the group's earlier appends; on success
+/// frames its events into the group. A refused append leaves the group as it was.
+fn stage_append(
     shared: &Shared,
-    appends: &'a [StreamAppend],
-    group: &mut GroupOverlay<'a>,
-    timestamp: Timestamp,
-    frames: &mut BytesMut,
-    base: Location,
+    snapshot: &IndexReader,
+    pending: &Pending,
+    appends: &[StreamAppend],
+    group: &mut Staging,
 ) -> Result<Staged, Error> {
     // A retry repeats every id, so it repeats the first one: only then is the full check needed.
-    // Any other overlap with stored ids shows up when the ids are claimed below.
-    if index.position_of_id(&appends[0].events[0].id)?.is_some() {
-        let lookup = |id: &Uuid| match index.position_of_id(id)? {
-            Some(position) => stored_id(shared, group, position).map(Some),
-            None => Ok(None),
-        };
+    if id_is_stored(snapshot, pending, group, &appends[0].events[0].id)? {
+        let lookup = |id: &Uuid| stored_id(shared, snapshot, pending, group, id);
         if let RetryCheck::Replay(outcome) = check_retry(appends, lookup)? {
             return Ok(Staged::Replay(outcome));
         }
     }
-    // Claim every id before checking versions, so that an overlap is reported the same way as by
-    // `check_retry` in other backends, whichever else is wrong with the append.
-    let first_position = group.first_position + group.events.len() as u64;
-    let ids = appends.iter().flat_map(|a| &a.events).map(|e| e.id);
-    for (claimed, id) in ids.clone().enumerate() {
-        if let Some(existing) = index.claim_id(&id, first_position + claimed as u64)? {
-            index.release_ids(ids.take(claimed))?;
-            let stored = stored_id(shared, group, existing)?;
+    // Any other overlap with stored ids is refused the way `check_retry` refuses it, whatever
+    // else is wrong with the append.
+    for id in appends.iter().flat_map(|a| &a.events).map(|e| &e.id) {
+        if let Some(stored) = stored_id(shared, snapshot, pending, group, id)? {
             return Err(Error::IdempotencyConflict {
-                id,
+                id: *id,
                 stream: stored.stream,
                 version: stored.version,
                 reason: "some ids of this append are stored and others are not".into(),
@@ -312,41 +332,43 @@ fn stage_append<'a>(
     }
     let mut first_versions = Vec::with_capacity(appends.len());
     for append in appends {
-        let head = match group.heads.get(append.stream.as_str()) {
-            Some(&version) => Some(version),
-            None => index.stream_head(&append.stream)?.map(|(version, _)| version),
+        let stream = append.stream.as_str();
+        let head = match group.facts.heads.get(stream).copied().or_else(|| pending.head(stream)) {
+            Some(head) => Some(head.version),
+            None => snapshot.stream_head(stream)?.map(|(version, _)| version),
         };
-        if let Err(error) = append.expected_version.check(&append.stream, head) {
-            index.release_ids(ids)?;
-            return Err(error);
-        }
+        append.expected_version.check(stream, head)?;
         first_versions.push(head.map_or(0, |v| v + 1));
     }
-    let mut position = first_position;
+    let mut position = group.next_position();
     let mut outcome = AppendOutcome { streams: Vec::with_capacity(appends.len()), replayed: false };
     let total: usize = appends.iter().map(|a| a.events.len()).sum();
     let mut written = 0;
     for (append, first_version) in appends.iter().zip(first_versions) {
+        let stream: Arc<str> = Arc::from(append.stream.as_str());
         let part_first_position = position;
         for (i, event) in append.events.iter().enumerate() {
             written += 1;
+            let version = first_version + i as u64;
             let view = EventView {
                 position,
-                version: first_version + i as u64,
-                timestamp,
+                version,
+                timestamp: group.timestamp,
                 id: event.id,
                 stream: &append.stream,
                 event_type: &event.event_type,
                 data: event.data.as_bytes(),
                 metadata: event.metadata.as_bytes(),
             };
-            let location = Location { segment: base.segment, offset: base.offset + frames.len() as u64 };
-            EventFrame { event: view, end_of_append: written == total }.encode_into(frames);
-            group.events.push(IndexedEvent { event: view, location });
+            let location =
+                Location { segment: group.base.segment, offset: group.base.offset + group.frames.len() as u64 };
+            EventFrame { event: view, end_of_append: written == total }.encode_into(&mut group.frames);
+            group.placed.push(Placed { position, version, location });
+            group.facts.ids.insert(event.id.as_u128(), PendingId { stream: stream.clone(), version, position });
             position += 1;
         }
         let last_version = first_version + append.events.len() as u64 - 1;
-        group.heads.insert(&append.stream, last_version);
+        group.facts.heads.insert(stream, Head { version: last_version, position: position - 1 });
         outcome.streams.push(StreamAppended {
             stream: append.stream.clone(),
             first_version,
@@ -356,4 +378,8 @@ fn stage_append<'a>(
         });
     }
     Ok(Staged::Fresh(outcome))
+}
+
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new().name(name.into()).spawn(work)
 }

@@ -1,0 +1,195 @@
+//! The indexer thread: writes the indexes of written groups, many groups per index transaction.
+//!
+//! The writer hands over each group right after writing it ([`IndexJob`]: its accepted appends and
+//! where each event went). The indexer takes every job waiting (up to [`INDEX_BATCH_GROUPS_MAX`]),
+//! indexes them in one redb transaction, and after the commit publishes the position it reached
+//! (for the writer's overlay, [`crate::pending`]) and tells the syncer (`Indexed`), which answers
+//! appends once they are both durable and indexed. Under load the per-transaction cost of redb is
+//! shared by every group of a batch instead of being paid per group.
+//!
+//! Commits are not durable (the index is derived data) except at checkpoints, every
+//! `checkpoint_interval` or `checkpoint_events`: then the log is fsynced first, because a durable
+//! index must never cover log bytes that a crash could take back.
+
+use std::fs::File;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use skald_core::{Error, StreamAppend, Timestamp};
+use tokio::sync::mpsc;
+
+use crate::format::EventView;
+use crate::index::{IndexedEvent, Location};
+use crate::read::Shared;
+use crate::segment::Disk;
+use crate::syncer::{Failure, SyncMessage};
+use crate::SyncMode;
+
+/// Groups written but not yet indexed, at most; the writer waits when the indexer is this far behind.
+pub const INDEX_QUEUE_GROUPS_MAX: usize = 256;
+/// Groups indexed in one transaction at most.
+pub const INDEX_BATCH_GROUPS_MAX: usize = 256;
+
+/// Where one event of a job went.
+#[derive(Clone, Copy, Debug)]
+pub struct Placed {
+    pub position: u64,
+    pub version: u64,
+    pub location: Location,
+}
+
+/// A written group to index: its accepted appends, in order, and where each of their events went.
+pub struct IndexJob {
+    pub appends: Vec<Vec<StreamAppend>>,
+    /// One entry per event of `appends`, in the same order.
+    pub placed: Vec<Placed>,
+    pub timestamp: Timestamp,
+    /// The segment the group was written to (fsynced before a durable commit).
+    pub file: Arc<File>,
+}
+
+impl IndexJob {
+    fn first_position(&self) -> u64 {
+        self.placed[0].position
+    }
+
+    fn last_position(&self) -> u64 {
+        self.placed[self.placed.len() - 1].position
+    }
+
+    /// The job's events as the index sees them.
+    fn events(&self) -> impl Iterator<Item = IndexedEvent<'_>> {
+        let events = self.appends.iter().flatten().flat_map(|append| append.events.iter().map(move |e| (append, e)));
+        events.zip(&self.placed).map(|((append, event), placed)| IndexedEvent {
+            event: EventView {
+                position: placed.position,
+                version: placed.version,
+                timestamp: self.timestamp,
+                id: event.id,
+                stream: &append.stream,
+                event_type: &event.event_type,
+                data: event.data.as_bytes(),
+                metadata: event.metadata.as_bytes(),
+            },
+            location: placed.location,
+        })
+    }
+}
+
+/// The last position the index covers, published after each commit; `u64::MAX` is "none".
+#[derive(Debug)]
+pub struct IndexedPosition(AtomicU64);
+
+impl IndexedPosition {
+    pub fn new(position: Option<u64>) -> Self {
+        IndexedPosition(AtomicU64::new(position.unwrap_or(u64::MAX)))
+    }
+
+    pub fn get(&self) -> Option<u64> {
+        let value = self.0.load(Ordering::Acquire);
+        (value != u64::MAX).then_some(value)
+    }
+
+    fn set(&self, position: u64) {
+        assert_ne!(position, u64::MAX);
+        self.0.store(position, Ordering::Release);
+    }
+}
+
+/// The indexer's state.
+pub struct Indexer {
+    pub shared: Arc<Shared>,
+    pub sync: SyncMode,
+    pub disk: Arc<dyn Disk>,
+    pub indexed: Arc<IndexedPosition>,
+    pub syncer: mpsc::Sender<SyncMessage>,
+    pub failed: Failure,
+    pub checkpoint_interval: Duration,
+    pub checkpoint_events: u64,
+}
+
+impl Indexer {
+    /// Runs until the writer drops its end of the queue, then checkpoints the indexes.
+    pub fn run(self, mut queue: mpsc::Receiver<IndexJob>) {
+        let mut since_checkpoint = 0u64;
+        let mut last_checkpoint = Instant::now();
+        let mut last_file: Option<Arc<File>> = None;
+        let mut failed: Option<Error> = None;
+        let mut batch = Vec::with_capacity(INDEX_BATCH_GROUPS_MAX);
+        while let Some(first) = queue.blocking_recv() {
+            batch.push(first);
+            while batch.len() < INDEX_BATCH_GROUPS_MAX {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let from_position = batch[0].first_position();
+            if let Some(error) = &failed {
+                // The index can no longer follow the log: these groups are never answered with
+                // success. The writer stops taking appends; reopening the store replays the log.
+                let _ = self.syncer.blocking_send(SyncMessage::Failed { from_position, error: error.clone() });
+                batch.clear();
+                continue;
+            }
+            let events: u64 = batch.iter().map(|job| job.placed.len() as u64).sum();
+            let durable = since_checkpoint + events >= self.checkpoint_events
+                || last_checkpoint.elapsed() >= self.checkpoint_interval;
+            match self.commit(&batch, durable) {
+                Ok(last_position) => {
+                    since_checkpoint += events;
+                    if durable {
+                        since_checkpoint = 0;
+                        last_checkpoint = Instant::now();
+                    }
+                    self.shared.stats.index_commits.fetch_add(1, Ordering::Relaxed);
+                    self.indexed.set(last_position);
+                    let _ = self.syncer.blocking_send(SyncMessage::Indexed(last_position));
+                }
+                Err(error) => {
+                    let reason = format!("indexing failed: {error}");
+                    tracing::error!(%reason, "the store stops taking appends; reopen it to rebuild the index");
+                    self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(reason);
+                    let _ = self.syncer.blocking_send(SyncMessage::Failed { from_position, error: error.clone() });
+                    failed = Some(error);
+                }
+            }
+            last_file = batch.pop().map(|job| job.file);
+            batch.clear();
+        }
+        // After a failure elsewhere (a failed fsync) the log's state is unknown: no checkpoint.
+        if failed.is_none() && crate::syncer::failure(&self.failed).is_none() {
+            let checkpoint = self.sync_log(last_file.as_ref()).and_then(|()| self.shared.index.write(true, |_| Ok(())));
+            if let Err(error) = checkpoint {
+                tracing::error!(%error, "final index checkpoint failed; the next open replays the log");
+            }
+        }
+    }
+
+    /// Indexes a batch of groups in one transaction; returns the last position indexed.
+    fn commit(&self, batch: &[IndexJob], durable: bool) -> Result<u64, Error> {
+        if durable {
+            self.sync_log(batch.last().map(|job| &job.file))?;
+        }
+        self.shared.index.write(durable, |index| {
+            let events: Vec<IndexedEvent<'_>> = batch.iter().flat_map(IndexJob::events).collect();
+            index.add_events(&events)?;
+            index.add_ids(&events)?;
+            for job in batch {
+                index.finish(job.last_position(), job.timestamp)?;
+            }
+            Ok(batch[batch.len() - 1].last_position())
+        })
+    }
+
+    /// Makes the log durable up to what is written (before a durable index commit).
+    fn sync_log(&self, file: Option<&Arc<File>>) -> Result<(), Error> {
+        let Some(file) = file.filter(|_| self.sync == SyncMode::Fsync) else { return Ok(()) };
+        self.disk.sync(file).map_err(|e| {
+            let reason = format!("fsync failed: {e}");
+            self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(reason.clone());
+            Error::storage(reason)
+        })
+    }
+}
