@@ -3,27 +3,27 @@
 //! The writer hands over each group right after writing it ([`IndexJob`]: its accepted appends and
 //! where each event went). The indexer takes every job waiting (up to [`INDEX_BATCH_GROUPS_MAX`]),
 //! indexes them in one redb transaction, and after the commit publishes the position it reached
-//! (for the writer's overlay, [`crate::pending`]) and tells the syncer (`Indexed`), which answers
-//! appends once they are both durable and indexed. Under load the per-transaction cost of redb is
-//! shared by every group of a batch instead of being paid per group.
+//! ([`IndexedPosition`]): the writer prunes its overlay by it ([`crate::pending`]) and reads wait for
+//! it to cover the committed position. Appends do not wait for it. Under load redb's per-transaction
+//! cost (about 150 µs here) is shared by every group of a batch instead of being paid per group.
 //!
 //! Commits are not durable (the index is derived data) except at checkpoints, every
 //! `checkpoint_interval` or `checkpoint_events`: then the log is fsynced first, because a durable
 //! index must never cover log bytes that a crash could take back.
 
 use std::fs::File;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use skald_core::{Error, StreamAppend, Timestamp};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::format::EventView;
 use crate::index::{IndexedEvent, Location};
 use crate::read::Shared;
 use crate::segment::Disk;
-use crate::syncer::{Failure, SyncMessage};
+use crate::syncer::Failure;
 use crate::SyncMode;
 
 /// Groups written but not yet indexed, at most; the writer waits when the indexer is this far behind.
@@ -50,10 +50,6 @@ pub struct IndexJob {
 }
 
 impl IndexJob {
-    fn first_position(&self) -> u64 {
-        self.placed[0].position
-    }
-
     fn last_position(&self) -> u64 {
         self.placed[self.placed.len() - 1].position
     }
@@ -77,23 +73,56 @@ impl IndexJob {
     }
 }
 
-/// The last position the index covers, published after each commit; `u64::MAX` is "none".
+/// How far the index reaches, published by the indexer after each commit: the writer prunes its
+/// overlay by it, and reads wait for it to cover the committed position they read up to.
 #[derive(Debug)]
-pub struct IndexedPosition(AtomicU64);
+pub struct IndexedPosition(watch::Sender<IndexProgress>);
+
+/// What [`IndexedPosition`] publishes.
+#[derive(Clone, Debug, Default)]
+pub struct IndexProgress {
+    /// The last position indexed.
+    pub position: Option<u64>,
+    /// Why indexing stopped, if it did.
+    pub failed: Option<String>,
+}
 
 impl IndexedPosition {
     pub fn new(position: Option<u64>) -> Self {
-        IndexedPosition(AtomicU64::new(position.unwrap_or(u64::MAX)))
+        IndexedPosition(watch::Sender::new(IndexProgress { position, failed: None }))
     }
 
+    /// The last position indexed.
     pub fn get(&self) -> Option<u64> {
-        let value = self.0.load(Ordering::Acquire);
-        (value != u64::MAX).then_some(value)
+        self.0.borrow().position
     }
 
-    fn set(&self, position: u64) {
-        assert_ne!(position, u64::MAX);
-        self.0.store(position, Ordering::Release);
+    pub(crate) fn publish(&self, position: u64) {
+        self.0.send_modify(|progress| {
+            assert!(progress.position.is_none_or(|p| p < position), "the index only moves forward");
+            progress.position = Some(position);
+        });
+    }
+
+    fn fail(&self, reason: String) {
+        self.0.send_modify(|progress| {
+            progress.failed.get_or_insert(reason);
+        });
+    }
+
+    /// Waits until the index covers `position` (a committed position: durable, so the indexer is
+    /// at most a few groups behind it).
+    pub async fn covers(&self, position: Option<u64>) -> Result<(), Error> {
+        let Some(position) = position else { return Ok(()) };
+        let reached = |progress: &IndexProgress| progress.failed.is_some() || progress.position >= Some(position);
+        let mut progress = self.0.subscribe();
+        let progress = progress.wait_for(reached).await.map_err(|_| Error::ShuttingDown)?;
+        match &progress.failed {
+            None => Ok(()),
+            Some(reason) => {
+                Err(Error::storage(format!("the index stopped following the log ({reason}); reopen the store")))
+            }
+        }
     }
 }
 
@@ -102,8 +131,6 @@ pub struct Indexer {
     pub shared: Arc<Shared>,
     pub sync: SyncMode,
     pub disk: Arc<dyn Disk>,
-    pub indexed: Arc<IndexedPosition>,
-    pub syncer: mpsc::Sender<SyncMessage>,
     pub failed: Failure,
     pub checkpoint_interval: Duration,
     pub checkpoint_events: u64,
@@ -125,11 +152,9 @@ impl Indexer {
                     Err(_) => break,
                 }
             }
-            let from_position = batch[0].first_position();
-            if let Some(error) = &failed {
-                // The index can no longer follow the log: these groups are never answered with
-                // success. The writer stops taking appends; reopening the store replays the log.
-                let _ = self.syncer.blocking_send(SyncMessage::Failed { from_position, error: error.clone() });
+            if failed.is_some() {
+                // The index can no longer follow the log; the writer has stopped taking appends
+                // and reads fail. Reopening the store replays the log into the index.
                 batch.clear();
                 continue;
             }
@@ -144,14 +169,13 @@ impl Indexer {
                         last_checkpoint = Instant::now();
                     }
                     self.shared.stats.index_commits.fetch_add(1, Ordering::Relaxed);
-                    self.indexed.set(last_position);
-                    let _ = self.syncer.blocking_send(SyncMessage::Indexed(last_position));
+                    self.shared.indexed.publish(last_position);
                 }
                 Err(error) => {
                     let reason = format!("indexing failed: {error}");
                     tracing::error!(%reason, "the store stops taking appends; reopen it to rebuild the index");
-                    self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(reason);
-                    let _ = self.syncer.blocking_send(SyncMessage::Failed { from_position, error: error.clone() });
+                    self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(reason.clone());
+                    self.shared.indexed.fail(reason);
                     failed = Some(error);
                 }
             }

@@ -160,6 +160,14 @@ impl Store {
         self.inner.close();
     }
 
+    /// The committed position, once the index covers it (appends are answered after their fsync,
+    /// without waiting for the indexer; reads wait here instead, usually not at all).
+    async fn indexed_head(&self) -> Result<Option<u64>, Error> {
+        let committed = self.head_position();
+        self.inner.shared.indexed.covers(committed).await?;
+        Ok(committed)
+    }
+
     fn sender(&self) -> Result<mpsc::Sender<writer::AppendJob>, Error> {
         self.inner.queue.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(Error::ShuttingDown)
     }
@@ -197,17 +205,20 @@ impl EventStore for Store {
     }
 
     async fn read(&self, selector: &Selector, options: ReadOptions) -> Result<ReadPage, Error> {
-        self.inner.shared.read(selector, options, self.head_position())
+        let committed = self.indexed_head().await?;
+        self.inner.shared.read(selector, options, committed)
     }
 
     async fn stream_info(&self, stream: &str) -> Result<StreamInfo, Error> {
-        self.inner.shared.stream_info(stream, self.head_position())
+        let committed = self.indexed_head().await?;
+        self.inner.shared.stream_info(stream, committed)
     }
 
     async fn list_streams(&self, after: Option<&str>, limit: usize) -> Result<StreamList, Error> {
+        let committed = self.indexed_head().await?;
         let index = self.inner.shared.index.read()?;
         let (heads, more) = index.list_streams(after, limit)?;
-        let streams = self.inner.shared.stream_infos(&index, heads, self.head_position())?;
+        let streams = self.inner.shared.stream_infos(&index, heads, committed)?;
         let next_after = if more { streams.last().map(|s| s.stream.clone()) } else { None };
         Ok(StreamList { streams, next_after })
     }

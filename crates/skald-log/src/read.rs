@@ -14,6 +14,7 @@ use skald_core::{AsOf, Direction, Error, ReadOptions, ReadPage, RecordedEvent, S
 
 use crate::format::{Frame, SEGMENT_HEADER_BYTES};
 use crate::index::{Index, IndexReader, Location, Run, RunKind, StreamHead};
+use crate::indexer::IndexedPosition;
 use crate::segment::{segment_file_name, FrameReader, ReadFailure};
 
 /// Open segment files kept for readers at most.
@@ -26,6 +27,8 @@ pub struct Shared {
     files: Mutex<HashMap<u64, Arc<File>>>,
     /// Counters of the write path, for [`crate::Store::stats`].
     pub stats: WriteStats,
+    /// How far the index reaches; reads wait for it to cover what they read.
+    pub indexed: IndexedPosition,
 }
 
 /// Counters of the write path since the store was opened.
@@ -55,7 +58,13 @@ pub fn corrupt(file: &Path, offset: u64, reason: impl Into<String>) -> Error {
 
 impl Shared {
     pub fn new(segments_dir: PathBuf, index: Index) -> Self {
-        Shared { segments_dir, index, files: Mutex::new(HashMap::new()), stats: WriteStats::default() }
+        Shared {
+            segments_dir,
+            index,
+            files: Mutex::new(HashMap::new()),
+            stats: WriteStats::default(),
+            indexed: IndexedPosition::new(None),
+        }
     }
 
     fn segment_path(&self, segment: u64) -> PathBuf {

@@ -11,7 +11,6 @@ use tokio::sync::watch;
 
 use crate::format::{decode_frame, EventView, Frame, FRAME_HEADER_BYTES, SEAL_PAYLOAD_BYTES, SEGMENT_HEADER_BYTES};
 use crate::index::{Index, IndexedEvent, Location};
-use crate::indexer::IndexedPosition;
 use crate::read::{corrupt, Shared};
 use crate::segment::{list_segments, scan_segment, verify_sealed, ActiveSegment, FrameReader, ReadFailure};
 use crate::writer::{Writer, WriterConfig};
@@ -82,6 +81,9 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
     let replay_from = if report.index_rebuilt { 0 } else { indexed.map_or(0, |p| p + 1) };
     let (replayed, last_timestamp) = replay(&shared, &segments_dir, replay_from, next_position)?;
     report.replayed_events = replayed;
+    if let Some(last) = next_position.checked_sub(1) {
+        shared.indexed.publish(last);
+    }
     if let Some((file, offset, bytes, reason)) = &report.cut_tail {
         tracing::warn!(file = %file.display(), offset, bytes, %reason, "cut a torn tail off the log");
     }
@@ -101,7 +103,6 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
             checkpoint_events: options.checkpoint_events,
         },
         pending: Default::default(),
-        indexed: Arc::new(IndexedPosition::new(next_position.checked_sub(1))),
         failed: Default::default(),
     };
     Ok(Recovered { writer, report, lock })

@@ -1,13 +1,11 @@
 //! The syncer thread: makes written groups durable, publishes the committed position, answers.
 //!
-//! The writer hands over each group right after writing it ([`SyncMessage::Written`]), then passes
-//! it to the indexer ([`crate::indexer`]), which says how far it got after each index commit
-//! ([`SyncMessage::Indexed`]). The syncer takes every message waiting, runs one `fdatasync` for all
-//! groups written so far, and releases a group once it is both durable and indexed: it publishes
-//! the group's last position as committed, then answers its appends. The fsync, the indexing and
-//! the writing of the next groups overlap.
+//! The writer hands over each group right after writing it. The syncer takes every group waiting,
+//! runs one `fdatasync` for all of them, publishes the last one's position as committed, then
+//! answers their appends. It does not wait for the index: readers do
+//! ([`crate::indexer::IndexedPosition::covers`]), so an append's latency is its write and fsync,
+//! and the fsync, the indexing and the writing of the next groups overlap.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -34,17 +32,6 @@ pub struct SyncRequest {
     pub answers: Vec<Answer>,
 }
 
-/// What the writer tells the syncer, in log order.
-pub enum SyncMessage {
-    /// A group's frames are written (not yet durable).
-    Written(SyncRequest),
-    /// The index covers every event up to this position.
-    Indexed(u64),
-    /// The groups from this position on were not indexed and are cut from the file: answer them
-    /// with this error.
-    Failed { from_position: u64, error: Error },
-}
-
 /// Why the store stopped writing, shared by the writer and the syncer.
 pub type Failure = Arc<Mutex<Option<String>>>;
 
@@ -60,87 +47,35 @@ pub struct Syncer {
     pub disk: Arc<dyn Disk>,
     pub committed: watch::Sender<Option<u64>>,
     pub failed: Failure,
-    /// How far the index reached when the store opened; `Indexed` messages move it on.
-    pub indexed: Option<u64>,
 }
 
 impl Syncer {
     /// Runs until the writer drops its end of the queue.
-    pub fn run(self, mut queue: mpsc::Receiver<SyncMessage>) {
-        let mut waiting: VecDeque<SyncRequest> = VecDeque::new();
-        let mut unsynced = 0usize; // requests at the back of `waiting` written after the last fsync
-        let (mut synced, mut indexed): (Option<u64>, Option<u64>) = (None, self.indexed);
-        loop {
-            if unsynced == 0 {
-                // Nothing to make durable: wait for the writer.
-                match queue.blocking_recv() {
-                    Some(message) => self.take(message, &mut waiting, &mut unsynced, &mut indexed),
-                    None => break,
-                }
+    pub fn run(self, mut queue: mpsc::Receiver<SyncRequest>) {
+        let mut batch: Vec<SyncRequest> = Vec::new();
+        while let Some(first) = queue.blocking_recv() {
+            batch.push(first);
+            while let Ok(request) = queue.try_recv() {
+                batch.push(request);
             }
-            while let Ok(message) = queue.try_recv() {
-                self.take(message, &mut waiting, &mut unsynced, &mut indexed);
-            }
-            if unsynced > 0 {
-                let fresh = waiting.range(waiting.len() - unsynced..);
-                match failure(&self.failed).map_or_else(|| self.sync_files(fresh), Err) {
-                    Ok(()) => synced = waiting.back().map(|r| r.last_position),
-                    Err(reason) => {
-                        for request in waiting.drain(..) {
-                            answer_all(
-                                request,
-                                Err(Error::storage(format!("the writer stopped after an error: {reason}"))),
-                            );
-                        }
-                    }
-                }
-                unsynced = 0;
-            }
-            let released = synced.min(indexed);
-            let Some(bound) = released else { continue };
-            if waiting.front().is_some_and(|r| r.last_position <= bound) {
-                let mut done = Vec::new();
-                while waiting.front().is_some_and(|r| r.last_position <= bound) {
-                    done.extend(waiting.pop_front());
-                }
-                let last = done.last().expect("released at least one").last_position;
-                // Publish before answering, so an appender's next read sees its own events.
-                self.committed.send_if_modified(|committed| {
-                    let newer = committed.is_none_or(|c| c < last);
-                    if newer {
-                        *committed = Some(last);
-                    }
-                    newer
-                });
-                for request in done {
-                    answer_all(request, Ok(()));
-                }
-            }
-        }
-        for request in waiting {
-            answer_all(request, Err(Error::ShuttingDown));
-        }
-    }
-
-    fn take(
-        &self,
-        message: SyncMessage,
-        waiting: &mut VecDeque<SyncRequest>,
-        unsynced: &mut usize,
-        indexed: &mut Option<u64>,
-    ) {
-        match message {
-            SyncMessage::Written(request) => {
-                waiting.push_back(request);
-                *unsynced += 1;
-            }
-            SyncMessage::Indexed(position) => *indexed = Some(position),
-            SyncMessage::Failed { from_position, error } => {
-                while waiting.back().is_some_and(|r| r.last_position >= from_position) {
-                    let request = waiting.pop_back().expect("checked");
+            if let Err(reason) = failure(&self.failed).map_or_else(|| self.sync_files(batch.iter()), Err) {
+                let error = Error::storage(format!("the writer stopped after an error: {reason}"));
+                for request in batch.drain(..) {
                     answer_all(request, Err(error.clone()));
-                    *unsynced = unsynced.saturating_sub(1);
                 }
+                continue;
+            }
+            let last = batch.last().expect("one request at least").last_position;
+            // Publish before answering, so an appender's next read sees its own events.
+            self.committed.send_if_modified(|committed| {
+                let newer = committed.is_none_or(|c| c < last);
+                if newer {
+                    *committed = Some(last);
+                }
+                newer
+            });
+            for request in batch.drain(..) {
+                answer_all(request, Ok(()));
             }
         }
     }

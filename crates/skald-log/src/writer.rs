@@ -7,15 +7,15 @@
 //!    expected versions, assign positions and versions, frame the events;
 //! 3. write all frames with one `write`, hand the group to the syncer thread, then to the indexer
 //!    thread, and go on with the next group;
-//! 4. (indexer thread, [`crate::indexer`]) index every group waiting in one transaction (durable
-//!    only at checkpoints, after an fsync of the log) and tell the syncer how far it got;
-//! 5. (syncer thread, [`crate::syncer`]) one `fdatasync` for every group written meanwhile; once a
-//!    group is both durable and indexed, publish the new committed position (waking subscribers)
-//!    and answer its appends.
+//! 4. (syncer thread, [`crate::syncer`]) one `fdatasync` for every group written meanwhile, then
+//!    publish the new committed position (waking subscribers) and answer the groups' appends;
+//! 5. (indexer thread, [`crate::indexer`]) index every group waiting in one transaction (durable
+//!    only at checkpoints, after an fsync of the log) and publish how far it got.
 //!
 //! Nothing is acknowledged before its `fdatasync`, and readers never look past the committed
-//! position, so they cannot see an event that a crash could take back. The writer never waits for
-//! the index: the fsync, the indexing and the staging of the next group overlap.
+//! position, so they cannot see an event that a crash could take back; a read first waits until the
+//! index covers that position, so an appender always reads its own events. Neither the writer nor
+//! an appender waits for the index: the fsync, the indexing and the staging of the next group overlap.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -30,11 +30,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::format::{EventFrame, EventView};
 use crate::index::{IndexReader, Location};
-use crate::indexer::{IndexJob, IndexedPosition, Indexer, Placed, INDEX_QUEUE_GROUPS_MAX};
+use crate::indexer::{IndexJob, Indexer, Placed, INDEX_QUEUE_GROUPS_MAX};
 use crate::pending::{GroupFacts, Head, Pending, PendingId};
 use crate::read::Shared;
 use crate::segment::{ActiveSegment, Disk};
-use crate::syncer::{failure, Failure, SyncMessage, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
+use crate::syncer::{failure, Failure, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
 use crate::SyncMode;
 
 /// Appends taken into one group commit at most.
@@ -68,8 +68,6 @@ pub struct Writer {
     pub config: WriterConfig,
     /// Heads and ids of groups written but not indexed yet.
     pub pending: Pending,
-    /// How far the index reaches, as the indexer last published it.
-    pub indexed: Arc<IndexedPosition>,
     /// Set after a failed write, fsync or index commit: no further write is attempted.
     pub failed: Failure,
 }
@@ -85,14 +83,11 @@ impl Writer {
             disk: self.config.disk.clone(),
             committed: self.committed.clone(),
             failed: self.failed.clone(),
-            indexed: self.indexed.get(),
         };
         let indexer = Indexer {
             shared: self.shared.clone(),
             sync: self.config.sync,
             disk: self.config.disk.clone(),
-            indexed: self.indexed.clone(),
-            syncer: to_syncer.clone(),
             failed: self.failed.clone(),
             checkpoint_interval: self.config.checkpoint_interval,
             checkpoint_events: self.config.checkpoint_events,
@@ -124,14 +119,14 @@ impl Writer {
             }
             self.commit_group(group, &to_syncer, &to_indexer);
         }
-        // The indexer finishes its queue and checkpoints; the syncer stops once both are gone.
-        drop(to_indexer);
-        if indexer.join().is_err() {
-            tracing::error!("the indexer thread panicked");
-        }
+        // The syncer answers what is left; the indexer finishes its queue and checkpoints.
         drop(to_syncer);
         if syncer.join().is_err() {
             tracing::error!("the syncer thread panicked");
+        }
+        drop(to_indexer);
+        if indexer.join().is_err() {
+            tracing::error!("the indexer thread panicked");
         }
     }
 
@@ -140,7 +135,7 @@ impl Writer {
     fn commit_group(
         &mut self,
         group: Vec<AppendJob>,
-        syncer: &mpsc::Sender<SyncMessage>,
+        syncer: &mpsc::Sender<SyncRequest>,
         indexer: &mpsc::Sender<IndexJob>,
     ) {
         if let Some(reason) = failure(&self.failed) {
@@ -153,7 +148,7 @@ impl Writer {
         }
         let started = Instant::now();
         // Forget what the index holds now *before* taking the snapshot: see `crate::pending`.
-        self.pending.forget_indexed(self.indexed.get());
+        self.pending.forget_indexed(self.shared.indexed.get());
         let snapshot = match self.shared.index.read() {
             Ok(snapshot) => snapshot,
             Err(error) => {
@@ -215,9 +210,8 @@ impl Writer {
             self.last_timestamp = staging.timestamp;
             self.pending.add(last_position, std::mem::take(&mut staging.facts));
         }
-        // The syncer learns of the group before the indexer does, so its `Indexed` never overtakes it.
         let written = SyncRequest { file: file.clone(), last_position, answers };
-        if syncer.blocking_send(SyncMessage::Written(written)).is_err() {
+        if syncer.blocking_send(written).is_err() {
             tracing::error!("the syncer thread is gone; appends of this group are never answered");
         }
         if events == 0 {
