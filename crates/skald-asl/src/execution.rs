@@ -299,6 +299,16 @@ impl Execution {
         &self.context
     }
 
+    /// The input it started with.
+    pub fn input(&self) -> &Value {
+        &self.input
+    }
+
+    /// The time of its latest history event (its stop time, once finished).
+    pub fn last_event_time(&self) -> Timestamp {
+        self.now
+    }
+
     /// The number of history events so far.
     pub fn history_len(&self) -> u64 {
         self.next_event_id - 1

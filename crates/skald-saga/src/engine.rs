@@ -27,6 +27,7 @@ use crate::clock::Clock;
 use crate::error::SagaError;
 use crate::journal::{self, Closed, IndexRecord};
 use crate::machines::Machines;
+use crate::model::ExecutionDescription;
 use crate::names::parse_state_machine_version_id;
 use crate::options::{CoordinatorOptions, Probe, ProbePoint};
 use crate::resources::ResourceRegistry;
@@ -69,7 +70,7 @@ pub(crate) struct Inner {
     pub activities: Activities,
     pub inflight: Mutex<HashMap<(String, String), AbortHandle>>,
     pub permits: Arc<Semaphore>,
-    pub waiters: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
+    pub waiters: Mutex<HashMap<String, Vec<oneshot::Sender<ExecutionDescription>>>>,
     pub http: reqwest::Client,
     pub shutting_down: AtomicBool,
     pub shutdown: watch::Sender<bool>,
@@ -324,16 +325,19 @@ impl Inner {
                 }
             }
         }
-        if let Some(waiters) = lock(&self.waiters).remove(id) {
+        let waiters = lock(&self.waiters).remove(id);
+        if let (Some(waiters), Some(exec)) = (waiters, slot.exec.as_ref()) {
+            // Answered from memory: a waiter needs no read of the history it just wrote.
+            let description = finished_description(id, exec);
             for waiter in waiters {
-                let _ = waiter.send(());
+                let _ = waiter.send(description.clone());
             }
         }
         self.discard(id, slot);
     }
 
-    /// Waits until execution `id` is no longer running (the caller checks its status after).
-    pub fn completion(&self, id: &str) -> oneshot::Receiver<()> {
+    /// Answers with the description of execution `id` once it is no longer running.
+    pub fn completion(&self, id: &str) -> oneshot::Receiver<ExecutionDescription> {
         let (tx, rx) = oneshot::channel();
         let mut waiters = lock(&self.waiters);
         let list = waiters.entry(id.to_owned()).or_default();
@@ -426,5 +430,26 @@ impl Inner {
         for _ in 0..4 {
             tokio::task::yield_now().await;
         }
+    }
+}
+
+/// How a finished execution stands, from its state in memory (the same as a describe would read).
+fn finished_description(id: &str, exec: &Execution) -> ExecutionDescription {
+    let context = exec.context();
+    let error = exec.error();
+    ExecutionDescription {
+        execution_id: id.to_owned(),
+        name: context.name.clone(),
+        state_machine: context.state_machine_name.clone(),
+        state_machine_version: parse_state_machine_version_id(&context.state_machine_id).map_or(0, |(_, v)| v),
+        status: exec.status(),
+        input: exec.input().clone(),
+        output: exec.output().cloned(),
+        error: error.map(|e| e.error.clone()),
+        cause: error.map(|e| e.cause.clone()),
+        start_time: context.start_time,
+        stop_time: Some(exec.last_event_time()),
+        history_length: exec.history_len(),
+        current_states: Vec::new(),
     }
 }

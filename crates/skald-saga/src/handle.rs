@@ -132,7 +132,7 @@ impl CoordinatorHandle {
             look = true;
             let slice = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
             match tokio::time::timeout_at(slice, done).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(description)) => break Ok(description),
                 Ok(Err(_)) => break Err(SagaError::ShuttingDown),
                 Err(_) if slice < deadline => {}
                 Err(_) => break self.inner.describe_execution(id).await,

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -20,6 +21,10 @@ use crate::resources::ResourceRegistry;
 const VERSION_TYPE: &str = "StateMachineVersionCreated";
 const DELETED_TYPE: &str = "StateMachineDeleted";
 const STREAM_PREFIX: &str = "$sm-";
+/// How long a start trusts the latest version it saw without reading the stream head again.
+/// Changes made through this coordinator take effect at once; changes another process writes to
+/// the same store are seen within this time.
+const HEAD_FRESH_FOR: Duration = Duration::from_secs(1);
 
 #[derive(Serialize, Deserialize)]
 struct VersionCreated {
@@ -32,8 +37,9 @@ pub(crate) struct Machines {
     store: Arc<dyn EventStore>,
     registry: Arc<ResourceRegistry>,
     cache: Mutex<HashMap<(String, u64), Definition>>,
-    /// Per name: the stream head last seen and whether that head event is a version (not a delete).
-    heads: Mutex<HashMap<String, (u64, bool)>>,
+    /// Per name: the stream head last seen, whether that head event is a version (not a delete),
+    /// and when it was read.
+    heads: Mutex<HashMap<String, (u64, bool, Instant)>>,
     cache_max: usize,
 }
 
@@ -107,6 +113,7 @@ impl Machines {
             .store
             .append(vec![StreamAppend::new(state_machine_stream(name), vec![event]).expect(expected)])
             .await?;
+        self.forget_head(name);
         let first = outcome.streams.first().map(|s| s.first_version).unwrap_or_default();
         let version = first + 1;
         Ok(StateMachine { name: name.to_owned(), version, definition: definition.clone(), created: now })
@@ -146,6 +153,7 @@ impl Machines {
                 let append =
                     StreamAppend::new(state_machine_stream(name), vec![event]).expect(ExpectedVersion::Exact(head));
                 self.store.append(vec![append]).await?;
+                self.forget_head(name);
                 Ok(())
             }
             _ => Err(SagaError::StateMachineNotFound { name: name.to_owned() }),
@@ -179,17 +187,23 @@ impl Machines {
         }
     }
 
-    /// The latest version's number: one `stream_info` when the head is known (the start path).
+    /// The latest version's number (the start path): from memory when read less than
+    /// [`HEAD_FRESH_FOR`] ago, else one `stream_info` (plus a read when the head moved).
     pub async fn current_version(&self, name: &str) -> Result<u64, SagaError> {
         let not_found = || SagaError::StateMachineNotFound { name: name.to_owned() };
+        let known = self.heads.lock().unwrap_or_else(|p| p.into_inner()).get(name).copied();
+        if let Some((head, is_version, read_at)) = known {
+            if read_at.elapsed() < HEAD_FRESH_FOR {
+                return if is_version { Ok(head + 1) } else { Err(not_found()) };
+            }
+        }
         let head = match self.store.stream_info(&state_machine_stream(name)).await {
             Ok(info) => info.head_version,
             Err(Error::StreamNotFound { .. }) => return Err(not_found()),
             Err(e) => return Err(e.into()),
         };
-        let known = self.heads.lock().unwrap_or_else(|p| p.into_inner()).get(name).copied();
         let is_version = match known {
-            Some((h, is_version)) if h == head => is_version,
+            Some((h, is_version, _)) if h == head => is_version,
             _ => {
                 let is_version = match self.latest(name).await? {
                     Latest::Version { head: h, .. } => h == head,
@@ -199,15 +213,23 @@ impl Machines {
                 if heads.len() >= self.cache_max {
                     heads.clear();
                 }
-                heads.insert(name.to_owned(), (head, is_version));
+                heads.insert(name.to_owned(), (head, is_version, Instant::now()));
                 is_version
             }
         };
+        if let Some(entry) = self.heads.lock().unwrap_or_else(|p| p.into_inner()).get_mut(name) {
+            entry.2 = Instant::now();
+        }
         if is_version {
             Ok(head + 1)
         } else {
             Err(not_found())
         }
+    }
+
+    /// Makes the next start read the stream head (after this coordinator changed it).
+    fn forget_head(&self, name: &str) {
+        self.heads.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
     }
 
     /// The compiled definition of a version (cached).

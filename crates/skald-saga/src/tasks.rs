@@ -174,18 +174,24 @@ impl Inner {
     }
 
     async fn wait_child(self: &Arc<Self>, id: &str) -> Outcome {
+        let mut finished = None;
         loop {
             let done = self.completion(id);
-            let description = match self.describe_execution(id).await {
-                Ok(d) => d,
-                Err(e) => return Outcome::failed("States.TaskFailed", e.to_string()),
+            let description = match finished.take() {
+                Some(description) => description,
+                None => match self.describe_execution(id).await {
+                    Ok(d) => d,
+                    Err(e) => return Outcome::failed("States.TaskFailed", e.to_string()),
+                },
             };
             match description.status {
                 ExecutionStatus::Running => {
                     // Woken by the child's completion here, or look again in a second (another
                     // coordinator may be running it).
-                    if let Ok(Err(_)) = tokio::time::timeout(Duration::from_secs(1), done).await {
-                        return Outcome::failed("States.TaskFailed", "the coordinator stopped waiting");
+                    match tokio::time::timeout(Duration::from_secs(1), done).await {
+                        Ok(Ok(description)) => finished = Some(description),
+                        Ok(Err(_)) => return Outcome::failed("States.TaskFailed", "the coordinator stopped waiting"),
+                        Err(_) => {}
                     }
                 }
                 ExecutionStatus::Succeeded => return Outcome::Succeeded(description.output.unwrap_or(Value::Null)),

@@ -47,6 +47,9 @@ impl World {
         let started = self.saga.start_execution(StartExecution::new("travel", name, input)).await.unwrap();
         let done = self.saga.wait_for_execution(&started.execution_id, WAIT).await.unwrap();
         assert_ne!(done.status, ExecutionStatus::Running, "{name} did not finish");
+        // The waiter's answer comes from memory; it must say what the history says.
+        let described = self.saga.describe_execution(&started.execution_id).await.unwrap();
+        assert_eq!(done, described, "{name}: waiting and describing disagree");
         done
     }
 
