@@ -139,6 +139,7 @@ pub struct Indexer {
 impl Indexer {
     /// Runs until the writer drops its end of the queue, then checkpoints the indexes.
     pub fn run(self, mut queue: mpsc::Receiver<IndexJob>) {
+        let _on_panic = FailOnPanic(self.shared.clone(), self.failed.clone());
         let mut since_checkpoint = 0u64;
         let mut last_checkpoint = Instant::now();
         let mut last_file: Option<Arc<File>> = None;
@@ -215,5 +216,19 @@ impl Indexer {
             self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(reason.clone());
             Error::storage(reason)
         })
+    }
+}
+
+/// Stops the store if the indexer thread panics: readers waiting for the index get an error
+/// instead of waiting forever, and the writer stops instead of piling up an overlay nobody prunes.
+struct FailOnPanic(Arc<Shared>, Failure);
+
+impl Drop for FailOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let reason = "the indexer thread panicked".to_owned();
+            self.1.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(reason.clone());
+            self.0.indexed.fail(reason);
+        }
     }
 }
