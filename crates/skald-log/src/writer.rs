@@ -291,11 +291,6 @@ fn stored_id(
     Ok(Some(StoredId { stream: event.stream, version: event.version, position }))
 }
 
-fn id_is_stored(snapshot: &IndexReader, pending: &Pending, group: &Staging, id: &Uuid) -> Result<bool, Error> {
-    let key = id.as_u128();
-    Ok(group.facts.ids.contains_key(&key) || pending.id(key).is_some() || snapshot.position_of_id(id)?.is_some())
-}
-
 /// Checks one append against the index, the overlay and the group's earlier appends; on success
 /// frames its events into the group. A refused append leaves the group as it was.
 fn stage_append(
@@ -306,15 +301,15 @@ fn stage_append(
     group: &mut Staging,
 ) -> Result<Staged, Error> {
     // A retry repeats every id, so it repeats the first one: only then is the full check needed.
-    if id_is_stored(snapshot, pending, group, &appends[0].events[0].id)? {
+    if stored_id(shared, snapshot, pending, group, &appends[0].events[0].id)?.is_some() {
         let lookup = |id: &Uuid| stored_id(shared, snapshot, pending, group, id);
         if let RetryCheck::Replay(outcome) = check_retry(appends, lookup)? {
             return Ok(Staged::Replay(outcome));
         }
     }
     // Any other overlap with stored ids is refused the way `check_retry` refuses it, whatever
-    // else is wrong with the append.
-    for id in appends.iter().flat_map(|a| &a.events).map(|e| &e.id) {
+    // else is wrong with the append. (The first id is new by now.)
+    for id in appends.iter().flat_map(|a| &a.events).map(|e| &e.id).skip(1) {
         if let Some(stored) = stored_id(shared, snapshot, pending, group, id)? {
             return Err(Error::IdempotencyConflict {
                 id: *id,
