@@ -186,7 +186,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let saga_paths: Vec<SagaPath> =
         [SagaPath::Success, SagaPath::Compensation].into_iter().filter(|p| wants(p.workload())).collect();
     if !saga_paths.is_empty() {
-        let sagas = SagaBench::start(shared.clone()).await?;
+        let sagas = SagaBench::start(store.clone()).await?;
         let mut concurrencies = vec![1, args.saga_concurrency];
         concurrencies.dedup();
         for path in saga_paths {
@@ -305,7 +305,7 @@ async fn appends(
 }
 
 /// (events, groups, fsyncs) written so far.
-fn write_counts(store: &Store) -> (u64, u64, u64) {
+pub(crate) fn write_counts(store: &Store) -> (u64, u64, u64) {
     let stats = store.stats();
     (stats.events.load(Ordering::Relaxed), stats.groups.load(Ordering::Relaxed), stats.syncs.load(Ordering::Relaxed))
 }

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{json, Value};
-use skald_core::EventStore;
+use skald_log::Store;
 use skald_saga::travel::{self, Services};
 use skald_saga::{Coordinator, CoordinatorHandle, CoordinatorOptions, ExecutionStatus, StartExecution};
 
-use crate::bench::{figure, progress, watch_count, Figure, LATENCY_SAMPLES_MAX};
+use crate::bench::{figure, progress, watch_count, write_counts, Figure, LATENCY_SAMPLES_MAX};
 
 /// The bench's state machine (named apart from a user's `travel` in a reused `--data-dir`).
 const STATE_MACHINE: &str = "benchtravel";
@@ -75,6 +75,7 @@ impl SagaPath {
 /// A coordinator on the bench's store and the travel services it calls.
 pub struct SagaBench {
     saga: CoordinatorHandle,
+    store: Store,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     /// Prefix of every execution name of this bench, so a reused `--data-dir` never answers a start
     /// with an execution of an earlier bench (starts are idempotent by name).
@@ -84,17 +85,18 @@ pub struct SagaBench {
 impl SagaBench {
     /// Serves the travel services on loopback, starts a coordinator on `store`, creates the state
     /// machine and warms up.
-    pub async fn start(store: Arc<dyn EventStore>) -> anyhow::Result<Self> {
+    pub async fn start(store: Store) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot bind the travel services")?;
         let base = format!("http://{}", listener.local_addr()?);
         let server = tokio::spawn(travel::serve(listener, Services::default()));
         let options = CoordinatorOptions { resources: travel::registry(&base), ..Default::default() };
-        let saga = Coordinator::start(store, options).await.context("cannot start the saga coordinator")?;
+        let saga =
+            Coordinator::start(Arc::new(store.clone()), options).await.context("cannot start the saga coordinator")?;
         saga.create_state_machine(STATE_MACHINE, travel::definition())
             .await
             .context("cannot create the travel state machine")?;
         let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
-        let bench = SagaBench { saga, server, run_id: format!("b{millis}") };
+        let bench = SagaBench { saga, store, server, run_id: format!("b{millis}") };
         let warm_up =
             (0..WARM_UP_SAGAS).map(|i| one(&bench.saga, SagaPath::Success, format!("{}-warm-{i}", bench.run_id)));
         for done in futures_util::future::join_all(warm_up).await {
@@ -111,6 +113,7 @@ impl SagaBench {
         // A failed caller stops the others early: the bench fails either way.
         let failed = Arc::new(AtomicBool::new(false));
         let before = self.saga.stats();
+        let (store_before, index_commits_before) = (write_counts(&self.store), self.index_commits());
         let started = Instant::now();
         let ticker = watch_count(bar.clone(), count.clone(), started, "sagas");
         let mut callers = Vec::with_capacity(concurrency);
@@ -153,16 +156,24 @@ impl SagaBench {
         let sagas = count.load(Ordering::Relaxed);
         anyhow::ensure!(sagas > 0, "the {name} workload finished no saga in {seconds:.2} s");
         let after = self.saga.stats();
+        let (store_after, index_commits_after) = (write_counts(&self.store), self.index_commits());
         let per_saga = |a: u64, b: u64| a.saturating_sub(b) as f64 / sagas as f64;
         let conditions = format!(
             "concurrency {concurrency}, {}; {:.0} transitions/s, {:.1} history events and {:.0} history bytes per saga; \
-             latency start → finished",
+             per saga {:.2} write groups, {:.2} fsyncs, {:.2} index commits; latency start → finished",
             path.describe(),
             after.transitions.saturating_sub(before.transitions) as f64 / seconds.max(1e-9),
             per_saga(after.history_events, before.history_events),
             per_saga(after.history_bytes, before.history_bytes),
+            per_saga(store_after.1, store_before.1),
+            per_saga(store_after.2, store_before.2),
+            per_saga(index_commits_after, index_commits_before),
         );
         Ok(figure(&name, sagas, seconds, latencies, conditions).counting("sagas"))
+    }
+
+    fn index_commits(&self) -> u64 {
+        self.store.stats().index_commits.load(Ordering::Relaxed)
     }
 
     /// Stops the coordinator and the services.

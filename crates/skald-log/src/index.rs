@@ -9,13 +9,19 @@
 //! rather than one entry per event: a batch of 1,000 events costs one entry, not 1,000. Only event
 //! ids (for idempotent retries) are indexed one by one.
 //!
+//! Stream runs are exact: every event of a run belongs to the stream. Category and type runs are
+//! *spans*: they start and end with an event of their name but may hold events of other names in
+//! between, as long as at most [`SPAN_FRAMES_PER_MATCH`] frames are read per matching event; reads
+//! skip the others. Interleaved writers (sagas alternate event types step by step, many sagas write
+//! at once) would otherwise cost an entry per event.
+//!
 //! | table | key | value |
 //! |---|---|---|
 //! | `streams` | stream | (head version, head position) |
 //! | `stream_metadata` | stream | metadata JSON (latest `$meta-<stream>` event) |
 //! | `stream_runs` | (stream, first version) | run |
-//! | `category_runs` | (category, first position) | run |
-//! | `type_runs` | (event type, first position) | run |
+//! | `category_runs` | (category, first position) | span |
+//! | `type_runs` | (event type, first position) | span |
 //! | `chunks` | first position of up to [`CHUNK_EVENTS_MAX`] neighbouring events | run (for `$all` reads) |
 //! | `ids` | event id | position |
 //! | `times` | commit timestamp | last position committed at it |
@@ -65,8 +71,12 @@ pub const CHUNK_EVENTS_MAX: usize = 256;
 
 const INDEXED_POSITION: &str = "indexed_position";
 const INDEX_FORMAT_KEY: &str = "index_format";
-/// Bumped when the tables change shape; an index of another format is rebuilt.
-const INDEX_FORMAT: u64 = 1;
+/// Bumped when the tables change shape or meaning; an index of another format is rebuilt.
+/// 2: category and type runs became spans.
+const INDEX_FORMAT: u64 = 2;
+
+/// Frames a category or type span may hold per event of its name, at most (see the module docs).
+pub const SPAN_FRAMES_PER_MATCH: usize = 8;
 
 fn storage(error: impl std::fmt::Display) -> Error {
     Error::storage(format!("index: {error}"))
@@ -200,13 +210,11 @@ impl<'txn> IndexWriter<'txn> {
             self.stream_runs.insert((first.stream, first.version), run(part)).map_err(storage)?;
             self.streams.insert(first.stream, (last.version, last.position)).map_err(storage)?;
         }
-        for part in runs_of(events, |a, b| category_of(a.event.stream) == category_of(b.event.stream)) {
-            self.category_runs
-                .insert((category_of(part[0].event.stream), part[0].event.position), run(part))
-                .map_err(storage)?;
+        for (name, part) in spans_of(events, |e| category_of(e.event.stream)) {
+            self.category_runs.insert((name, part[0].event.position), run(part)).map_err(storage)?;
         }
-        for part in runs_of(events, |a, b| a.event.event_type == b.event.event_type) {
-            self.type_runs.insert((part[0].event.event_type, part[0].event.position), run(part)).map_err(storage)?;
+        for (name, part) in spans_of(events, |e| e.event.event_type) {
+            self.type_runs.insert((name, part[0].event.position), run(part)).map_err(storage)?;
         }
         for part in events.chunks(CHUNK_EVENTS_MAX) {
             let first = &part[0];
@@ -248,6 +256,41 @@ fn runs_of<'e, 'a>(
     same: impl Fn(&IndexedEvent<'a>, &IndexedEvent<'a>) -> bool,
 ) -> impl Iterator<Item = &'e [IndexedEvent<'a>]> {
     events.chunk_by(move |a, b| same(a, b))
+}
+
+/// Splits `events` into spans per name: each starts and ends with an event of its name, and holds at
+/// most [`SPAN_FRAMES_PER_MATCH`] events per event of its name. Spans of one name do not overlap.
+/// Returned in no particular order.
+fn spans_of<'e, 'a>(
+    events: &'e [IndexedEvent<'a>],
+    name_of: impl Fn(&IndexedEvent<'a>) -> &'a str,
+) -> Vec<(&'a str, &'e [IndexedEvent<'a>])> {
+    /// An open span: its first and last index into `events`, and how many events of its name it holds.
+    struct Open {
+        first: usize,
+        last: usize,
+        matches: usize,
+    }
+    let mut open: foldhash::HashMap<&'a str, Open> = foldhash::HashMap::default();
+    let mut spans = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let name = name_of(event);
+        match open.get_mut(name) {
+            Some(span) if i - span.first < SPAN_FRAMES_PER_MATCH * (span.matches + 1) => {
+                span.last = i;
+                span.matches += 1;
+            }
+            Some(span) => {
+                spans.push((name, &events[span.first..=span.last]));
+                *span = Open { first: i, last: i, matches: 1 };
+            }
+            None => {
+                open.insert(name, Open { first: i, last: i, matches: 1 });
+            }
+        }
+    }
+    spans.extend(open.into_iter().map(|(name, span)| (name, &events[span.first..=span.last])));
+    spans
 }
 
 /// Which run table to search.
@@ -383,4 +426,65 @@ impl IndexReader {
 
 fn to_run(first_cursor: u64, (first_position, count, segment, offset): RunValue) -> Run {
     Run { first_cursor, first_position, count, location: Location { segment, offset } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn events<'a>(types: &'a [String]) -> Vec<IndexedEvent<'a>> {
+        let view = |(position, event_type): (usize, &'a String)| EventView {
+            position: position as u64,
+            version: 0,
+            timestamp: Timestamp::now(),
+            id: Uuid::nil(),
+            stream: "s",
+            event_type,
+            data: b"{}",
+            metadata: b"{}",
+        };
+        types
+            .iter()
+            .enumerate()
+            .map(|e| IndexedEvent { event: view(e), location: Location { segment: 0, offset: 0 } })
+            .collect()
+    }
+
+    #[test]
+    fn interleaved_types_share_spans() {
+        // Two writers alternating A, B: one span each instead of one entry per event.
+        let types: Vec<String> = (0..100).map(|i| if i % 2 == 0 { "A" } else { "B" }.to_owned()).collect();
+        let events = events(&types);
+        let mut spans: Vec<(&str, u64, usize)> = spans_of(&events, |e| e.event.event_type)
+            .into_iter()
+            .map(|(n, s)| (n, s[0].event.position, s.len()))
+            .collect();
+        spans.sort();
+        assert_eq!(spans, vec![("A", 0, 99), ("B", 1, 99)]);
+    }
+
+    proptest! {
+        /// Every event is in exactly one span of its name; spans start and end with their name and
+        /// read at most `SPAN_FRAMES_PER_MATCH` frames per event of their name.
+        #[test]
+        fn spans_cover_each_event_once_within_the_density_bound(
+            picks in proptest::collection::vec(0usize..4, 1..300),
+        ) {
+            let names = ["A", "B", "C", "D"];
+            let types: Vec<String> = picks.iter().map(|&p| names[p].to_owned()).collect();
+            let events = events(&types);
+            let mut covered = vec![0u32; events.len()];
+            for (name, span) in spans_of(&events, |e| e.event.event_type) {
+                prop_assert_eq!(span[0].event.event_type, name);
+                prop_assert_eq!(span[span.len() - 1].event.event_type, name);
+                let matches = span.iter().filter(|e| e.event.event_type == name).count();
+                prop_assert!(span.len() <= SPAN_FRAMES_PER_MATCH * matches, "{} frames for {} events", span.len(), matches);
+                for e in span.iter().filter(|e| e.event.event_type == name) {
+                    covered[e.event.position as usize] += 1;
+                }
+            }
+            prop_assert!(covered.iter().all(|&c| c == 1), "coverage {:?}", covered);
+        }
+    }
 }

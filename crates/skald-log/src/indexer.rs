@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use skald_core::{Error, StreamAppend, Timestamp};
@@ -30,6 +30,12 @@ use crate::SyncMode;
 pub const INDEX_QUEUE_GROUPS_MAX: usize = 256;
 /// Groups indexed in one transaction at most.
 pub const INDEX_BATCH_GROUPS_MAX: usize = 256;
+/// How long the indexer waits for more groups before a commit while no reader waits for it.
+///
+/// An index commit costs about as much as indexing a hundred events (redb copies every B-tree page
+/// it touches once per transaction), and appends never wait for the index, so while nobody reads
+/// it pays to commit less often. A reader that starts waiting ends the wait at once.
+pub const INDEX_LINGER_MAX: Duration = Duration::from_millis(4);
 
 /// Where one event of a job went.
 #[derive(Clone, Copy, Debug)]
@@ -76,7 +82,12 @@ impl IndexJob {
 /// How far the index reaches, published by the indexer after each commit: the writer prunes its
 /// overlay by it, and reads wait for it to cover the committed position they read up to.
 #[derive(Debug)]
-pub struct IndexedPosition(watch::Sender<IndexProgress>);
+pub struct IndexedPosition {
+    progress: watch::Sender<IndexProgress>,
+    /// Readers waiting in [`Self::covers`]; the indexer lingers only while there are none.
+    readers_waiting: Mutex<usize>,
+    reader_arrived: Condvar,
+}
 
 /// What [`IndexedPosition`] publishes.
 #[derive(Clone, Debug, Default)]
@@ -89,23 +100,46 @@ pub struct IndexProgress {
 
 impl IndexedPosition {
     pub fn new(position: Option<u64>) -> Self {
-        IndexedPosition(watch::Sender::new(IndexProgress { position, failed: None }))
+        IndexedPosition {
+            progress: watch::Sender::new(IndexProgress { position, failed: None }),
+            readers_waiting: Mutex::new(0),
+            reader_arrived: Condvar::new(),
+        }
     }
 
     /// The last position indexed.
     pub fn get(&self) -> Option<u64> {
-        self.0.borrow().position
+        self.progress.borrow().position
+    }
+
+    /// (Indexer) Waits up to `limit` unless or until a reader waits for the index. Returns
+    /// whether it waited.
+    fn linger(&self, limit: Duration) -> bool {
+        let waiting = self.readers_waiting.lock().unwrap_or_else(|p| p.into_inner());
+        if *waiting > 0 {
+            return false;
+        }
+        let _ = self.reader_arrived.wait_timeout_while(waiting, limit, |w| *w == 0).unwrap_or_else(|p| p.into_inner());
+        true
+    }
+
+    fn reader_waits(&self, delta: isize) {
+        let mut waiting = self.readers_waiting.lock().unwrap_or_else(|p| p.into_inner());
+        *waiting = waiting.checked_add_signed(delta).expect("every waiting reader is counted once");
+        if delta > 0 {
+            self.reader_arrived.notify_one();
+        }
     }
 
     pub(crate) fn publish(&self, position: u64) {
-        self.0.send_modify(|progress| {
+        self.progress.send_modify(|progress| {
             assert!(progress.position.is_none_or(|p| p < position), "the index only moves forward");
             progress.position = Some(position);
         });
     }
 
     fn fail(&self, reason: String) {
-        self.0.send_modify(|progress| {
+        self.progress.send_modify(|progress| {
             progress.failed.get_or_insert(reason);
         });
     }
@@ -115,7 +149,8 @@ impl IndexedPosition {
     pub async fn covers(&self, position: Option<u64>) -> Result<(), Error> {
         let Some(position) = position else { return Ok(()) };
         let reached = |progress: &IndexProgress| progress.failed.is_some() || progress.position >= Some(position);
-        let mut progress = self.0.subscribe();
+        let mut progress = self.progress.subscribe();
+        let _counted = if reached(&progress.borrow()) { None } else { Some(WaitingReader::new(self)) };
         let progress = progress.wait_for(reached).await.map_err(|_| Error::ShuttingDown)?;
         match &progress.failed {
             None => Ok(()),
@@ -123,6 +158,22 @@ impl IndexedPosition {
                 Err(Error::storage(format!("the index stopped following the log ({reason}); reopen the store")))
             }
         }
+    }
+}
+
+/// Counts a reader as waiting for the index for as long as it lives (also if its read is dropped).
+struct WaitingReader<'p>(&'p IndexedPosition);
+
+impl<'p> WaitingReader<'p> {
+    fn new(position: &'p IndexedPosition) -> Self {
+        position.reader_waits(1);
+        WaitingReader(position)
+    }
+}
+
+impl Drop for WaitingReader<'_> {
+    fn drop(&mut self) {
+        self.0.reader_waits(-1);
     }
 }
 
@@ -147,11 +198,9 @@ impl Indexer {
         let mut batch = Vec::with_capacity(INDEX_BATCH_GROUPS_MAX);
         while let Some(first) = queue.blocking_recv() {
             batch.push(first);
-            while batch.len() < INDEX_BATCH_GROUPS_MAX {
-                match queue.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
+            take_waiting(&mut queue, &mut batch);
+            if batch.len() < INDEX_BATCH_GROUPS_MAX && self.shared.indexed.linger(INDEX_LINGER_MAX) {
+                take_waiting(&mut queue, &mut batch);
             }
             if failed.is_some() {
                 // The index can no longer follow the log; the writer has stopped taking appends
@@ -219,6 +268,16 @@ impl Indexer {
     }
 }
 
+/// Takes queued jobs until the queue is empty or the batch full.
+fn take_waiting(queue: &mut mpsc::Receiver<IndexJob>, batch: &mut Vec<IndexJob>) {
+    while batch.len() < INDEX_BATCH_GROUPS_MAX {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
 /// Stops the store if the indexer thread panics: readers waiting for the index get an error
 /// instead of waiting forever, and the writer stops instead of piling up an overlay nobody prunes.
 struct FailOnPanic(Arc<Shared>, Failure);
@@ -230,5 +289,44 @@ impl Drop for FailOnPanic {
             self.1.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(reason.clone());
             self.0.indexed.fail(reason);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    fn waiting(position: &IndexedPosition) -> usize {
+        *position.readers_waiting.lock().unwrap()
+    }
+
+    fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_waiting_reader_ends_the_linger_and_is_counted_until_served_or_dropped() {
+        let position = IndexedPosition::new(Some(1));
+        // Covered already: not a waiting reader.
+        assert!(poll_once(std::pin::pin!(position.covers(Some(1)))).is_ready());
+        assert_eq!(waiting(&position), 0);
+
+        let mut served = std::pin::pin!(position.covers(Some(3)));
+        assert!(poll_once(served.as_mut()).is_pending());
+        {
+            let mut dropped = Box::pin(position.covers(Some(5)));
+            assert!(poll_once(dropped.as_mut()).is_pending());
+            assert_eq!(waiting(&position), 2);
+        }
+        assert_eq!(waiting(&position), 1, "a dropped read no longer counts");
+        // With a reader waiting the indexer does not linger (this would otherwise take a minute).
+        assert!(!position.linger(Duration::from_secs(60)));
+
+        position.publish(3);
+        assert!(matches!(poll_once(served.as_mut()), Poll::Ready(Ok(()))));
+        assert_eq!(waiting(&position), 0);
+        assert!(position.linger(Duration::ZERO), "nobody waits: the indexer may linger");
     }
 }

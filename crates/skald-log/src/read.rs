@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-use skald_core::{AsOf, Direction, Error, ReadOptions, ReadPage, RecordedEvent, Selector, StreamInfo, Timestamp};
+use skald_core::{
+    category_of, AsOf, Direction, Error, ReadOptions, ReadPage, RecordedEvent, Selector, StreamInfo, Timestamp,
+};
 
 use crate::format::{Frame, SEGMENT_HEADER_BYTES};
 use crate::index::{Index, IndexReader, Location, Run, RunKind, StreamHead};
@@ -227,7 +229,13 @@ impl Shared {
         let Some(bound) = bound else {
             return Ok(ReadPage { events: Vec::new(), next: None });
         };
-        let events = self.collect_runs(index, kind, name, options, bound, bound, |_| true)?;
+        // Category and type runs are spans that may hold other events (see `crate::index`).
+        let named = |event: &RecordedEvent| match kind {
+            RunKind::Stream => event.stream == name,
+            RunKind::Category => category_of(&event.stream) == name,
+            RunKind::Type => event.event_type == name,
+        };
+        let events = self.collect_runs(index, kind, name, options, bound, bound, named)?;
         Ok(finish_page(events, options.limit, |e| e.position))
     }
 

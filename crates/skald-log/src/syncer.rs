@@ -7,8 +7,8 @@
 //! and the fsync, the indexing and the writing of the next groups overlap.
 
 use std::fs::File;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use skald_core::{AppendOutcome, Error};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -40,6 +40,39 @@ pub fn failure(failed: &Failure) -> Option<String> {
     failed.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
+/// Whether an `fdatasync` of the syncer is running.
+///
+/// A group written while one runs cannot be answered before the *next* fsync anyway, so the writer
+/// waits for the running one to end ([`SyncGate::wait_idle`]) and then writes everything that
+/// arrived meanwhile as one group: one write, one hand-over to the syncer and the indexer, instead
+/// of one per append that happened to arrive alone. An append arriving while no fsync runs (the
+/// usual case at low load) is written at once.
+#[derive(Default)]
+pub struct SyncGate {
+    busy: Mutex<bool>,
+    idle: Condvar,
+}
+
+impl SyncGate {
+    fn set_busy(&self, busy: bool) {
+        *self.busy.lock().unwrap_or_else(|p| p.into_inner()) = busy;
+        if !busy {
+            self.idle.notify_all();
+        }
+    }
+
+    /// Waits until no fsync runs, but no longer than `limit` (a slow disk must not stall the
+    /// writer's error handling or shutdown). Returns whether it waited at all.
+    pub fn wait_idle(&self, limit: Duration) -> bool {
+        let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        if !*busy {
+            return false;
+        }
+        let _ = self.idle.wait_timeout_while(busy, limit, |busy| *busy).unwrap_or_else(|p| p.into_inner());
+        true
+    }
+}
+
 /// The syncer's state.
 pub struct Syncer {
     pub shared: Arc<crate::read::Shared>,
@@ -47,6 +80,7 @@ pub struct Syncer {
     pub disk: Arc<dyn Disk>,
     pub committed: watch::Sender<Option<u64>>,
     pub failed: Failure,
+    pub gate: Arc<SyncGate>,
 }
 
 impl Syncer {
@@ -88,6 +122,8 @@ impl Syncer {
         let started = Instant::now();
         let groups = batch.len();
         let mut synced: Vec<&Arc<File>> = Vec::with_capacity(2);
+        self.gate.set_busy(true);
+        let _idle_again = IdleOnDrop(&self.gate);
         for request in batch {
             if synced.iter().any(|f| Arc::ptr_eq(f, &request.file)) {
                 continue;
@@ -108,10 +144,44 @@ impl Syncer {
     }
 }
 
+/// Marks the gate idle when the fsyncs of a batch are over, however they ended.
+struct IdleOnDrop<'g>(&'g SyncGate);
+
+impl Drop for IdleOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.set_busy(false);
+    }
+}
+
 /// Answers every append of a request: with its outcome, or with `result`'s error.
 fn answer_all(request: SyncRequest, result: Result<(), Error>) {
     for (reply, outcome) in request.answers {
         let answer = result.clone().map(|()| outcome);
         let _ = reply.send(answer); // the caller may have stopped waiting
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_waits_for_a_running_fsync_only() {
+        let gate = Arc::new(SyncGate::default());
+        assert!(!gate.wait_idle(Duration::from_secs(60)), "no fsync runs: no wait");
+        gate.set_busy(true);
+        let ending = {
+            let gate = gate.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                let _idle = IdleOnDrop(&gate);
+            })
+        };
+        let started = Instant::now();
+        assert!(gate.wait_idle(Duration::from_secs(60)));
+        assert!(!*gate.busy.lock().unwrap(), "woken because the fsync ended, not by the time limit");
+        assert!(started.elapsed() < Duration::from_secs(60));
+        ending.join().unwrap();
+        assert!(!gate.wait_idle(Duration::from_secs(60)));
     }
 }

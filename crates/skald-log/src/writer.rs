@@ -34,13 +34,15 @@ use crate::indexer::{IndexJob, Indexer, Placed, INDEX_QUEUE_GROUPS_MAX};
 use crate::pending::{GroupFacts, Head, Pending, PendingId};
 use crate::read::Shared;
 use crate::segment::{ActiveSegment, Disk};
-use crate::syncer::{failure, Failure, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
+use crate::syncer::{failure, Failure, SyncGate, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
 use crate::SyncMode;
 
 /// Appends taken into one group commit at most.
 pub const GROUP_APPENDS_MAX: usize = 1024;
 /// Frame bytes written by one group commit at most (a single larger append still goes alone).
 pub const GROUP_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// How long the writer gathers appends while an fsync runs, at most ([`SyncGate`]).
+pub const SYNC_GATHER_MAX: Duration = Duration::from_millis(10);
 
 /// One queued append and where to send its answer.
 pub struct AppendJob {
@@ -77,7 +79,9 @@ impl Writer {
     pub fn run(mut self, mut queue: mpsc::Receiver<AppendJob>) {
         let (to_syncer, sync_queue) = mpsc::channel(SYNC_QUEUE_GROUPS_MAX);
         let (to_indexer, index_queue) = mpsc::channel(INDEX_QUEUE_GROUPS_MAX);
+        let gate = Arc::new(SyncGate::default());
         let syncer = Syncer {
+            gate: gate.clone(),
             shared: self.shared.clone(),
             sync: self.config.sync,
             disk: self.config.disk.clone(),
@@ -106,18 +110,12 @@ impl Writer {
             }
         };
         while let Some(first) = queue.blocking_recv() {
-            let mut bytes = first.bytes;
-            let mut group = vec![first];
-            while group.len() < GROUP_APPENDS_MAX && bytes < GROUP_BYTES_MAX {
-                match queue.try_recv() {
-                    Ok(job) => {
-                        bytes += job.bytes;
-                        group.push(job);
-                    }
-                    Err(_) => break,
-                }
+            let mut group = Group { bytes: first.bytes, jobs: vec![first] };
+            group.take_waiting(&mut queue);
+            if !group.is_full() && gate.wait_idle(SYNC_GATHER_MAX) {
+                group.take_waiting(&mut queue);
             }
-            self.commit_group(group, &to_syncer, &to_indexer);
+            self.commit_group(group.jobs, &to_syncer, &to_indexer);
         }
         // The syncer answers what is left; the indexer finishes its queue and checkpoints.
         drop(to_syncer);
@@ -249,6 +247,31 @@ impl Writer {
         self.segment = ActiveSegment::create(self.config.disk.clone(), &self.shared.segments_dir, self.next_position)?;
         tracing::info!(segment = %path.display(), "segment sealed");
         Ok(())
+    }
+}
+
+/// Appends taken off the queue for one group commit.
+struct Group {
+    jobs: Vec<AppendJob>,
+    bytes: usize,
+}
+
+impl Group {
+    fn is_full(&self) -> bool {
+        self.jobs.len() >= GROUP_APPENDS_MAX || self.bytes >= GROUP_BYTES_MAX
+    }
+
+    /// Takes queued appends until the queue is empty or the group full.
+    fn take_waiting(&mut self, queue: &mut mpsc::Receiver<AppendJob>) {
+        while !self.is_full() {
+            match queue.try_recv() {
+                Ok(job) => {
+                    self.bytes += job.bytes;
+                    self.jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
     }
 }
 
