@@ -726,28 +726,33 @@ impl Execution {
         timeout: &Option<Seconds>,
         heartbeat: &Option<Seconds>,
     ) -> Result<(), StateError> {
-        let run = self.run_of(thread).cloned().ok_or_else(|| StateError::runtime("no running state"))?;
+        // Only the input and the retry count are needed: cloning the whole run would copy its three
+        // values for every task scheduled.
+        let (run_input, retry_count) = self
+            .run_of(thread)
+            .map(|run| (run.input.clone(), run.retry_count))
+            .ok_or_else(|| StateError::runtime("no running state"))?;
         let token = resource.ends_with(".waitForTaskToken").then(|| {
             let (a, b) = (self.rng.next_u64(), self.rng.next_u64());
             format!("{a:016x}{b:016x}")
         });
         let extra = Extra { token: token.clone(), map_item: None };
         let input = match &state.parameters {
-            Some(p) => self.eval(thread, p, &run.input, &extra)?,
-            None => run.input.clone(),
+            Some(p) => self.eval(thread, p, &run_input, &extra)?,
+            None => run_input.clone(),
         };
         check_size(&input, "the task input")?;
         let timeout_seconds = match timeout {
-            Some(s) => Some(self.seconds_at(thread, s, &run.input, "TimeoutSecondsPath")?),
+            Some(s) => Some(self.seconds_at(thread, s, &run_input, "TimeoutSecondsPath")?),
             None => None,
         };
         let heartbeat_seconds = match heartbeat {
-            Some(s) => Some(self.seconds_at(thread, s, &run.input, "HeartbeatSecondsPath")?),
+            Some(s) => Some(self.seconds_at(thread, s, &run_input, "HeartbeatSecondsPath")?),
             None => None,
         };
         let task_id = format!("task-{}", self.next_task);
         self.next_task += 1;
-        let attempt = run.retry_count + 1;
+        let attempt = retry_count + 1;
         self.emit(
             thread,
             EventDetails::TaskScheduled {
@@ -907,7 +912,7 @@ impl Execution {
     fn leave_with_result(&mut self, thread: u32, result: Value) {
         let def = self.definition.clone();
         let Some(state) = self.state_of(&def, thread) else { return };
-        let Some(run) = self.run_of(thread).cloned() else { return };
+        let Some(raw_input) = self.run_of(thread).map(|run| run.raw_input.clone()) else { return };
         let outcome = (|| -> Result<(Value, Map<String, Value>), StateError> {
             let result = match &state.result_selector {
                 Some(t) => self.eval(thread, t, &result, &Extra::default())?,
@@ -915,8 +920,8 @@ impl Execution {
             };
             let vars = self.assign_values(thread, state.assign.as_ref(), &result)?;
             let merged = match &state.result_path {
-                ResultPath::Discard => run.raw_input.clone(),
-                ResultPath::At(p) => p.write(run.raw_input.clone(), result)?,
+                ResultPath::Discard => raw_input,
+                ResultPath::At(p) => p.write(raw_input, result)?,
             };
             let output = self.select(thread, &state.output_path, &merged)?;
             check_size(&output, "the state output")?;
