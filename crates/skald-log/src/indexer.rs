@@ -5,7 +5,9 @@
 //! indexes them in one redb transaction, and after the commit publishes the position it reached
 //! ([`IndexedPosition`]): the writer prunes its overlay by it ([`crate::pending`]) and reads wait for
 //! it to cover the committed position. Appends do not wait for it. Under load redb's per-transaction
-//! cost (about 150 µs here) is shared by every group of a batch instead of being paid per group.
+//! cost (about 150 µs here) is shared by every group of a batch instead of being paid per group;
+//! while no reader waits, the indexer also lingers up to [`INDEX_LINGER_MAX`] so that batches grow
+//! (a reader that starts waiting ends the linger at once).
 //!
 //! Commits are not durable (the index is derived data) except at checkpoints, every
 //! `checkpoint_interval` or `checkpoint_events`: then the log is fsynced first, because a durable

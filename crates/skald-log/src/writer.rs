@@ -1,7 +1,8 @@
 //! The single writer: a bounded queue of appends, committed in groups.
 //!
 //! The data path of an append, in order:
-//! 1. (writer thread) take a group of queued appends (up to [`GROUP_APPENDS_MAX`] / [`GROUP_BYTES_MAX`]);
+//! 1. (writer thread) take a group of queued appends (up to [`GROUP_APPENDS_MAX`] / [`GROUP_BYTES_MAX`]),
+//!    and if an fsync is running, wait for it to end and take what arrived meanwhile too ([`SyncGate`]);
 //! 2. for each append, against an index snapshot plus the overlay of groups not indexed yet
 //!    ([`crate::pending`]): recognise an idempotent retry, refuse ids stored already, check the
 //!    expected versions, assign positions and versions, frame the events;
@@ -10,7 +11,8 @@
 //! 4. (syncer thread, [`crate::syncer`]) one `fdatasync` for every group written meanwhile, then
 //!    publish the new committed position (waking subscribers) and answer the groups' appends;
 //! 5. (indexer thread, [`crate::indexer`]) index every group waiting in one transaction (durable
-//!    only at checkpoints, after an fsync of the log) and publish how far it got.
+//!    only at checkpoints, after an fsync of the log; lingering a few ms first while no reader
+//!    waits) and publish how far it got.
 //!
 //! Nothing is acknowledged before its `fdatasync`, and readers never look past the committed
 //! position, so they cannot see an event that a crash could take back; a read first waits until the
