@@ -6,8 +6,8 @@
 //! ([`IndexedPosition`]): the writer prunes its overlay by it ([`crate::pending`]) and reads wait for
 //! it to cover the committed position. Appends do not wait for it. Under load redb's per-transaction
 //! cost (about 150 µs here) is shared by every group of a batch instead of being paid per group;
-//! while no reader waits, the indexer also lingers up to [`INDEX_LINGER_MAX`] so that batches grow
-//! (a reader that starts waiting ends the linger at once).
+//! while no reader waits and no subscription follows the log, the indexer also lingers up to
+//! [`INDEX_LINGER_MAX`] so that batches grow (a reader that starts waiting ends the linger at once).
 //!
 //! Commits are not durable (the index is derived data) except at checkpoints, every
 //! `checkpoint_interval` or `checkpoint_events`: then the log is fsynced first, because a durable
@@ -32,7 +32,8 @@ use crate::SyncMode;
 pub const INDEX_QUEUE_GROUPS_MAX: usize = 256;
 /// Groups indexed in one transaction at most.
 pub const INDEX_BATCH_GROUPS_MAX: usize = 256;
-/// How long the indexer waits for more groups before a commit while no reader waits for it.
+/// How long the indexer waits for more groups before a commit while no reader waits for it and no
+/// subscription follows the log.
 ///
 /// An index commit costs about as much as indexing a hundred events (redb copies every B-tree page
 /// it touches once per transaction), and appends never wait for the index, so while nobody reads
@@ -187,6 +188,8 @@ pub struct Indexer {
     pub failed: Failure,
     pub checkpoint_interval: Duration,
     pub checkpoint_events: u64,
+    /// The committed position's channel: its receivers are the live subscriptions.
+    pub committed: watch::Sender<Option<u64>>,
 }
 
 impl Indexer {
@@ -201,7 +204,9 @@ impl Indexer {
         while let Some(first) = queue.blocking_recv() {
             batch.push(first);
             take_waiting(&mut queue, &mut batch);
-            if batch.len() < INDEX_BATCH_GROUPS_MAX && self.shared.indexed.linger(INDEX_LINGER_MAX) {
+            // A live subscription reads right after every commit: lingering would only delay it.
+            let followed = self.committed.receiver_count() > 0;
+            if batch.len() < INDEX_BATCH_GROUPS_MAX && !followed && self.shared.indexed.linger(INDEX_LINGER_MAX) {
                 take_waiting(&mut queue, &mut batch);
             }
             if failed.is_some() {

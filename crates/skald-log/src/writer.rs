@@ -12,7 +12,7 @@
 //!    publish the new committed position (waking subscribers) and answer the groups' appends;
 //! 5. (indexer thread, [`crate::indexer`]) index every group waiting in one transaction (durable
 //!    only at checkpoints, after an fsync of the log; lingering a few ms first while no reader
-//!    waits) and publish how far it got.
+//!    waits and no subscription follows) and publish how far it got.
 //!
 //! Nothing is acknowledged before its `fdatasync`, and readers never look past the committed
 //! position, so they cannot see an event that a crash could take back; a read first waits until the
@@ -97,6 +97,7 @@ impl Writer {
             failed: self.failed.clone(),
             checkpoint_interval: self.config.checkpoint_interval,
             checkpoint_events: self.config.checkpoint_events,
+            committed: self.committed.clone(),
         };
         let threads = spawn("skald-syncer", move || syncer.run(sync_queue))
             .and_then(|syncer| Ok((syncer, spawn("skald-indexer", move || indexer.run(index_queue))?)));
