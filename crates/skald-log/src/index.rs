@@ -27,6 +27,7 @@
 //! | `times` | commit timestamp | last position committed at it |
 //! | `meta` | `indexed_position`, `index_format` | u64 |
 
+use std::cell::OnceCell;
 use std::path::Path;
 
 use crate::format::EventView;
@@ -161,7 +162,7 @@ impl Index {
     /// A consistent snapshot for reading.
     pub fn read(&self) -> Result<IndexReader, Error> {
         let txn = self.db.begin_read().map_err(storage)?;
-        Ok(IndexReader { txn })
+        Ok(IndexReader::new(txn))
     }
 }
 
@@ -304,9 +305,29 @@ pub enum RunKind {
 /// A read snapshot of the indexes.
 pub struct IndexReader {
     txn: redb::ReadTransaction,
+    /// The tables the writer asks for once or twice per append, opened once per snapshot: opening a
+    /// table searches redb's table of tables, which costs as much as the lookup itself.
+    streams: OnceCell<ReadOnlyTable<&'static str, (u64, u64)>>,
+    ids: OnceCell<ReadOnlyTable<u128, u64>>,
 }
 
 impl IndexReader {
+    fn new(txn: redb::ReadTransaction) -> Self {
+        IndexReader { txn, streams: OnceCell::new(), ids: OnceCell::new() }
+    }
+
+    fn cached<'r, K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        cell: &'r OnceCell<ReadOnlyTable<K, V>>,
+        def: TableDefinition<'static, K, V>,
+    ) -> Result<&'r ReadOnlyTable<K, V>, Error> {
+        if let Some(table) = cell.get() {
+            return Ok(table);
+        }
+        let table = self.txn.open_table(def).map_err(storage)?;
+        Ok(cell.get_or_init(|| table))
+    }
+
     fn runs_table(&self, kind: RunKind) -> Result<ReadOnlyTable<(&'static str, u64), RunValue>, Error> {
         let def = match kind {
             RunKind::Stream => STREAM_RUNS,
@@ -324,7 +345,7 @@ impl IndexReader {
 
     /// `(head version, head position)` of a stream.
     pub fn stream_head(&self, stream: &str) -> Result<Option<(u64, u64)>, Error> {
-        let table = self.txn.open_table(STREAMS).map_err(storage)?;
+        let table = self.cached(&self.streams, STREAMS)?;
         Ok(table.get(stream).map_err(storage)?.map(|v| v.value()))
     }
 
@@ -359,7 +380,7 @@ impl IndexReader {
 
     /// Where an event id is stored.
     pub fn position_of_id(&self, id: &Uuid) -> Result<Option<u64>, Error> {
-        let table = self.txn.open_table(IDS).map_err(storage)?;
+        let table = self.cached(&self.ids, IDS)?;
         Ok(table.get(id.as_u128()).map_err(storage)?.map(|v| v.value()))
     }
 

@@ -43,6 +43,9 @@ use crate::SyncMode;
 pub const GROUP_APPENDS_MAX: usize = 1024;
 /// Frame bytes written by one group commit at most (a single larger append still goes alone).
 pub const GROUP_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// Frame bytes beyond an event's data and metadata, roughly (header, id, stream and type names):
+/// what the group's frame buffer reserves per event up front.
+const FRAME_OVERHEAD_BYTES_ESTIMATE: usize = 128;
 /// How long the writer gathers appends while an fsync runs, at most ([`SyncGate`]).
 pub const SYNC_GATHER_MAX: Duration = Duration::from_millis(10);
 
@@ -158,11 +161,14 @@ impl Writer {
             }
         };
         let first_position = self.next_position;
+        // Sized once: growing the buffer frame by frame copied it over and over.
+        let events_in_group: usize = group.iter().flat_map(|job| &job.appends).map(|a| a.events.len()).sum();
+        let payload_bytes: usize = group.iter().map(|job| job.bytes).sum();
         let mut staging = Staging {
             timestamp: Timestamp::now().max(self.last_timestamp),
             first_position,
             base: Location { segment: self.segment.first_position(), offset: self.segment.len() },
-            frames: BytesMut::new(),
+            frames: BytesMut::with_capacity(payload_bytes + events_in_group * FRAME_OVERHEAD_BYTES_ESTIMATE),
             placed: Vec::new(),
             facts: GroupFacts::default(),
         };
