@@ -457,6 +457,13 @@ impl Execution {
         self.threads.get_mut(&thread).and_then(|t| t.run.as_mut()).map(|r| &mut r.phase)
     }
 
+    /// Stores the state input of the state `thread` just entered in its run.
+    fn keep_raw_input(&mut self, thread: u32, raw_input: Value) {
+        if let Some(run) = self.threads.get_mut(&thread).and_then(|t| t.run.as_mut()) {
+            run.raw_input = raw_input;
+        }
+    }
+
     fn run_of(&self, thread: u32) -> Option<&Run> {
         self.threads.get(&thread).and_then(|t| t.run.as_ref())
     }
@@ -531,7 +538,8 @@ impl Execution {
         if let Some(t) = self.threads.get_mut(&thread) {
             t.run = Some(Run {
                 state: name.to_owned(),
-                raw_input: raw_input.clone(),
+                // Moved in below once InputPath has read it (nothing reads it before).
+                raw_input: Value::Null,
                 input: Value::Null,
                 effective: Value::Null,
                 entered: self.now,
@@ -555,10 +563,13 @@ impl Execution {
                 (Ok(e), Ok(c)) => StateError::new(e, c),
                 (Err(e), _) | (_, Err(e)) => e,
             };
+            self.keep_raw_input(thread, raw_input);
             self.thread_failed(thread, err);
             return;
         }
-        let input = match self.select(thread, &state.input_path, &raw_input) {
+        let selected = self.select(thread, &state.input_path, &raw_input);
+        self.keep_raw_input(thread, raw_input);
+        let input = match selected {
             Ok(v) => v,
             Err(e) => return self.thread_failed(thread, e),
         };

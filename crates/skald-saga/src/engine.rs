@@ -326,11 +326,14 @@ impl Inner {
             }
         }
         let waiters = lock(&self.waiters).remove(id);
-        if let (Some(waiters), Some(exec)) = (waiters, slot.exec.as_ref()) {
+        if let (Some(mut waiters), Some(exec)) = (waiters, slot.exec.as_ref()) {
             // Answered from memory: a waiter needs no read of the history it just wrote.
             let description = finished_description(id, exec);
-            for waiter in waiters {
-                let _ = waiter.send(description.clone());
+            if let Some(last) = waiters.pop() {
+                for waiter in waiters {
+                    let _ = waiter.send(description.clone());
+                }
+                let _ = last.send(description);
             }
         }
         self.discard(id, slot);
