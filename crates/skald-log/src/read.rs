@@ -1,8 +1,9 @@
 //! The read path: turning index runs into events read from segment files.
 //!
-//! Readers share open file handles (a bounded cache) and never take the writer's lock. They see
-//! only what the indexes say is committed, and the writer commits the indexes after the fsync,
-//! so a reader can never return an event that a crash could take back.
+//! Readers share open file handles (a bounded cache) and never take the writer's lock. Every read
+//! is bounded by the committed (fsynced) position and first waits until the index covers it, so a
+//! reader can never return an event that a crash could take back, and an appender reads its own
+//! events. Category and type runs are spans that may hold other events; reads skip those.
 
 use std::collections::HashMap;
 use std::fs::File;
