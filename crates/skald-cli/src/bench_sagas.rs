@@ -9,7 +9,8 @@
 //! saga and wait for it to finish, over and over until the time is up. Latency is the caller's,
 //! from the start call to the finished execution. Every execution must end as its path says
 //! (`SUCCEEDED` / `FAILED`); anything else fails the bench. Transitions and history per saga are
-//! the coordinator's own counters ([`CoordinatorHandle::stats`]) before and after each run.
+//! the coordinator's own counters ([`CoordinatorHandle::stats`]) before and after each run; CPU per
+//! saga is the whole process's (coordinator, services, store threads), from `/proc` on Linux.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -114,6 +115,7 @@ impl SagaBench {
         let failed = Arc::new(AtomicBool::new(false));
         let before = self.saga.stats();
         let (store_before, index_commits_before) = (write_counts(&self.store), self.index_commits());
+        let cpu_before = process_cpu_seconds();
         let started = Instant::now();
         let ticker = watch_count(bar.clone(), count.clone(), started, "sagas");
         let mut callers = Vec::with_capacity(concurrency);
@@ -157,10 +159,16 @@ impl SagaBench {
         anyhow::ensure!(sagas > 0, "the {name} workload finished no saga in {seconds:.2} s");
         let after = self.saga.stats();
         let (store_after, index_commits_after) = (write_counts(&self.store), self.index_commits());
+        // CPU per saga moves far less than sagas/s with the disk's drifting fsync rate.
+        let cpu_per_saga = match (cpu_before, process_cpu_seconds()) {
+            (Some(before), Some(after)) => format!("{:.0} µs of CPU", (after - before) * 1e6 / sagas as f64),
+            _ => "CPU not measured".to_owned(),
+        };
         let per_saga = |a: u64, b: u64| a.saturating_sub(b) as f64 / sagas as f64;
         let conditions = format!(
             "concurrency {concurrency}, {}; {:.0} transitions/s, {:.1} history events and {:.0} history bytes per saga; \
-             per saga {:.2} write groups, {:.2} fsyncs, {:.2} index commits; latency start → finished",
+             per saga {cpu_per_saga} (the whole process), {:.2} write groups, {:.2} fsyncs, {:.2} index commits; \
+             latency start → finished",
             path.describe(),
             after.transitions.saturating_sub(before.transitions) as f64 / seconds.max(1e-9),
             per_saga(after.history_events, before.history_events),
@@ -181,6 +189,18 @@ impl SagaBench {
         self.saga.shutdown().await;
         self.server.abort();
     }
+}
+
+/// CPU time this process's live threads have used, in seconds: the sum of the first field of
+/// `/proc/self/task/*/schedstat` (nanoseconds on a CPU). `None` where there is no such file (not
+/// Linux). Threads that ended are not counted; the bench's threads all live through a run.
+fn process_cpu_seconds() -> Option<f64> {
+    let mut nanos = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        nanos += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(nanos as f64 / 1e9)
 }
 
 /// Starts the saga `name` on `path` and waits until it has finished as the path says.
