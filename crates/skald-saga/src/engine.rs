@@ -71,7 +71,7 @@ pub(crate) struct Inner {
     pub inflight: Mutex<HashMap<(String, String), AbortHandle>>,
     pub permits: Arc<Semaphore>,
     pub waiters: Mutex<HashMap<String, Vec<oneshot::Sender<ExecutionDescription>>>>,
-    pub http: reqwest::Client,
+    pub http: crate::http::Client,
     pub shutting_down: AtomicBool,
     pub shutdown: watch::Sender<bool>,
     pub active: AtomicUsize,
@@ -94,14 +94,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
-    pub fn new(store: Arc<dyn EventStore>, options: CoordinatorOptions) -> Result<Arc<Inner>, SagaError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.http_connect_timeout)
-            .timeout(options.http_timeout)
-            .build()
-            .map_err(|e| SagaError::invalid("http", format!("cannot build the HTTP client: {e}")))?;
+    pub fn new(store: Arc<dyn EventStore>, options: CoordinatorOptions) -> Arc<Inner> {
+        let http = crate::http::client(options.http_connect_timeout);
         let registry = Arc::new(options.resources.clone());
-        Ok(Arc::new(Inner {
+        Arc::new(Inner {
             machines: Machines::new(store.clone(), registry.clone(), options.definitions_cached_max),
             store,
             clock: options.clock.clone(),
@@ -121,7 +117,7 @@ impl Inner {
             probe: options.probe.clone(),
             timer_loop: Mutex::new(None),
             options,
-        }))
+        })
     }
 
     /// Marks an operation in progress; fails once shutdown has begun.

@@ -29,7 +29,7 @@ impl Coordinator {
         store: Arc<dyn EventStore>,
         options: CoordinatorOptions,
     ) -> Result<CoordinatorHandle, SagaError> {
-        let inner = Inner::new(store, options)?;
+        let inner = Inner::new(store, options);
         let timer_loop = tokio::spawn(inner.clone().run_timers());
         *crate::engine::lock(&inner.timer_loop) = Some(timer_loop);
         match inner.recover().await {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 pub enum Resource {
     /// POST the task input to this URL.
     Http {
-        /// `http://…` or `https://…` (https needs a TLS-enabled build of reqwest).
+        /// `http://…` (`https://…` is accepted, but this build's client has no TLS: calls fail).
         url: String,
     },
     /// Queue the task for workers that poll this activity.

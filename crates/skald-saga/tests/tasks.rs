@@ -202,6 +202,7 @@ async fn http_failures_raise_states_errors() {
     tokio::spawn(async move {
         let app = axum::Router::new()
             .route("/boom", axum::routing::post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "oops") }))
+            .route("/huge", axum::routing::post(|| async { "x".repeat(4096) }))
             .route(
                 "/slow",
                 axum::routing::post(|| async {
@@ -214,18 +215,33 @@ async fn http_failures_raise_states_errors() {
     let registry = ResourceRegistry::new()
         .http("dead", dead_url)
         .http("boom", format!("{base}/boom"))
-        .http("slow", format!("{base}/slow"));
+        .http("slow", format!("{base}/slow"))
+        .http("huge", format!("{base}/huge"))
+        // This build has no TLS.
+        .http("tls", base.replace("http://", "https://"));
     let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let options =
-        CoordinatorOptions { resources: registry, http_timeout: Duration::from_millis(300), ..Default::default() };
+    let options = CoordinatorOptions {
+        resources: registry,
+        http_timeout: Duration::from_millis(300),
+        http_response_bytes_max: 1024,
+        ..Default::default()
+    };
     let saga = Coordinator::start(store, options).await.unwrap();
-    for (resource, error) in [("dead", "States.Http.Socket"), ("boom", "States.TaskFailed"), ("slow", "States.Timeout")]
-    {
+    for (resource, error, cause) in [
+        ("dead", "States.Http.Socket", "refused"),
+        ("boom", "States.TaskFailed", "answered 500"),
+        ("slow", "States.Timeout", "did not answer in time"),
+        // A task may not raise a terminal States.* name: the interpreter records it as TaskFailed.
+        ("huge", "States.TaskFailed", "larger than 1024 bytes"),
+        ("tls", "States.Http.Socket", "https"),
+    ] {
         saga.create_state_machine(resource, one_task(resource, json!({}))).await.unwrap();
         let id = saga.start_execution(StartExecution::new(resource, "x", json!({}))).await.unwrap().execution_id;
         let done = saga.wait_for_execution(&id, WAIT).await.unwrap();
         assert_eq!(done.status, ExecutionStatus::Failed, "{resource}");
         assert_eq!(done.error.as_deref(), Some(error), "{resource}: {:?}", done.cause);
+        let said = done.cause.unwrap_or_default();
+        assert!(said.contains(cause), "{resource}: the cause {said:?} should say {cause:?}");
     }
 }
 
