@@ -53,7 +53,7 @@ pub(crate) struct Run {
     pub raw_input: Value,
     /// After InputPath.
     pub input: Value,
-    /// After Parameters (Parallel), recomputed per attempt for Task.
+    /// After Parameters, for Parallel and Map (a Task's, recomputed per attempt, is in its command).
     pub effective: Value,
     pub entered: Timestamp,
     /// Retries used, per retrier.
@@ -292,6 +292,14 @@ impl Execution {
         }
     }
 
+    /// [`Self::select`] of a value that is not needed afterwards: `$` hands it back without a copy.
+    fn select_owned(&mut self, thread: u32, select: &Select, input: Value) -> Result<Value, StateError> {
+        match select {
+            Select::Path(p) if p.as_str() == "$" => Ok(input),
+            _ => self.select(thread, select, &input),
+        }
+    }
+
     fn number_at(&mut self, thread: u32, n: &Number, input: &Value, what: &str) -> Result<f64, StateError> {
         match n {
             Number::Fixed(f) => Ok(*f),
@@ -477,10 +485,10 @@ impl Execution {
     }
 
     fn clear_task_timers(&mut self, thread: u32) {
-        if let Some(Phase::Task { timeout_timer, heartbeat_timer, .. }) = self.phase(thread).cloned() {
-            self.cancel_timer(timeout_timer.as_ref());
-            self.cancel_timer(heartbeat_timer.as_ref());
-        }
+        let Some(Phase::Task { timeout_timer, heartbeat_timer, .. }) = self.phase(thread) else { return };
+        let (timeout_timer, heartbeat_timer) = (timeout_timer.clone(), heartbeat_timer.clone());
+        self.cancel_timer(timeout_timer.as_ref());
+        self.cancel_timer(heartbeat_timer.as_ref());
     }
 
     fn timer_fired(&mut self, timer: TimerInfo) {
@@ -573,11 +581,14 @@ impl Execution {
             Ok(v) => v,
             Err(e) => return self.thread_failed(thread, e),
         };
-        if let Some(run) = self.threads.get_mut(&thread).and_then(|t| t.run.as_mut()) {
-            run.input = input.clone();
+        if let Kind::Task { .. } | Kind::Map { .. } = &state.kind {
+            // Their work reads the input from the run, per attempt: moved in, not copied.
+            self.put_input(thread, input);
+            return self.attempt(thread);
         }
+        self.put_input(thread, input.clone());
         match &state.kind {
-            Kind::Fail { .. } => {}
+            Kind::Fail { .. } | Kind::Task { .. } | Kind::Map { .. } => {}
             Kind::Pass { result } => {
                 let effective = match &state.parameters {
                     Some(p) => match self.eval(thread, p, &input, &Extra::default()) {
@@ -671,7 +682,6 @@ impl Execution {
                 }
                 self.attempt(thread);
             }
-            Kind::Task { .. } | Kind::Map { .. } => self.attempt(thread),
         }
     }
 
@@ -737,28 +747,43 @@ impl Execution {
         timeout: &Option<Seconds>,
         heartbeat: &Option<Seconds>,
     ) -> Result<(), StateError> {
-        // Only the input and the retry count are needed: cloning the whole run would copy its three
-        // values for every task scheduled.
-        let (run_input, retry_count) = self
-            .run_of(thread)
-            .map(|run| (run.input.clone(), run.retry_count))
-            .ok_or_else(|| StateError::runtime("no running state"))?;
+        // The state input is lent out of the run rather than copied (nothing below reads it through
+        // the run), and put back whatever happens: a retry schedules from it again.
+        let retry_count =
+            self.run_of(thread).map(|run| run.retry_count).ok_or_else(|| StateError::runtime("no running state"))?;
+        let run_input = self.take_input(thread);
+        let scheduled = self.schedule_task_from(thread, state, resource, timeout, heartbeat, &run_input, retry_count);
+        self.put_input(thread, run_input);
+        scheduled
+    }
+
+    #[allow(clippy::too_many_arguments)] // the pieces of one state's run, lent apart
+    fn schedule_task_from(
+        &mut self,
+        thread: u32,
+        state: &State,
+        resource: &str,
+        timeout: &Option<Seconds>,
+        heartbeat: &Option<Seconds>,
+        run_input: &Value,
+        retry_count: u32,
+    ) -> Result<(), StateError> {
         let token = resource.ends_with(".waitForTaskToken").then(|| {
             let (a, b) = (self.rng.next_u64(), self.rng.next_u64());
             format!("{a:016x}{b:016x}")
         });
         let extra = Extra { token: token.clone(), map_item: None };
         let input = match &state.parameters {
-            Some(p) => self.eval(thread, p, &run_input, &extra)?,
+            Some(p) => self.eval(thread, p, run_input, &extra)?,
             None => run_input.clone(),
         };
         check_size(&input, "the task input")?;
         let timeout_seconds = match timeout {
-            Some(s) => Some(self.seconds_at(thread, s, &run_input, "TimeoutSecondsPath")?),
+            Some(s) => Some(self.seconds_at(thread, s, run_input, "TimeoutSecondsPath")?),
             None => None,
         };
         let heartbeat_seconds = match heartbeat {
-            Some(s) => Some(self.seconds_at(thread, s, &run_input, "HeartbeatSecondsPath")?),
+            Some(s) => Some(self.seconds_at(thread, s, run_input, "HeartbeatSecondsPath")?),
             None => None,
         };
         let task_id = format!("task-{}", self.next_task);
@@ -779,7 +804,7 @@ impl Execution {
         let command = Command::ScheduleTask {
             task_id: task_id.clone(),
             resource: resource.to_owned(),
-            input: input.clone(),
+            input,
             attempt,
             idempotency_key: format!("{}:{task_id}", self.context.execution_id),
             task_token: token,
@@ -797,8 +822,8 @@ impl Execution {
             let at = self.now.plus_millis(s as i64 * 1000);
             self.start_timer(thread, TimerPurpose::Heartbeat { task_id: task_id.clone() }, at)
         });
+        // The task's effective input lives in its command; a Task's run does not keep another copy.
         if let Some(run) = self.threads.get_mut(&thread).and_then(|t| t.run.as_mut()) {
-            run.effective = input;
             run.phase = Phase::Task { task_id, timeout_timer, heartbeat_timer, heartbeat_seconds };
         }
         Ok(())
@@ -923,7 +948,10 @@ impl Execution {
     fn leave_with_result(&mut self, thread: u32, result: Value) {
         let def = self.definition.clone();
         let Some(state) = self.state_of(&def, thread) else { return };
-        let Some(raw_input) = self.run_of(thread).map(|run| run.raw_input.clone()) else { return };
+        // Taken, not copied: the run ends here either way (a failure here fails the thread, which
+        // reads no more of its run).
+        let run = self.threads.get_mut(&thread).and_then(|t| t.run.as_mut());
+        let Some(raw_input) = run.map(|run| std::mem::take(&mut run.raw_input)) else { return };
         let outcome = (|| -> Result<(Value, Map<String, Value>), StateError> {
             let result = match &state.result_selector {
                 Some(t) => self.eval(thread, t, &result, &Extra::default())?,
@@ -934,7 +962,7 @@ impl Execution {
                 ResultPath::Discard => raw_input,
                 ResultPath::At(p) => p.write(raw_input, result)?,
             };
-            let output = self.select(thread, &state.output_path, &merged)?;
+            let output = self.select_owned(thread, &state.output_path, merged)?;
             check_size(&output, "the state output")?;
             Ok((output, vars))
         })();
@@ -953,7 +981,7 @@ impl Execution {
         let Some(state) = self.state_of(&def, thread) else { return };
         let outcome = (|| -> Result<(Value, Map<String, Value>), StateError> {
             let vars = self.assign_values(thread, state.assign.as_ref(), &input)?;
-            let output = self.select(thread, &state.output_path, &input)?;
+            let output = self.select_owned(thread, &state.output_path, input)?;
             Ok((output, vars))
         })();
         match outcome {
