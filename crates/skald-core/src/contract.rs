@@ -229,6 +229,14 @@ pub mod cases {
         let names: Vec<_> = rest.streams.iter().map(|s| s.stream.as_str()).collect();
         assert_eq!(names, vec!["b-1", "c-1"]);
         assert_eq!(rest.next_after, None);
+        // A page may start after a name no stream has, and end on a stream of several appends.
+        let from_gap = store.list_streams(Some("a-15"), 1).await.unwrap();
+        let names: Vec<_> = from_gap.streams.iter().map(|s| (s.stream.as_str(), s.head_version)).collect();
+        assert_eq!(names, vec![("a-2", 0)]);
+        assert_eq!(from_gap.next_after.as_deref(), Some("a-2"));
+        let one = store.list_streams(None, 1).await.unwrap();
+        let names: Vec<_> = one.streams.iter().map(|s| (s.stream.as_str(), s.head_version)).collect();
+        assert_eq!(names, vec![("a-1", 1)]);
     }
 
     async fn next(events: &mut crate::EventStream) -> RecordedEvent {

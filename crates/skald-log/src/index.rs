@@ -9,7 +9,9 @@
 //! rather than one entry per event: a batch of 1,000 events costs one entry, not 1,000. Only event
 //! ids (for idempotent retries) are indexed one by one.
 //!
-//! Stream runs are exact: every event of a run belongs to the stream. Category and type runs are
+//! Stream runs are exact: every event of a run belongs to the stream, at consecutive versions and
+//! positions. So a stream's head is the end of its last run: no table of heads is kept (it would
+//! cost an insert per append for what one backward step in `stream_runs` gives). Category and type runs are
 //! *spans*: they start and end with an event of their name but may hold events of other names in
 //! between, as long as at most [`SPAN_FRAMES_PER_MATCH`] frames are read per matching event; reads
 //! skip the others. Interleaved writers (sagas alternate event types step by step, many sagas write
@@ -17,7 +19,6 @@
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `streams` | stream | (head version, head position) |
 //! | `stream_metadata` | stream | metadata JSON (latest `$meta-<stream>` event) |
 //! | `stream_runs` | (stream, first version) | run |
 //! | `category_runs` | (category, first position) | span |
@@ -56,7 +57,6 @@ pub struct Run {
 type RunValue = (u64, u64, u64, u64);
 type NamedRuns = TableDefinition<'static, (&'static str, u64), RunValue>;
 
-const STREAMS: TableDefinition<&str, (u64, u64)> = TableDefinition::new("streams");
 const STREAM_METADATA: TableDefinition<&str, &[u8]> = TableDefinition::new("stream_metadata");
 const STREAM_RUNS: NamedRuns = TableDefinition::new("stream_runs");
 const CATEGORY_RUNS: NamedRuns = TableDefinition::new("category_runs");
@@ -73,8 +73,9 @@ pub const CHUNK_EVENTS_MAX: usize = 256;
 const INDEXED_POSITION: &str = "indexed_position";
 const INDEX_FORMAT_KEY: &str = "index_format";
 /// Bumped when the tables change shape or meaning; an index of another format is rebuilt.
-/// 2: category and type runs became spans.
-const INDEX_FORMAT: u64 = 2;
+/// 2: category and type runs became spans. 3: the `streams` table of heads is gone (heads are
+/// the ends of the last stream runs).
+const INDEX_FORMAT: u64 = 3;
 
 /// Frames a category or type span may hold per event of its name, at most (see the module docs).
 pub const SPAN_FRAMES_PER_MATCH: usize = 8;
@@ -126,7 +127,6 @@ impl Index {
         for def in [STREAM_RUNS, CATEGORY_RUNS, TYPE_RUNS] {
             txn.open_table(def).map_err(storage)?;
         }
-        txn.open_table(STREAMS).map_err(storage)?;
         txn.open_table(STREAM_METADATA).map_err(storage)?;
         txn.open_table(CHUNKS).map_err(storage)?;
         txn.open_table(IDS).map_err(storage)?;
@@ -168,7 +168,6 @@ impl Index {
 
 /// The tables of one write transaction.
 pub struct IndexWriter<'txn> {
-    streams: Table<'txn, &'static str, (u64, u64)>,
     stream_metadata: Table<'txn, &'static str, &'static [u8]>,
     stream_runs: Table<'txn, (&'static str, u64), RunValue>,
     category_runs: Table<'txn, (&'static str, u64), RunValue>,
@@ -182,7 +181,6 @@ pub struct IndexWriter<'txn> {
 impl<'txn> IndexWriter<'txn> {
     fn new(txn: &'txn WriteTransaction) -> Result<Self, Error> {
         Ok(IndexWriter {
-            streams: txn.open_table(STREAMS).map_err(storage)?,
             stream_metadata: txn.open_table(STREAM_METADATA).map_err(storage)?,
             stream_runs: txn.open_table(STREAM_RUNS).map_err(storage)?,
             category_runs: txn.open_table(CATEGORY_RUNS).map_err(storage)?,
@@ -207,9 +205,8 @@ impl<'txn> IndexWriter<'txn> {
             (events[0].event.position, events.len() as u64, events[0].location.segment, events[0].location.offset)
         };
         for part in runs_of(events, |a, b| a.event.stream == b.event.stream && b.event.version == a.event.version + 1) {
-            let (first, last) = (&part[0].event, &part[part.len() - 1].event);
+            let first = &part[0].event;
             self.stream_runs.insert((first.stream, first.version), run(part)).map_err(storage)?;
-            self.streams.insert(first.stream, (last.version, last.position)).map_err(storage)?;
         }
         for (name, part) in spans_of(events, |e| category_of(e.event.stream)) {
             self.category_runs.insert((name, part[0].event.position), run(part)).map_err(storage)?;
@@ -249,6 +246,12 @@ impl<'txn> IndexWriter<'txn> {
         self.times.insert(timestamp.micros(), position).map_err(storage)?;
         Ok(())
     }
+}
+
+/// `(last version, last position)` of a stream run that starts at `first_version`.
+fn run_end(first_version: u64, (first_position, count, _, _): RunValue) -> (u64, u64) {
+    debug_assert!(count > 0, "runs are never empty");
+    (first_version + count - 1, first_position + count - 1)
 }
 
 /// Splits `events` into maximal runs of neighbours for which `same(previous, next)` holds.
@@ -307,13 +310,13 @@ pub struct IndexReader {
     txn: redb::ReadTransaction,
     /// The tables the writer asks for once or twice per append, opened once per snapshot: opening a
     /// table searches redb's table of tables, which costs as much as the lookup itself.
-    streams: OnceCell<ReadOnlyTable<&'static str, (u64, u64)>>,
+    stream_runs: OnceCell<ReadOnlyTable<(&'static str, u64), RunValue>>,
     ids: OnceCell<ReadOnlyTable<u128, u64>>,
 }
 
 impl IndexReader {
     fn new(txn: redb::ReadTransaction) -> Self {
-        IndexReader { txn, streams: OnceCell::new(), ids: OnceCell::new() }
+        IndexReader { txn, stream_runs: OnceCell::new(), ids: OnceCell::new() }
     }
 
     fn cached<'r, K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -343,10 +346,11 @@ impl IndexReader {
         Ok(meta.get(INDEXED_POSITION).map_err(storage)?.map(|v| v.value()))
     }
 
-    /// `(head version, head position)` of a stream.
+    /// `(head version, head position)` of a stream: the end of its last run.
     pub fn stream_head(&self, stream: &str) -> Result<Option<(u64, u64)>, Error> {
-        let table = self.cached(&self.streams, STREAMS)?;
-        Ok(table.get(stream).map_err(storage)?.map(|v| v.value()))
+        let table = self.cached(&self.stream_runs, STREAM_RUNS)?;
+        let last = table.range((stream, 0)..=(stream, u64::MAX)).map_err(storage)?.next_back();
+        Ok(last.transpose().map_err(storage)?.map(|(key, run)| run_end(key.value().1, run.value())))
     }
 
     /// The stream's metadata (default when none was set).
@@ -359,23 +363,34 @@ impl IndexReader {
     }
 
     /// Streams after `after`, by name, with their heads; at most `limit`, plus whether more follow.
+    ///
+    /// Two steps in `stream_runs` per stream, however many runs it has: the first run after the
+    /// previous stream's last names the next stream, and one backward step finds its last run.
     pub fn list_streams(&self, after: Option<&str>, limit: usize) -> Result<(Vec<StreamHead>, bool), Error> {
-        let table = self.txn.open_table(STREAMS).map_err(storage)?;
-        let range = match after {
-            Some(after) => table.range::<&str>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
-            None => table.range::<&str>(..),
-        }
-        .map_err(storage)?;
+        use std::ops::Bound::{Excluded, Unbounded};
+        let table = self.cached(&self.stream_runs, STREAM_RUNS)?;
         let mut out = Vec::with_capacity(limit.min(1024));
-        for entry in range {
-            let (name, head) = entry.map_err(storage)?;
+        let mut previous: Option<String> = after.map(str::to_owned);
+        loop {
+            let next = match previous.as_deref() {
+                Some(name) => table.range::<(&str, u64)>((Excluded((name, u64::MAX)), Unbounded)),
+                None => table.range::<(&str, u64)>(..),
+            }
+            .map_err(storage)?
+            .next()
+            .transpose()
+            .map_err(storage)?;
+            let Some((key, _)) = next else { return Ok((out, false)) };
             if out.len() == limit {
                 return Ok((out, true));
             }
-            let (version, position) = head.value();
-            out.push(StreamHead { stream: name.value().to_owned(), version, position });
+            let stream = key.value().0.to_owned();
+            let (version, position) = self
+                .stream_head(&stream)?
+                .ok_or_else(|| Error::storage(format!("the index lost the last run of {stream} while listing")))?;
+            out.push(StreamHead { stream: stream.clone(), version, position });
+            previous = Some(stream);
         }
-        Ok((out, false))
     }
 
     /// Where an event id is stored.
