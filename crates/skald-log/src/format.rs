@@ -46,6 +46,10 @@
 //! - The events of one append are contiguous, and only its last one has [`FLAG_END_OF_APPEND`]:
 //!   recovery cuts the log back to the last such frame, so a torn append is removed whole.
 //! - Frames are never rewritten. A store only ever truncates its unsealed tail on recovery.
+//! - The last (active) segment may end in zeros after its last frame: space written ahead so that
+//!   an fsync overwrites blocks instead of growing the file. A frame's length is at least 2, so a
+//!   reader takes zeros where a frame should start for the end of the log. Sealing cuts them, so
+//!   a sealed segment ends exactly with its seal frame.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use skald_core::{Json, RecordedEvent, Timestamp, Uuid};

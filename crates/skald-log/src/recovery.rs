@@ -163,13 +163,25 @@ fn recover_segments(
         report.cut_tail = Some((last_path.clone(), scan.valid_len, *bytes, reason.clone()));
     }
     if scan.sealed.is_some() {
-        // Crashed after sealing, before the next segment existed.
+        // Crashed after sealing, before the next segment existed; perhaps before the cut of the
+        // zeroed tail was durable too. A segment before the last one must end with its seal.
+        cut_after_seal(&last_path, scan.valid_len)?;
         let segment =
             ActiveSegment::create(options.disk.clone(), segments_dir, next_position).map_err(io_at(segments_dir))?;
         return Ok((segment, next_position));
     }
     let segment = ActiveSegment::reopen(options.disk.clone(), &last_path, &scan).map_err(io_at(&last_path))?;
     Ok((segment, next_position))
+}
+
+/// Cuts the zeroed tail a crash may have left after the seal of the last segment.
+fn cut_after_seal(path: &Path, sealed_len: u64) -> Result<(), Error> {
+    let file = fs::OpenOptions::new().write(true).open(path).map_err(io_at(path))?;
+    if file.metadata().map_err(io_at(path))?.len() > sealed_len {
+        file.set_len(sealed_len).map_err(io_at(path))?;
+        file.sync_all().map_err(io_at(path))?;
+    }
+    Ok(())
 }
 
 /// Reads the seal frame at the end of a sealed segment: (event count, last position).

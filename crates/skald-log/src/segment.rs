@@ -3,6 +3,13 @@
 //! A segment is written by exactly one [`ActiveSegment`] (owned by the writer thread) and read by
 //! any number of [`FrameReader`]s through positioned reads, so readers never move a shared cursor.
 //! The layout of the bytes is specified in [`crate::format`].
+//!
+//! The active segment keeps at least [`PREALLOCATE_BYTES`] of written zeros past its last frame.
+//! Overwriting blocks the file already has needs no metadata change, so the `fdatasync` after a
+//! group is one data write and a cache flush; appending to the end of a file would also commit
+//! the file system's journal (new blocks, new size) every time. On this machine kind that made an
+//! fsync ~150 µs instead of ~100 µs. Zeros are never a frame (a frame declares at least 2 bytes),
+//! so recovery reads a zeroed tail as the end of the log, and sealing cuts it off.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -17,6 +24,10 @@ use crate::format::{decode_frame, Frame, FrameError, Seal, SegmentHeader, FRAME_
 
 /// Bytes a reader fetches per positioned read.
 pub const READ_CHUNK_BYTES: usize = 256 * 1024;
+/// Written zeros kept ahead of the active segment's last frame (see the module docs). Each
+/// extension costs one fsync a journal commit and this many bytes of writeback: 1 MiB kept that
+/// fsync under ~2 ms here while it happens once per ~50 groups of a saga workload.
+pub const PREALLOCATE_BYTES: u64 = 1024 * 1024;
 /// Frames examined after a damaged frame when telling a torn tail from damage inside the log.
 const DAMAGE_SEARCH_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
@@ -75,8 +86,10 @@ pub struct ActiveSegment {
     file: Arc<File>,
     path: PathBuf,
     header: SegmentHeader,
-    /// Bytes in the file, header included.
+    /// Bytes of the header and frames.
     len: u64,
+    /// Bytes in the file: `len` plus the zeroed tail.
+    zeroed_to: u64,
     /// Running CRC32C of everything after the header (becomes the seal's `body_crc`).
     body_crc: u32,
     event_count: u64,
@@ -97,12 +110,14 @@ impl ActiveSegment {
             path,
             header,
             len: SEGMENT_HEADER_BYTES as u64,
+            zeroed_to: SEGMENT_HEADER_BYTES as u64,
             body_crc: 0,
             event_count: 0,
         })
     }
 
-    /// Reopens a segment after recovery has found its valid length, cutting anything beyond it.
+    /// Reopens a segment after recovery has found its valid length, cutting anything beyond it
+    /// (a zeroed tail too: the next append writes a new one).
     pub fn reopen(disk: Arc<dyn Disk>, path: &Path, tail: &TailScan) -> std::io::Result<Self> {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         if file.metadata()?.len() != tail.valid_len {
@@ -115,6 +130,7 @@ impl ActiveSegment {
             path: path.to_owned(),
             header: tail.header,
             len: tail.valid_len,
+            zeroed_to: tail.valid_len,
             body_crc: tail.body_crc,
             event_count: tail.event_count,
         })
@@ -125,7 +141,7 @@ impl ActiveSegment {
         self.header.first_position
     }
 
-    /// Bytes in the file.
+    /// Bytes of the header and frames (the zeroed tail not counted).
     pub fn len(&self) -> u64 {
         self.len
     }
@@ -135,10 +151,19 @@ impl ActiveSegment {
         self.event_count == 0
     }
 
-    /// Writes encoded frames holding `events` events at the end of the file (not yet durable).
+    /// Writes encoded frames holding `events` events after the last frame (not yet durable), and
+    /// zeros past them when fewer than [`PREALLOCATE_BYTES`] are left.
     pub fn append(&mut self, frames: &[u8], events: u64) -> std::io::Result<()> {
         self.disk.write_at(&self.file, frames, self.len)?;
-        self.len += frames.len() as u64;
+        let end = self.len + frames.len() as u64;
+        if self.zeroed_to < end + PREALLOCATE_BYTES {
+            let from = self.zeroed_to.max(end);
+            let to = (end + PREALLOCATE_BYTES).next_multiple_of(PREALLOCATE_BYTES) + PREALLOCATE_BYTES;
+            self.disk.write_at(&self.file, &vec![0u8; (to - from) as usize], from)?;
+            self.zeroed_to = to;
+        }
+        assert!(self.zeroed_to >= end + PREALLOCATE_BYTES, "the zeroed tail is kept ahead of the frames");
+        self.len = end;
         self.body_crc = crc32c::crc32c_append(self.body_crc, frames);
         self.event_count += events;
         Ok(())
@@ -158,6 +183,7 @@ impl ActiveSegment {
     pub fn truncate(&mut self, len: u64, body_crc: u32, event_count: u64) -> std::io::Result<()> {
         self.file.set_len(len)?;
         self.len = len;
+        self.zeroed_to = len;
         self.body_crc = body_crc;
         self.event_count = event_count;
         Ok(())
@@ -168,7 +194,9 @@ impl ActiveSegment {
         (self.len, self.body_crc, self.event_count)
     }
 
-    /// Writes the seal frame and makes the segment durable. It is never written again.
+    /// Writes the seal frame, cuts the zeroed tail, and makes the segment durable. It is never
+    /// written again. (A crash before the cut is durable leaves zeros after the seal; recovery
+    /// accepts those and cuts them.)
     pub fn seal(&self) -> std::io::Result<PathBuf> {
         assert!(self.event_count > 0, "an empty segment is never sealed");
         let seal = Seal {
@@ -179,6 +207,7 @@ impl ActiveSegment {
         let mut frame = BytesMut::new();
         seal.encode_into(&mut frame);
         self.disk.write_at(&self.file, &frame, self.len)?;
+        self.file.set_len(self.len + frame.len() as u64)?;
         self.disk.sync(&self.file)?;
         Ok(self.path.clone())
     }
@@ -261,8 +290,20 @@ impl FrameReader {
         let end = (self.offset + want as u64).min(self.file_len);
         let mut fresh = vec![0u8; (end - self.offset) as usize];
         fresh[..self.buf.len()].copy_from_slice(&self.buf);
-        let have = self.buf.len();
-        self.file.read_exact_at(&mut fresh[have..], self.offset + have as u64)?;
+        let mut have = self.buf.len();
+        while have < fresh.len() {
+            match self.file.read_at(&mut fresh[have..], self.offset + have as u64) {
+                // Sealing cut the zeroed tail after this reader learnt the length: the file ends here.
+                Ok(0) => {
+                    fresh.truncate(have);
+                    self.file_len = self.offset + have as u64;
+                    break;
+                }
+                Ok(n) => have += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         self.buf = Bytes::from(fresh);
         Ok(())
     }
@@ -348,6 +389,9 @@ pub fn scan_segment(path: &Path) -> std::io::Result<Result<TailScan, DamageInsid
             Err(ReadFailure::Io(e)) => return Err(e),
             Err(ReadFailure::Incomplete { offset }) => break Some((offset, "the last frame is incomplete".to_owned())),
             Err(ReadFailure::Damaged { offset, reason }) => {
+                if is_zero(&file, offset, file_len)? {
+                    break None; // the zeroed tail
+                }
                 if let Some(valid_at) = find_frame_after(&file, offset, file_len)? {
                     let reason = format!("{reason} (a valid frame follows at offset {valid_at})");
                     return Ok(Err(DamageInside { offset, reason }));
@@ -356,15 +400,32 @@ pub fn scan_segment(path: &Path) -> std::io::Result<Result<TailScan, DamageInsid
             }
         }
     };
-    if scan.sealed.is_some() && scan.valid_len < file_len {
+    // Zeros after the last whole append (or the seal) are the preallocated tail, not damage.
+    let zero_tail = is_zero(&file, scan.valid_len, file_len)?;
+    if scan.sealed.is_some() && scan.valid_len < file_len && !zero_tail {
         let reason = "bytes after the seal".to_owned();
         return Ok(Err(DamageInside { offset: scan.valid_len, reason }));
     }
-    if scan.valid_len < file_len {
+    if scan.valid_len < file_len && !zero_tail {
         let reason = failure.map_or_else(|| "an append that did not finish".to_owned(), |(_, why)| why);
         scan.cut = Some((file_len - scan.valid_len, reason));
     }
     Ok(Ok(scan))
+}
+
+/// Whether bytes `from..to` of `file` are all zero. Reads in chunks and stops at the first other byte.
+fn is_zero(file: &File, from: u64, to: u64) -> std::io::Result<bool> {
+    let mut buf = vec![0u8; READ_CHUNK_BYTES];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(READ_CHUNK_BYTES as u64) as usize;
+        file.read_exact_at(&mut buf[..n], at)?;
+        if buf[..n].iter().any(|b| *b != 0) {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
 }
 
 /// Looks for any valid frame starting after a damaged one.

@@ -44,6 +44,13 @@ fn all_positions(dir: &Path) -> Result<Vec<u64>, Error> {
     })
 }
 
+/// Where the frames of the active segment end: the file goes on with the zeroed tail written ahead
+/// (a frame ends with its metadata JSON, never with a zero byte).
+fn frames_end(path: &Path) -> u64 {
+    let bytes = fs::read(path).unwrap();
+    bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i as u64 + 1)
+}
+
 fn flip_bit(path: &Path, offset: u64) {
     let file = OpenOptions::new().read(true).write(true).open(path).unwrap();
     let mut byte = [0u8];
@@ -57,7 +64,7 @@ fn torn_tail_is_cut_to_the_last_whole_append() {
     let dir = write_store(60);
     assert!(segments(dir.path()).len() > 3, "the test wants several segments");
     let last = segments(dir.path()).pop().unwrap();
-    let len = fs::metadata(&last).unwrap().len();
+    let len = frames_end(&last);
     // Tear the last append in the middle of its second event: the whole append must go.
     let file = OpenOptions::new().write(true).open(&last).unwrap();
     file.set_len(len - 100).unwrap();
@@ -89,6 +96,7 @@ fn garbage_after_the_tail_is_cut() {
     let len = fs::metadata(&last).unwrap().len();
     let file = OpenOptions::new().write(true).open(&last).unwrap();
     file.write_all_at(&[0u8; 4096], len).unwrap(); // a torn write that left zeros
+    file.write_all_at(b"garbage", len + 4096).unwrap();
     drop(file);
     assert_eq!(all_positions(dir.path()).unwrap().len(), 30);
 }
@@ -97,7 +105,7 @@ fn garbage_after_the_tail_is_cut() {
 fn flipped_bit_in_the_last_record_is_cut_and_reported() {
     let dir = write_store(10);
     let last = segments(dir.path()).pop().unwrap();
-    let len = fs::metadata(&last).unwrap().len();
+    let len = frames_end(&last);
     flip_bit(&last, len - 5);
     // Indistinguishable from a torn write of the last append: that append (3 events) is cut, and
     // the cut is reported, never silent.
@@ -178,4 +186,40 @@ fn a_second_process_cannot_open_the_same_store() {
     let Err(error) = Store::open(dir.path(), options()) else { panic!("second open succeeded") };
     assert!(error.to_string().contains("in use"), "{error}");
     first.close();
+}
+
+#[test]
+fn the_zeroed_tail_is_the_end_of_the_log_not_damage() {
+    let dir = write_store(10);
+    let last = segments(dir.path()).pop().unwrap();
+    let (end, len) = (frames_end(&last), fs::metadata(&last).unwrap().len());
+    assert!(len >= end + skald_log::segment::PREALLOCATE_BYTES, "zeros are written ahead: {end} of {len} bytes");
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(async {
+        let store = Store::open(dir.path(), options()).unwrap();
+        assert_eq!(store.recovery_report().cut_tail, None, "zeros are not a torn tail");
+        assert_eq!(store.head_position(), Some(29));
+        store.append(vec![StreamAppend::new("s-new", vec![NewEvent::new("E", json!({}))])]).await.unwrap();
+        store.close();
+    });
+    assert_eq!(all_positions(dir.path()).unwrap(), (0..31).collect::<Vec<_>>());
+}
+
+#[test]
+fn zeros_after_a_seal_are_cut_when_the_store_opens() {
+    let dir = write_store(60);
+    // A crash after the seal frame was durable but before the cut of the zeroed tail was, and
+    // before the next segment existed.
+    let mut files = segments(dir.path());
+    fs::remove_file(files.pop().unwrap()).unwrap();
+    let sealed = files.pop().unwrap();
+    let sealed_len = fs::metadata(&sealed).unwrap().len();
+    OpenOptions::new().write(true).open(&sealed).unwrap().write_all_at(&[0u8; 8192], sealed_len).unwrap();
+    let kept = all_positions(dir.path()).unwrap();
+    assert!(!kept.is_empty());
+    assert_eq!(fs::metadata(&sealed).unwrap().len(), sealed_len, "the segment ends with its seal again");
+    let report = verify(dir.path(), |_| {}).unwrap();
+    assert!(report.problems.is_empty() && report.torn_tail.is_none(), "{:?}", report.problems);
+    // It is a segment before the last one now, and the store opens again with it.
+    assert_eq!(all_positions(dir.path()).unwrap(), kept);
 }
