@@ -93,6 +93,44 @@ impl Timestamp {
 
     /// Formats as RFC 3339 UTC with millisecond precision: `2016-03-14T01:59:00.000Z`.
     pub fn to_rfc3339(self) -> String {
+        let mut text = [0u8; RFC3339_BYTES];
+        match self.format_rfc3339(&mut text) {
+            Some(text) => text.to_owned(),
+            None => self.format_rfc3339_slow(),
+        }
+    }
+
+    /// Writes the RFC 3339 text into `out` without allocating; `None` outside years 0–9999.
+    /// (Every history event carries timestamps, so this runs several times per saga step.)
+    fn format_rfc3339(self, out: &mut [u8; RFC3339_BYTES]) -> Option<&str> {
+        let secs = self.0.div_euclid(1000);
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        if !(0..=9999).contains(&y) {
+            return None;
+        }
+        let mut put = |at: usize, value: i64, digits: usize| {
+            let mut v = value;
+            for i in (0..digits).rev() {
+                out[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, y, 4);
+        put(5, m as i64, 2);
+        put(8, d as i64, 2);
+        put(11, rem / 3600, 2);
+        put(14, rem % 3600 / 60, 2);
+        put(17, rem % 60, 2);
+        put(20, self.0.rem_euclid(1000), 3);
+        for (at, separator) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (23, b'Z')] {
+            out[at] = separator;
+        }
+        std::str::from_utf8(out).ok()
+    }
+
+    fn format_rfc3339_slow(self) -> String {
         let secs = self.0.div_euclid(1000);
         let millis = self.0.rem_euclid(1000);
         let days = secs.div_euclid(86_400);
@@ -102,15 +140,26 @@ impl Timestamp {
     }
 }
 
+/// `2016-03-14T01:59:00.000Z`.
+const RFC3339_BYTES: usize = 24;
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        let mut text = [0u8; RFC3339_BYTES];
+        match self.format_rfc3339(&mut text) {
+            Some(text) => f.write_str(text),
+            None => f.write_str(&self.format_rfc3339_slow()),
+        }
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        let mut text = [0u8; RFC3339_BYTES];
+        match self.format_rfc3339(&mut text) {
+            Some(text) => s.serialize_str(text),
+            None => s.serialize_str(&self.format_rfc3339_slow()),
+        }
     }
 }
 
@@ -171,5 +220,27 @@ mod tests {
         assert!(Timestamp::parse_rfc3339("2016-02-30T00:00:00Z").is_none());
         assert!(Timestamp::parse_rfc3339("2016-03-14 01:59:00Z").is_none());
         assert!(Timestamp::parse_rfc3339("2016-03-14T01:59:00").is_none());
+    }
+
+    #[test]
+    fn the_fast_text_is_the_formatted_text() {
+        let year_10000 = Timestamp::parse_rfc3339("9999-12-31T23:59:59.999Z").unwrap().plus_millis(1);
+        let mut edges = vec![0, -1, 999, 1000, 951_782_400_000, year_10000.0 - 1, year_10000.0];
+        edges.push(Timestamp::parse_rfc3339("0000-01-01T00:00:00Z").unwrap().0);
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..10_000 {
+            // A spread of instants from year 0 to beyond 9999, leap days included.
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            edges.push((x >> 20) as i64 % (year_10000.0 + 86_400_000 * 400) - 62_167_219_200_000);
+        }
+        for millis in edges {
+            let t = Timestamp(millis);
+            assert_eq!(t.to_rfc3339(), t.format_rfc3339_slow(), "{millis}");
+            if t < year_10000 {
+                assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t), "{millis}");
+            }
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{}\"", t.format_rfc3339_slow()));
+        }
+        assert_eq!(year_10000.to_rfc3339(), "10000-01-01T00:00:00.000Z");
     }
 }
