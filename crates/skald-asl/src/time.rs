@@ -118,8 +118,8 @@ impl Timestamp {
             }
         };
         put(0, y, 4);
-        put(5, m as i64, 2);
-        put(8, d as i64, 2);
+        put(5, m, 2);
+        put(8, d, 2);
         put(11, rem / 3600, 2);
         put(14, rem % 3600 / 60, 2);
         put(17, rem % 60, 2);
