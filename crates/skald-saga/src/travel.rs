@@ -205,10 +205,11 @@ mod tests {
         assert!(matches!(first, Outcome::Succeeded(ref v) if v["reservation_id"].is_string()), "{first:?}");
         let declined = call("payments/charges", json!({"trip_id": "t1", "amount": 5000}), "k2").await;
         assert_eq!(declined, Outcome::failed("PaymentDeclined", "card declined"));
-        let ledger = services.lock().unwrap();
-        assert_eq!(ledger.effects.len(), 1, "one reservation took effect; the declined charge did not");
-        assert_eq!(ledger.requests["k1"], 2);
-        drop(ledger);
+        {
+            let ledger = services.lock().unwrap();
+            assert_eq!(ledger.effects.len(), 1, "one reservation took effect; the declined charge did not");
+            assert_eq!(ledger.requests["k1"], 2);
+        }
 
         let request = hyper::Request::post(format!("{base}/cars/reservations"))
             .body(http_body_util::Full::new(bytes::Bytes::from_static(b"not json")))
