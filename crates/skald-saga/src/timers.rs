@@ -3,7 +3,7 @@
 //! after a restart; this module is only the in-memory wheel: an ordered set of
 //! `(fire_at, execution, timer)` that one task sleeps on, using the coordinator's [`Clock`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use skald_asl::Timestamp;
@@ -17,21 +17,26 @@ pub(crate) struct Timers {
     pub changed: Notify,
 }
 
+/// Where a timer sits in `due`: its time, then the order it was started in (timers may share a time).
+type DueKey = (Timestamp, u64);
+
 #[derive(Default)]
 struct Wheel {
-    due: BTreeSet<(Timestamp, String, String)>,
-    /// Execution → timer → time: cancelling one execution's timers is O(its timers).
-    by_execution: HashMap<String, HashMap<String, Timestamp>>,
+    due: BTreeMap<DueKey, (String, String)>,
+    /// Execution → timer → its key in `due`: moving or cancelling a timer needs no new strings,
+    /// and cancelling one execution's timers is O(its timers).
+    by_execution: HashMap<String, HashMap<String, DueKey>>,
+    started: u64,
 }
 
 impl Wheel {
-    fn forget(&mut self, execution: &str, timer: &str) -> Option<Timestamp> {
+    fn forget(&mut self, execution: &str, timer: &str) -> Option<DueKey> {
         let timers = self.by_execution.get_mut(execution)?;
-        let at = timers.remove(timer);
+        let key = timers.remove(timer);
         if timers.is_empty() {
             self.by_execution.remove(execution);
         }
-        at
+        key
     }
 }
 
@@ -43,12 +48,21 @@ impl Timers {
     /// Adds (or moves) a timer.
     pub fn start(&self, execution: &str, timer: &str, fire_at: Timestamp) {
         let mut wheel = self.wheel();
-        let old = wheel.by_execution.entry(execution.to_owned()).or_default().insert(timer.to_owned(), fire_at);
-        if let Some(old) = old {
-            wheel.due.remove(&(old, execution.to_owned(), timer.to_owned()));
+        if let Some(old) = wheel.forget(execution, timer) {
+            wheel.due.remove(&old);
         }
-        let earliest = wheel.due.first().is_none_or(|(at, _, _)| fire_at < *at);
-        wheel.due.insert((fire_at, execution.to_owned(), timer.to_owned()));
+        wheel.started += 1;
+        let key = (fire_at, wheel.started);
+        let earliest = wheel.due.first_key_value().is_none_or(|((at, _), _)| fire_at < *at);
+        wheel.due.insert(key, (execution.to_owned(), timer.to_owned()));
+        match wheel.by_execution.get_mut(execution) {
+            Some(timers) => {
+                timers.insert(timer.to_owned(), key);
+            }
+            None => {
+                wheel.by_execution.insert(execution.to_owned(), HashMap::from([(timer.to_owned(), key)]));
+            }
+        }
         drop(wheel);
         if earliest {
             self.changed.notify_one();
@@ -58,32 +72,32 @@ impl Timers {
     /// Withdraws a timer.
     pub fn cancel(&self, execution: &str, timer: &str) {
         let mut wheel = self.wheel();
-        if let Some(at) = wheel.forget(execution, timer) {
-            wheel.due.remove(&(at, execution.to_owned(), timer.to_owned()));
+        if let Some(key) = wheel.forget(execution, timer) {
+            wheel.due.remove(&key);
         }
     }
 
     /// Withdraws every timer of an execution.
     pub fn cancel_all(&self, execution: &str) {
         let mut wheel = self.wheel();
-        for (timer, at) in wheel.by_execution.remove(execution).unwrap_or_default() {
-            wheel.due.remove(&(at, execution.to_owned(), timer));
+        for key in wheel.by_execution.remove(execution).unwrap_or_default().into_values() {
+            wheel.due.remove(&key);
         }
     }
 
     /// The earliest pending time.
     pub fn next(&self) -> Option<Timestamp> {
-        self.wheel().due.first().map(|(at, _, _)| *at)
+        self.wheel().due.first_key_value().map(|((at, _), _)| *at)
     }
 
-    /// Removes and returns the timers due at `now`.
+    /// Removes and returns the timers due at `now`: `(time, execution, timer)`, earliest first.
     pub fn take_due(&self, now: Timestamp) -> Vec<(Timestamp, String, String)> {
         let mut wheel = self.wheel();
         let mut out = Vec::new();
-        while wheel.due.first().is_some_and(|(at, _, _)| *at <= now) {
-            if let Some(entry) = wheel.due.pop_first() {
-                wheel.forget(&entry.1, &entry.2);
-                out.push(entry);
+        while wheel.due.first_key_value().is_some_and(|((at, _), _)| *at <= now) {
+            if let Some(((at, _), (execution, timer))) = wheel.due.pop_first() {
+                wheel.forget(&execution, &timer);
+                out.push((at, execution, timer));
             }
         }
         out
@@ -112,5 +126,21 @@ mod tests {
         assert_eq!(t.len(), 1);
         t.cancel_all("e1");
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn timers_at_the_same_time_all_fire_and_a_moved_timer_fires_once() {
+        let t = Timers::default();
+        t.start("e1", "timer-1", Timestamp::from_millis(10));
+        t.start("e2", "timer-1", Timestamp::from_millis(10));
+        t.start("e3", "timer-1", Timestamp::from_millis(10));
+        t.start("e3", "timer-1", Timestamp::from_millis(50));
+        let due: Vec<_> = t.take_due(Timestamp::from_millis(10)).into_iter().map(|(_, e, _)| e).collect();
+        assert_eq!(due, vec!["e1", "e2"]);
+        assert_eq!(t.next(), Some(Timestamp::from_millis(50)));
+        assert_eq!(t.take_due(Timestamp::from_millis(60)).len(), 1);
+        assert_eq!(t.len(), 0);
+        t.cancel("e3", "timer-1"); // already fired: nothing to do
+        assert_eq!(t.next(), None);
     }
 }
