@@ -22,8 +22,13 @@ use skald_core::Timestamp;
 
 use crate::format::{decode_frame, Frame, FrameError, Seal, SegmentHeader, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES};
 
-/// Bytes a reader fetches per positioned read.
+/// Bytes a reader fetches per positioned read, at most: a scan's reads double from
+/// [`READ_CHUNK_MIN_BYTES`] up to this.
 pub const READ_CHUNK_BYTES: usize = 256 * 1024;
+/// A reader's first positioned read. Small because a live reader (a subscription at the tail)
+/// wants one or two frames, and past the last frame of the active segment lie zeros it would
+/// copy for nothing: reading 256 KiB per live read made subscribers fall tens of ms behind.
+pub const READ_CHUNK_MIN_BYTES: usize = 4 * 1024;
 /// Written zeros kept ahead of the active segment's last frame (see the module docs). Each
 /// extension costs one fsync a journal commit and this many bytes of writeback: 1 MiB kept that
 /// fsync under ~2 ms here while it happens once per ~50 groups of a saga workload.
@@ -233,6 +238,8 @@ pub struct FrameReader {
     offset: u64,
     buf: Bytes,
     file_len: u64,
+    /// Bytes the next positioned read fetches (doubles up to [`READ_CHUNK_BYTES`]).
+    chunk: usize,
     /// The encoded bytes of the frame returned last.
     last_frame: Bytes,
 }
@@ -252,7 +259,14 @@ impl FrameReader {
     /// A reader starting at `offset` of `file`.
     pub fn new(file: Arc<File>, offset: u64) -> std::io::Result<Self> {
         let file_len = file.metadata()?.len();
-        Ok(FrameReader { file, offset, buf: Bytes::new(), file_len, last_frame: Bytes::new() })
+        Ok(FrameReader {
+            file,
+            offset,
+            buf: Bytes::new(),
+            file_len,
+            chunk: READ_CHUNK_MIN_BYTES,
+            last_frame: Bytes::new(),
+        })
     }
 
     /// Offset of the next frame.
@@ -299,7 +313,8 @@ impl FrameReader {
         } else {
             0
         };
-        let want = READ_CHUNK_BYTES.max(declared).max(self.buf.len() + READ_CHUNK_BYTES);
+        let want = self.chunk.max(declared).max(self.buf.len() + self.chunk);
+        self.chunk = (self.chunk * 2).min(READ_CHUNK_BYTES);
         let end = (self.offset + want as u64).min(self.file_len);
         let mut fresh = vec![0u8; (end - self.offset) as usize];
         fresh[..self.buf.len()].copy_from_slice(&self.buf);

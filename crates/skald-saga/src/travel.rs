@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -119,6 +120,10 @@ pub fn router(services: Services) -> Router {
 
 /// Serves the services on `listener` until the task is dropped or the listener fails.
 pub async fn serve(listener: TcpListener, services: Services) -> std::io::Result<()> {
+    // Answers go out at once (no Nagle delay behind an unacknowledged earlier answer).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(services)).await
 }
 

@@ -54,6 +54,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
 use axum::Router;
 use skald_core::limits::REQUEST_BODY_BYTES_MAX;
 use skald_core::EventStore;
@@ -166,6 +167,13 @@ pub async fn serve_with(
     let state = AppState::new(store, config);
     let router = app(state.clone(), services);
     let trigger = state.clone();
+    // Live streams (SSE) write small frames one after another: with Nagle's algorithm on, a frame
+    // waits for the ACK of the one before, which the client delays by up to 40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
