@@ -725,7 +725,12 @@ impl Execution {
         let Some(state) = self.state_of(&def, thread) else { return };
         let result = match &state.kind {
             Kind::Task { resource, timeout, heartbeat } => {
-                self.schedule_task(thread, state, resource, timeout, heartbeat)
+                // The state input is lent out of the run rather than copied (nothing in between reads
+                // it through the run), and put back whatever happens: a retry schedules from it again.
+                let run_input = self.take_input(thread);
+                let scheduled = self.schedule_task(thread, state, (resource, timeout, heartbeat), &run_input);
+                self.put_input(thread, run_input);
+                scheduled
             }
             Kind::Parallel { branches } => {
                 self.start_parallel(thread, branches);
@@ -739,35 +744,16 @@ impl Execution {
         }
     }
 
+    /// `run_input` is the state input, lent out of the run by the caller (see [`Self::attempt`]).
     fn schedule_task(
         &mut self,
         thread: u32,
         state: &State,
-        resource: &str,
-        timeout: &Option<Seconds>,
-        heartbeat: &Option<Seconds>,
+        (resource, timeout, heartbeat): (&str, &Option<Seconds>, &Option<Seconds>),
+        run_input: &Value,
     ) -> Result<(), StateError> {
-        // The state input is lent out of the run rather than copied (nothing below reads it through
-        // the run), and put back whatever happens: a retry schedules from it again.
         let retry_count =
             self.run_of(thread).map(|run| run.retry_count).ok_or_else(|| StateError::runtime("no running state"))?;
-        let run_input = self.take_input(thread);
-        let scheduled = self.schedule_task_from(thread, state, resource, timeout, heartbeat, &run_input, retry_count);
-        self.put_input(thread, run_input);
-        scheduled
-    }
-
-    #[allow(clippy::too_many_arguments)] // the pieces of one state's run, lent apart
-    fn schedule_task_from(
-        &mut self,
-        thread: u32,
-        state: &State,
-        resource: &str,
-        timeout: &Option<Seconds>,
-        heartbeat: &Option<Seconds>,
-        run_input: &Value,
-        retry_count: u32,
-    ) -> Result<(), StateError> {
         let token = resource.ends_with(".waitForTaskToken").then(|| {
             let (a, b) = (self.rng.next_u64(), self.rng.next_u64());
             format!("{a:016x}{b:016x}")
