@@ -250,7 +250,7 @@ impl<'txn> IndexWriter<'txn> {
 
 /// `(last version, last position)` of a stream run that starts at `first_version`.
 fn run_end(first_version: u64, (first_position, count, _, _): RunValue) -> (u64, u64) {
-    debug_assert!(count > 0, "runs are never empty");
+    assert!(count > 0, "runs are never empty");
     (first_version + count - 1, first_position + count - 1)
 }
 
