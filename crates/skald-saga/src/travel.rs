@@ -135,8 +135,8 @@ pub async fn spawn(services: Services) -> std::io::Result<String> {
     Ok(format!("http://{addr}"))
 }
 
-/// Request bodies larger than this are refused (a saga's task input is at most 256 KiB).
-const REQUEST_BYTES_MAX: usize = 1024 * 1024;
+/// Request bodies larger than a task input can be are refused.
+const REQUEST_BYTES_MAX: usize = skald_asl::limits::PAYLOAD_SIZE_BYTES_MAX;
 
 fn bad_request(cause: String) -> (StatusCode, Json<Value>) {
     (StatusCode::BAD_REQUEST, Json(json!({"error": "BadRequest", "cause": cause})))
