@@ -60,6 +60,13 @@ pub enum Select {
     Path(Path),
 }
 
+impl Select {
+    /// Whether it selects the whole input (`$`, the default).
+    pub fn is_whole_input(&self) -> bool {
+        matches!(self, Select::Path(p) if p.as_str() == "$")
+    }
+}
+
 /// ResultPath: where a result goes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ResultPath {

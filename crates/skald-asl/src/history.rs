@@ -5,6 +5,8 @@
 //! an input from outside (`TaskStarted`, `TaskSucceeded`, `TaskFailed`, `TaskHeartbeat`, `TimerFired`,
 //! `ExecutionAborted`) are what [`crate::replay()`] feeds back to rebuild an execution.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -40,21 +42,25 @@ impl HistoryEvent {
 }
 
 /// A state's name and input when it is entered.
+///
+/// The input is shared with the execution (the state's run keeps it) rather than copied: the
+/// event is written and dropped before the state ends, and the run then takes the value back
+/// without a copy.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateEntered {
     /// The state's name.
     pub name: String,
     /// Its raw input.
-    pub input: Value,
+    pub input: Arc<Value>,
 }
 
-/// A state's name and output when it is left.
+/// A state's name and output when it is left. The output is shared with the next state's input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateExited {
     /// The state's name.
     pub name: String,
     /// Its output.
-    pub output: Value,
+    pub output: Arc<Value>,
 }
 
 /// An error name and cause.

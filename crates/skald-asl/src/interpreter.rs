@@ -7,6 +7,7 @@
 //! does not deepen the stack; the history limit stops a loop of them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -30,7 +31,7 @@ use crate::time::Timestamp;
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Work {
     /// Enter `state` on `thread` with `input`.
-    Enter { thread: u32, state: String, input: Value },
+    Enter { thread: u32, state: String, input: Arc<Value> },
 }
 
 /// A line of control: the top level (0), a Parallel branch or a Map iteration.
@@ -49,10 +50,13 @@ pub(crate) struct Thread {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Run {
     pub state: String,
-    /// The state input as received.
-    pub raw_input: Value,
-    /// After InputPath.
+    /// The state input as received (shared with the `…StateEntered` event until it is written).
+    pub raw_input: Arc<Value>,
+    /// After InputPath; left `Null` while `input_is_raw`.
     pub input: Value,
+    /// A Task's InputPath is `$`: its input is `raw_input`, kept once rather than twice.
+    #[serde(default)]
+    pub input_is_raw: bool,
     /// After Parameters, for Parallel and Map (a Task's, recomputed per attempt, is in its command).
     pub effective: Value,
     pub entered: Timestamp,
@@ -130,8 +134,23 @@ struct Extra {
     map_item: Option<(usize, Value)>,
 }
 
+/// The bytes of `v` as compact JSON, counted as they are formatted (no buffer is built).
 fn size_bytes(v: &Value) -> usize {
-    serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX)
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, v) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 fn check_size(v: &Value, what: &str) -> Result<(), StateError> {
@@ -360,7 +379,7 @@ impl Execution {
             return;
         }
         let start = self.definition.machine(0).start_at.clone();
-        self.out.queue.push_back(Work::Enter { thread: 0, state: start, input });
+        self.out.queue.push_back(Work::Enter { thread: 0, state: start, input: Arc::new(input) });
         self.run_queue();
     }
 
@@ -465,13 +484,6 @@ impl Execution {
         self.threads.get_mut(&thread).and_then(|t| t.run.as_mut()).map(|r| &mut r.phase)
     }
 
-    /// Stores the state input of the state `thread` just entered in its run.
-    fn keep_raw_input(&mut self, thread: u32, raw_input: Value) {
-        if let Some(run) = self.threads.get_mut(&thread).and_then(|t| t.run.as_mut()) {
-            run.raw_input = raw_input;
-        }
-    }
-
     fn run_of(&self, thread: u32) -> Option<&Run> {
         self.threads.get(&thread).and_then(|t| t.run.as_ref())
     }
@@ -532,7 +544,7 @@ impl Execution {
 
     // ----- entering states ---------------------------------------------------------------
 
-    fn enter(&mut self, thread: u32, name: &str, raw_input: Value) {
+    fn enter(&mut self, thread: u32, name: &str, raw_input: Arc<Value>) {
         let def = self.definition.clone();
         let Some(machine) = self.threads.get(&thread).map(|t| t.machine) else { return };
         let Some(state) = def.machine(machine).states.get(name) else {
@@ -546,9 +558,9 @@ impl Execution {
         if let Some(t) = self.threads.get_mut(&thread) {
             t.run = Some(Run {
                 state: name.to_owned(),
-                // Moved in below once InputPath has read it (nothing reads it before).
-                raw_input: Value::Null,
+                raw_input: raw_input.clone(),
                 input: Value::Null,
+                input_is_raw: false,
                 effective: Value::Null,
                 entered: self.now,
                 retries,
@@ -571,12 +583,18 @@ impl Execution {
                 (Ok(e), Ok(c)) => StateError::new(e, c),
                 (Err(e), _) | (_, Err(e)) => e,
             };
-            self.keep_raw_input(thread, raw_input);
             self.thread_failed(thread, err);
             return;
         }
+        if matches!(&state.kind, Kind::Task { .. }) && state.input_path.is_whole_input() {
+            // The usual Task: its input is the raw input, which the run keeps anyway.
+            if let Some(run) = self.threads.get_mut(&thread).and_then(|t| t.run.as_mut()) {
+                run.input_is_raw = true;
+            }
+            return self.attempt(thread);
+        }
         let selected = self.select(thread, &state.input_path, &raw_input);
-        self.keep_raw_input(thread, raw_input);
+        drop(raw_input);
         let input = match selected {
             Ok(v) => v,
             Err(e) => return self.thread_failed(thread, e),
@@ -648,6 +666,7 @@ impl Execution {
                     Err(e) => return self.thread_failed(thread, e),
                 }
                 self.apply_assign(thread, vars);
+                let output = Arc::new(output);
                 self.emit(thread, exited(st, StateExited { name: name.to_owned(), output: output.clone() }));
                 self.out.queue.push_back(Work::Enter { thread, state: next, input: output });
             }
@@ -705,6 +724,7 @@ impl Execution {
         })
     }
 
+    /// Lends the state input (after InputPath) out of the run; [`Self::put_input`] gives it back.
     fn take_input(&mut self, thread: u32) -> Value {
         self.threads
             .get_mut(&thread)
@@ -725,12 +745,20 @@ impl Execution {
         let Some(state) = self.state_of(&def, thread) else { return };
         let result = match &state.kind {
             Kind::Task { resource, timeout, heartbeat } => {
-                // The state input is lent out of the run rather than copied (nothing in between reads
-                // it through the run), and put back whatever happens: a retry schedules from it again.
-                let run_input = self.take_input(thread);
-                let scheduled = self.schedule_task(thread, state, (resource, timeout, heartbeat), &run_input);
-                self.put_input(thread, run_input);
-                scheduled
+                let task = (resource.as_str(), timeout, heartbeat);
+                match self.run_of(thread).filter(|run| run.input_is_raw).map(|run| run.raw_input.clone()) {
+                    // InputPath `$`: the input is the raw input, shared with the run.
+                    Some(raw_input) => self.schedule_task(thread, state, task, &raw_input),
+                    None => {
+                        // The state input is lent out of the run rather than copied (nothing in
+                        // between reads it through the run), and put back whatever happens: a retry
+                        // schedules from it again.
+                        let run_input = self.take_input(thread);
+                        let scheduled = self.schedule_task(thread, state, task, &run_input);
+                        self.put_input(thread, run_input);
+                        scheduled
+                    }
+                }
             }
             Kind::Parallel { branches } => {
                 self.start_parallel(thread, branches);
@@ -824,7 +852,7 @@ impl Execution {
             Thread { parent: Some(parent), machine, slot, vars: Map::new(), last_event_id: last, run: None },
         );
         let start = self.definition.machine(machine).start_at.clone();
-        self.out.queue.push_back(Work::Enter { thread: id, state: start, input });
+        self.out.queue.push_back(Work::Enter { thread: id, state: start, input: Arc::new(input) });
         id
     }
 
@@ -937,7 +965,11 @@ impl Execution {
         // Taken, not copied: the run ends here either way (a failure here fails the thread, which
         // reads no more of its run).
         let run = self.threads.get_mut(&thread).and_then(|t| t.run.as_mut());
-        let Some(raw_input) = run.map(|run| std::mem::take(&mut run.raw_input)) else { return };
+        // The `…StateEntered` event that shared it is written by now (it belonged to an earlier
+        // step), unless the state ends in the step that entered it: only then is it copied.
+        let Some(raw_input) = run.map(|run| Arc::unwrap_or_clone(std::mem::take(&mut run.raw_input))) else {
+            return;
+        };
         let outcome = (|| -> Result<(Value, Map<String, Value>), StateError> {
             let result = match &state.result_selector {
                 Some(t) => self.eval(thread, t, &result, &Extra::default())?,
@@ -980,12 +1012,13 @@ impl Execution {
     }
 
     fn transition(&mut self, thread: u32, state: &State, output: Value) {
+        let output = Arc::new(output);
         self.emit(thread, exited(state.state_type(), StateExited { name: state.name.clone(), output: output.clone() }));
         if let Some(t) = self.threads.get_mut(&thread) {
             t.run = None;
         }
         match (&state.kind, &state.transition) {
-            (Kind::Succeed, _) | (_, Transition::End) => self.thread_succeeded(thread, output),
+            (Kind::Succeed, _) | (_, Transition::End) => self.thread_succeeded(thread, Arc::unwrap_or_clone(output)),
             (_, Transition::Next(next)) => {
                 self.out.queue.push_back(Work::Enter { thread, state: next.clone(), input: output })
             }
@@ -1029,14 +1062,15 @@ impl Execution {
             let outcome = (|| -> Result<(Value, Map<String, Value>), StateError> {
                 let vars = self.assign_values(thread, catcher.assign.as_ref(), &error_output)?;
                 let output = match &catcher.result_path {
-                    None => run.raw_input.clone(),
-                    Some(p) => p.write(run.raw_input.clone(), error_output.clone())?,
+                    None => Value::clone(&run.raw_input),
+                    Some(p) => p.write(Value::clone(&run.raw_input), error_output.clone())?,
                 };
                 Ok((output, vars))
             })();
             match outcome {
                 Ok((output, vars)) => {
                     self.apply_assign(thread, vars);
+                    let output = Arc::new(output);
                     self.emit(
                         thread,
                         exited(state.state_type(), StateExited { name: state.name.clone(), output: output.clone() }),
@@ -1239,5 +1273,23 @@ impl Execution {
         self.error = error;
         let done = self.completion();
         self.out.commands.push(done);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_counted_size_is_the_length_of_the_serialised_json() {
+        let values = [
+            json!(null),
+            json!({"trip_id": "t-1", "amount": 12.5, "nested": {"list": [1, 2, 3], "ok": true}}),
+            json!({"escapes": "quote \" backslash \\ newline \n tab \t nul \u{0}", "unicode": "åäö — 日本"}),
+            json!([[], {}, "", -0.0, 1e300, u64::MAX]),
+        ];
+        for value in values {
+            assert_eq!(size_bytes(&value), serde_json::to_vec(&value).unwrap().len(), "{value}");
+        }
     }
 }

@@ -38,7 +38,7 @@ pub const INDEX_BATCH_GROUPS_MAX: usize = 256;
 /// An index commit costs about as much as indexing a hundred events (redb copies every B-tree page
 /// it touches once per transaction), and appends never wait for the index, so while nobody reads
 /// it pays to commit less often. A reader that starts waiting ends the wait at once.
-pub const INDEX_LINGER_MAX: Duration = Duration::from_millis(4);
+pub const INDEX_LINGER_MAX: Duration = Duration::from_millis(12);
 
 /// Where one event of a job went.
 #[derive(Clone, Copy, Debug)]

@@ -13,6 +13,12 @@
 //! three times, and SipHash showed up as a tenth of its time.
 //!
 //! Bounded by the groups in flight between writer and indexer ([`crate::indexer::INDEX_QUEUE_GROUPS_MAX`]).
+//!
+//! Heads that leave the overlay are kept a while longer in [`RecentHeads`]: most appends go to
+//! streams written a few milliseconds earlier (a saga's next step, an aggregate's next command),
+//! and a head found here spares the writer a B-tree lookup in the index. The writer is the only
+//! one that moves a head, and every head it moves passes through the overlay into this cache, so
+//! a cached head is never stale.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -48,6 +54,32 @@ pub struct GroupFacts {
     pub ids: HashMap<u128, PendingId>,
 }
 
+/// Heads of streams the index holds, kept after they left the overlay, in two generations of at
+/// most [`RECENT_HEADS_MAX`] streams each: when the young one is full it becomes the old one and
+/// the previous old one is dropped, so a stream written now and then stays while memory is bounded.
+#[derive(Debug, Default)]
+pub struct RecentHeads {
+    young: HashMap<Arc<str>, Head>,
+    old: HashMap<Arc<str>, Head>,
+}
+
+/// Streams per generation of [`RecentHeads`].
+pub const RECENT_HEADS_MAX: usize = 16 * 1024;
+
+impl RecentHeads {
+    fn get(&self, stream: &str) -> Option<Head> {
+        self.young.get(stream).or_else(|| self.old.get(stream)).copied()
+    }
+
+    fn insert(&mut self, stream: Arc<str>, head: Head) {
+        if self.young.len() >= RECENT_HEADS_MAX && !self.young.contains_key(&stream) {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(stream, head);
+        assert!(self.young.len() <= RECENT_HEADS_MAX && self.old.len() <= RECENT_HEADS_MAX);
+    }
+}
+
 /// The overlay: facts of written groups the index does not hold yet, and which group brought them.
 #[derive(Debug, Default)]
 pub struct Pending {
@@ -55,11 +87,14 @@ pub struct Pending {
     ids: HashMap<u128, PendingId>,
     /// Per group, in log order: its last position, its streams and its ids.
     groups: VecDeque<(u64, Vec<Arc<str>>, Vec<u128>)>,
+    recent: RecentHeads,
 }
 
 impl Pending {
+    /// The stream's head if the overlay or the cache of recent heads knows it; `None` means "ask
+    /// the index" (the stream may still exist).
     pub fn head(&self, stream: &str) -> Option<Head> {
-        self.heads.get(stream).copied()
+        self.heads.get(stream).copied().or_else(|| self.recent.get(stream))
     }
 
     pub fn id(&self, id: u128) -> Option<&PendingId> {
@@ -95,8 +130,9 @@ impl Pending {
             let (_, streams, ids) = self.groups.pop_front().expect("checked");
             for stream in streams {
                 // A later group may have moved the head again; that one stays.
-                if self.heads.get(&stream).is_some_and(|head| head.position <= indexed) {
+                if let Some(head) = self.heads.get(&stream).copied().filter(|head| head.position <= indexed) {
                     self.heads.remove(&stream);
+                    self.recent.insert(stream, head);
                 }
             }
             for id in ids {
@@ -128,8 +164,31 @@ mod tests {
         assert_eq!(pending.head("a"), Some(Head { version: 1, position: 1 }), "group 1 moved the head");
         assert!(pending.id(1).is_none() && pending.id(2).is_some());
         pending.forget_indexed(Some(2));
-        assert!(pending.is_empty() && pending.head("a").is_none() && pending.head("b").is_none());
-        assert!(pending.id(3).is_none());
+        assert!(pending.is_empty() && pending.id(3).is_none());
+        assert!(pending.heads.is_empty(), "the overlay holds nothing the index holds");
+        assert_eq!(pending.head("a"), Some(Head { version: 1, position: 1 }), "kept as a recent head");
+        assert_eq!(pending.head("b"), Some(Head { version: 0, position: 2 }));
+    }
+
+    #[test]
+    fn recent_heads_follow_later_appends_and_stay_bounded() {
+        let mut pending = Pending::default();
+        pending.add(0, facts("a", 0, 0, 1));
+        pending.forget_indexed(Some(0));
+        pending.add(1, facts("a", 1, 1, 2));
+        assert_eq!(pending.head("a"), Some(Head { version: 1, position: 1 }), "the overlay comes first");
+        pending.forget_indexed(Some(1));
+        assert_eq!(pending.head("a"), Some(Head { version: 1, position: 1 }), "the cache took the newer head");
+
+        let mut recent = RecentHeads::default();
+        let streams = 2 * RECENT_HEADS_MAX + 1;
+        for i in 0..streams {
+            recent.insert(format!("s{i}").into(), Head { version: 0, position: i as u64 });
+        }
+        assert!(recent.young.len() + recent.old.len() <= 2 * RECENT_HEADS_MAX);
+        assert!(recent.get("s0").is_none(), "the oldest generation was dropped");
+        let last = format!("s{}", streams - 1);
+        assert_eq!(recent.get(&last), Some(Head { version: 0, position: streams as u64 - 1 }));
     }
 
     #[test]

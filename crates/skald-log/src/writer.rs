@@ -1,11 +1,12 @@
 //! The single writer: a bounded queue of appends, committed in groups.
 //!
 //! The data path of an append, in order:
-//! 1. (writer thread) take a group of queued appends (up to [`GROUP_APPENDS_MAX`] / [`GROUP_BYTES_MAX`]),
-//!    and if an fsync is running, wait for it to end and take what arrived meanwhile too ([`SyncGate`]);
+//! 1. (writer thread) take a group of queued appends (up to [`GROUP_APPENDS_MAX`] / [`GROUP_BYTES_MAX`]);
 //! 2. for each append, against an index snapshot plus the overlay of groups not indexed yet
 //!    ([`crate::pending`]): recognise an idempotent retry, refuse ids stored already, check the
-//!    expected versions, assign positions and versions, frame the events;
+//!    expected versions, assign positions and versions, frame the events; then, if an fsync is
+//!    running, wait for it to end ([`SyncGate`]) and stage what arrived meanwhile the same way
+//!    (staging overlaps the fsync; only the latecomers are staged after it);
 //! 3. write all frames with one `write`, hand the group to the syncer thread, then to the indexer
 //!    thread, and go on with the next group;
 //! 4. (syncer thread, [`crate::syncer`]) one `fdatasync` for every group written meanwhile, then
@@ -36,7 +37,7 @@ use crate::indexer::{IndexJob, Indexer, Placed, INDEX_QUEUE_GROUPS_MAX};
 use crate::pending::{GroupFacts, Head, Pending, PendingId};
 use crate::read::Shared;
 use crate::segment::{ActiveSegment, Disk};
-use crate::syncer::{failure, Failure, SyncGate, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
+use crate::syncer::{failure, Answer, Failure, SyncGate, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
 use crate::SyncMode;
 
 /// Appends taken into one group commit at most.
@@ -116,12 +117,17 @@ impl Writer {
             }
         };
         while let Some(first) = queue.blocking_recv() {
-            let mut group = Group { bytes: first.bytes, jobs: vec![first] };
+            let mut group = Group { bytes: first.bytes, jobs: vec![first], staged: 0 };
             group.take_waiting(&mut queue);
+            let Some(mut open) = self.open_group(&mut group) else { continue };
+            // What arrived is checked and framed while the running fsync (if any) goes on; only
+            // what arrives meanwhile is left to stage once it has ended.
+            self.stage_jobs(&mut open, &mut group);
             if !group.is_full() && gate.wait_idle(SYNC_GATHER_MAX) {
                 group.take_waiting(&mut queue);
+                self.stage_jobs(&mut open, &mut group);
             }
-            self.commit_group(group.jobs, &to_syncer, &to_indexer);
+            self.write_group(open, &to_syncer, &to_indexer);
         }
         // The syncer answers what is left; the indexer finishes its queue and checkpoints.
         drop(to_syncer);
@@ -134,64 +140,77 @@ impl Writer {
         }
     }
 
-    /// Stages one group against the index and the overlay, writes it, and hands it to the syncer
-    /// (to make it durable) and to the indexer (to index it).
-    fn commit_group(
-        &mut self,
-        group: Vec<AppendJob>,
-        syncer: &mpsc::Sender<SyncRequest>,
-        indexer: &mpsc::Sender<IndexJob>,
-    ) {
+    /// Starts a group: checks that the writer may go on, rolls the segment if it is full, and takes
+    /// the index snapshot the group is staged against. On failure the group's appends are refused
+    /// (and taken out of `group`).
+    fn open_group(&mut self, group: &mut Group) -> Option<OpenGroup> {
         if let Some(reason) = failure(&self.failed) {
-            self.fail_group(group, format!("the writer stopped after an error: {reason}"));
-            return;
+            self.fail_group(group.take_jobs(), format!("the writer stopped after an error: {reason}"));
+            return None;
         }
         if let Err(error) = self.roll_segment_if_full() {
-            self.fail_group(group, format!("could not start a new segment: {error}"));
-            return;
+            self.fail_group(group.take_jobs(), format!("could not start a new segment: {error}"));
+            return None;
         }
-        let started = Instant::now();
         // Forget what the index holds now *before* taking the snapshot: see `crate::pending`.
         self.pending.forget_indexed(self.shared.indexed.get());
         let snapshot = match self.shared.index.read() {
             Ok(snapshot) => snapshot,
             Err(error) => {
-                self.fail_group(group, format!("cannot read the index: {error}"));
-                return;
+                self.fail_group(group.take_jobs(), format!("cannot read the index: {error}"));
+                return None;
             }
         };
-        let first_position = self.next_position;
-        // Sized once: growing the buffer frame by frame copied it over and over.
-        let events_in_group: usize = group.iter().flat_map(|job| &job.appends).map(|a| a.events.len()).sum();
-        let payload_bytes: usize = group.iter().map(|job| job.bytes).sum();
-        let mut staging = Staging {
+        let staging = Staging {
             timestamp: Timestamp::now().max(self.last_timestamp),
-            first_position,
+            first_position: self.next_position,
             base: Location { segment: self.segment.first_position(), offset: self.segment.len() },
-            frames: BytesMut::with_capacity(payload_bytes + events_in_group * FRAME_OVERHEAD_BYTES_ESTIMATE),
+            frames: BytesMut::new(),
             placed: Vec::new(),
             facts: GroupFacts::default(),
         };
-        let mut answers = Vec::with_capacity(group.len());
-        let mut fresh = Vec::with_capacity(group.len());
-        for job in group {
-            match stage_append(&self.shared, &snapshot, &self.pending, &job.appends, &mut staging) {
+        Some(OpenGroup {
+            started: Instant::now(),
+            snapshot,
+            staging,
+            answers: Vec::with_capacity(group.jobs.len()),
+            fresh: Vec::with_capacity(group.jobs.len()),
+        })
+    }
+
+    /// Checks the group's appends taken so far against the index snapshot, the overlay and the
+    /// group's earlier appends, and frames the accepted ones; refused appends are answered at once.
+    fn stage_jobs(&mut self, open: &mut OpenGroup, group: &mut Group) {
+        let jobs = group.take_jobs();
+        // Sized once per round: growing the buffer frame by frame copied it over and over.
+        let events: usize = jobs.iter().flat_map(|job| &job.appends).map(|a| a.events.len()).sum();
+        let payload_bytes: usize = jobs.iter().map(|job| job.bytes).sum();
+        open.staging.frames.reserve(payload_bytes + events * FRAME_OVERHEAD_BYTES_ESTIMATE);
+        for job in jobs {
+            match stage_append(&self.shared, &open.snapshot, &self.pending, &job.appends, &mut open.staging) {
                 Ok(Staged::Fresh(outcome)) => {
-                    answers.push((job.reply, outcome));
-                    fresh.push(job.appends);
+                    open.answers.push((job.reply, outcome));
+                    open.fresh.push(job.appends);
                 }
                 // A replay may point into a group that is not durable yet: it is answered after
                 // this group's fsync, which comes after that one's.
-                Ok(Staged::Replay(outcome)) => answers.push((job.reply, outcome)),
+                Ok(Staged::Replay(outcome)) => open.answers.push((job.reply, outcome)),
                 Err(error) => {
                     let _ = job.reply.send(Err(error)); // the caller may have stopped waiting
                 }
             }
         }
+    }
+
+    /// Writes a staged group and hands it to the syncer (to make it durable) and to the indexer
+    /// (to index it).
+    fn write_group(&mut self, open: OpenGroup, syncer: &mpsc::Sender<SyncRequest>, indexer: &mpsc::Sender<IndexJob>) {
+        let OpenGroup { started, snapshot, mut staging, answers, fresh } = open;
         drop(snapshot);
         if answers.is_empty() {
             return;
         }
+        let first_position = staging.first_position;
         let events = staging.placed.len() as u64;
         if events > 0 {
             let mark = self.segment.mark();
@@ -259,15 +278,35 @@ impl Writer {
     }
 }
 
-/// Appends taken off the queue for one group commit.
+/// Appends taken off the queue for one group commit and not staged yet, and the bytes of every
+/// append taken (staged or not), which bound the group.
 struct Group {
     jobs: Vec<AppendJob>,
+    /// Appends taken out by [`Group::take_jobs`].
+    staged: usize,
     bytes: usize,
 }
 
+/// A group being staged: the index snapshot it is checked against, what it has staged so far, and
+/// the answers it owes once durable.
+struct OpenGroup {
+    started: Instant,
+    snapshot: IndexReader,
+    staging: Staging,
+    answers: Vec<Answer>,
+    /// The accepted appends (for the indexer).
+    fresh: Vec<Vec<StreamAppend>>,
+}
+
 impl Group {
+    /// The appends not staged yet; `jobs` is left empty but keeps counting towards the bounds.
+    fn take_jobs(&mut self) -> Vec<AppendJob> {
+        self.staged += self.jobs.len();
+        std::mem::take(&mut self.jobs)
+    }
+
     fn is_full(&self) -> bool {
-        self.jobs.len() >= GROUP_APPENDS_MAX || self.bytes >= GROUP_BYTES_MAX
+        self.staged + self.jobs.len() >= GROUP_APPENDS_MAX || self.bytes >= GROUP_BYTES_MAX
     }
 
     /// Takes queued appends until the queue is empty or the group full.

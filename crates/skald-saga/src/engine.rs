@@ -211,7 +211,7 @@ impl Inner {
     }
 
     /// Feeds one input to an execution and records the step (see the module docs).
-    pub async fn deliver(self: &Arc<Self>, id: &str, input: Input) -> Result<Delivered, SagaError> {
+    pub async fn deliver(self: &Arc<Self>, id: &str, input: &Input) -> Result<Delivered, SagaError> {
         let _active = self.enter()?;
         for _ in 0..8 {
             let mut guard = self.slot(id).await?;
@@ -222,13 +222,15 @@ impl Inner {
                 self.complete(id, &mut guard);
                 return Err(SagaError::ExecutionNotRunning { id: id.to_owned(), status });
             }
-            let step = match exec.handle(input.clone(), self.clock.now()) {
+            // A clock that stepped back (or a history written by a coordinator whose clock ran ahead)
+            // must not stop the execution: its time goes on from its last event.
+            let now = self.clock.now().max(exec.last_event_time());
+            let step = match exec.handle(input.clone(), now) {
                 Ok(step) => step,
-                Err(HandleError::TimeWentBackwards { last, .. }) => match exec.handle(input.clone(), last) {
-                    Ok(step) => step,
-                    Err(e) => return Err(SagaError::HistoryCorrupt { id: id.to_owned(), reason: e.to_string() }),
-                },
-                Err(_) => return Err(SagaError::ExecutionNotRunning { id: id.to_owned(), status: exec.status() }),
+                Err(HandleError::Finished { .. }) => {
+                    return Err(SagaError::ExecutionNotRunning { id: id.to_owned(), status: exec.status() })
+                }
+                Err(e) => return Err(SagaError::HistoryCorrupt { id: id.to_owned(), reason: e.to_string() }),
             };
             if step.events.is_empty() {
                 return Ok(Delivered::Ignored);
@@ -261,7 +263,7 @@ impl Inner {
     pub async fn deliver_until_done(self: &Arc<Self>, id: &str, input: Input) {
         let mut pause = Duration::from_millis(5);
         loop {
-            match self.deliver(id, input.clone()).await {
+            match self.deliver(id, &input).await {
                 Ok(_) | Err(SagaError::ShuttingDown) | Err(SagaError::ExecutionNotRunning { .. }) => return,
                 Err(e @ SagaError::Store(skald_core::Error::Overloaded { .. } | skald_core::Error::Storage(_))) => {
                     tracing::warn!(execution = id, error = %e, "recording an input failed; retrying");

@@ -163,7 +163,7 @@ impl CoordinatorHandle {
     pub async fn stop_execution(&self, id: &str, error: &str, cause: &str) -> Result<ExecutionDescription, SagaError> {
         validate_execution_id(id)?;
         let input = Input::Stop { error: error.to_owned(), cause: cause.to_owned() };
-        match self.inner.deliver(id, input).await {
+        match self.inner.deliver(id, &input).await {
             Ok(_) | Err(SagaError::ExecutionNotRunning { .. }) => self.inner.describe_execution(id).await,
             Err(e) => Err(e),
         }
@@ -171,7 +171,7 @@ impl CoordinatorHandle {
 
     async fn answer(&self, token: &str, make: impl FnOnce(String) -> Input, last: bool) -> Result<(), SagaError> {
         let target = self.inner.activities.lookup(token).ok_or(SagaError::TaskTokenNotFound)?;
-        let result = self.inner.deliver(&target.execution_id, make(target.task_id.clone())).await;
+        let result = self.inner.deliver(&target.execution_id, &make(target.task_id.clone())).await;
         match result {
             Ok(Delivered::Recorded) => {
                 if last {
@@ -215,7 +215,7 @@ impl CoordinatorHandle {
         if let Some(target) = self.inner.activities.lookup(&task.task_token) {
             let inner = self.inner.clone();
             tokio::spawn(async move {
-                let _ = inner.deliver(&target.execution_id, Input::TaskStarted { task_id: target.task_id }).await;
+                let _ = inner.deliver(&target.execution_id, &Input::TaskStarted { task_id: target.task_id }).await;
             });
         }
         Ok(Some(task))

@@ -28,10 +28,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
+use axum::http::header::{HeaderName, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::serve::ListenerExt;
-use axum::{Json, Router};
+use axum::Router;
+use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
@@ -68,7 +70,8 @@ pub struct Ledger {
     pub effects: Vec<Effect>,
     /// Requests per key (repeats included).
     pub requests: HashMap<String, usize>,
-    answers: HashMap<String, (u16, Value)>,
+    /// The answer to each key, as sent: a repeat gets the same bytes.
+    answers: HashMap<String, (StatusCode, Bytes)>,
     flaky_seen: HashMap<String, usize>,
     next_id: u64,
 }
@@ -138,26 +141,35 @@ pub async fn spawn(services: Services) -> std::io::Result<String> {
 /// Request bodies larger than a task input can be are refused.
 const REQUEST_BYTES_MAX: usize = skald_asl::limits::PAYLOAD_SIZE_BYTES_MAX;
 
-fn bad_request(cause: String) -> (StatusCode, Json<Value>) {
-    (StatusCode::BAD_REQUEST, Json(json!({"error": "BadRequest", "cause": cause})))
+/// A JSON answer.
+type Answer = (StatusCode, [(HeaderName, &'static str); 1], Bytes);
+
+fn answer(status: StatusCode, body: Bytes) -> Answer {
+    (status, [(CONTENT_TYPE, "application/json")], body)
 }
 
-fn handle(services: &Services, endpoint: &'static str, headers: &HeaderMap, body: &Value) -> (StatusCode, Json<Value>) {
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+fn bad_request(cause: String) -> Answer {
+    answer(StatusCode::BAD_REQUEST, json!({"error": "BadRequest", "cause": cause}).to_string().into())
+}
+
+fn handle(services: &Services, endpoint: &'static str, headers: &HeaderMap, body: &Value) -> Answer {
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let trip = body.get("trip_id").and_then(Value::as_str).unwrap_or_default().to_owned();
     let mut ledger = services.lock().unwrap_or_else(|p| p.into_inner());
-    *ledger.requests.entry(key.clone()).or_default() += 1;
-    if let Some((status, answer)) = ledger.answers.get(&key) {
-        return (StatusCode::from_u16(*status).unwrap_or(StatusCode::OK), Json(answer.clone()));
+    *ledger.requests.entry(key.to_owned()).or_default() += 1;
+    if let Some((status, body)) = ledger.answers.get(key) {
+        return answer(*status, body.clone());
     }
-    let (status, answer) = decide(&mut ledger, endpoint, &trip, body);
-    if status == 200 {
-        ledger.effects.push(Effect { endpoint: endpoint.to_owned(), trip_id: trip, key: key.clone() });
+    let (status, reply) = decide(&mut ledger, endpoint, &trip, body);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let reply = Bytes::from(reply.to_string());
+    if status == StatusCode::OK {
+        ledger.effects.push(Effect { endpoint: endpoint.to_owned(), trip_id: trip, key: key.to_owned() });
     }
     if !key.is_empty() {
-        ledger.answers.insert(key, (status, answer.clone()));
+        ledger.answers.insert(key.to_owned(), (status, reply.clone()));
     }
-    (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), Json(answer))
+    answer(status, reply)
 }
 
 fn decide(ledger: &mut Ledger, endpoint: &str, trip: &str, body: &Value) -> (u16, Value) {
