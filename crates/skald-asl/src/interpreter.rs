@@ -22,7 +22,7 @@ use crate::limits::{
     DURATION_SECONDS_MAX, HISTORY_EVENTS_MAX, HISTORY_EVENTS_RESERVE, MAP_CONCURRENCY_MAX, MAP_ITEMS_MAX,
     PAYLOAD_SIZE_BYTES_MAX,
 };
-use crate::path::Env;
+use crate::path::{ContextNeed, Env};
 use crate::retry;
 use crate::template::Template;
 use crate::time::Timestamp;
@@ -252,36 +252,46 @@ impl Execution {
         None
     }
 
-    fn context_object(&self, thread: u32, extra: &Extra, with_input: bool) -> Value {
-        let run = self.threads.get(&thread).and_then(|t| t.run.as_ref());
-        let mut ctx = json!({
-            "Execution": {
+    /// The context object `$$`, or as much of it as `need` says a path can reach.
+    fn context_object(&self, thread: u32, extra: &Extra, need: ContextNeed<'_>) -> Value {
+        let wants = |section: &str| need.section.is_none_or(|s| s == section);
+        let mut ctx = Map::new();
+        if wants("Execution") {
+            let execution = json!({
                 "Id": self.context.execution_id,
-                "Input": if with_input { self.input.clone() } else { Value::Null },
+                "Input": if need.execution_input { self.input.clone() } else { Value::Null },
                 "Name": self.context.name,
                 "StartTime": self.context.start_time.to_rfc3339(),
                 "RedriveCount": 0,
-            },
-            "StateMachine": { "Id": self.context.state_machine_id, "Name": self.context.state_machine_name },
-            "State": {
+            });
+            ctx.insert("Execution".to_owned(), execution);
+        }
+        if wants("StateMachine") {
+            let machine = json!({ "Id": self.context.state_machine_id, "Name": self.context.state_machine_name });
+            ctx.insert("StateMachine".to_owned(), machine);
+        }
+        if wants("State") {
+            let run = self.threads.get(&thread).and_then(|t| t.run.as_ref());
+            let state = json!({
                 "Name": run.map(|r| r.state.clone()),
                 "EnteredTime": run.map(|r| r.entered.to_rfc3339()),
                 "RetryCount": run.map(|r| r.retry_count).unwrap_or(0),
-            },
-        });
-        if let Some(token) = &extra.token {
-            ctx["Task"] = json!({ "Token": token });
+            });
+            ctx.insert("State".to_owned(), state);
         }
-        if let Some((index, value)) = &extra.map_item {
-            ctx["Map"] = json!({ "Item": { "Index": index, "Value": value } });
+        if let Some(token) = extra.token.as_ref().filter(|_| wants("Task")) {
+            ctx.insert("Task".to_owned(), json!({ "Token": token }));
         }
-        ctx
+        if let Some((index, value)) = extra.map_item.as_ref().filter(|_| wants("Map")) {
+            ctx.insert("Map".to_owned(), json!({ "Item": { "Index": index, "Value": value } }));
+        }
+        Value::Object(ctx)
     }
 
     fn eval(&mut self, thread: u32, t: &Template, input: &Value, extra: &Extra) -> Result<Value, StateError> {
         let mut rng = self.rng.clone();
         let result = {
-            let ctx = |with_input| self.context_object(thread, extra, with_input);
+            let ctx = |need: ContextNeed<'_>| self.context_object(thread, extra, need);
             let var = |name: &str| self.variable(thread, name);
             let mut env = Env { input, context: &ctx, variable: &var, rng: &mut rng };
             t.evaluate(&mut env)
@@ -294,7 +304,7 @@ impl Execution {
         let mut rng = self.rng.clone();
         let result = {
             let extra = Extra::default();
-            let ctx = |with_input| self.context_object(thread, &extra, with_input);
+            let ctx = |need: ContextNeed<'_>| self.context_object(thread, &extra, need);
             let var = |name: &str| self.variable(thread, name);
             let mut env = Env { input, context: &ctx, variable: &var, rng: &mut rng };
             e.evaluate(&mut env)
@@ -625,7 +635,7 @@ impl Execution {
                     let mut rng = self.rng.clone();
                     let holds = {
                         let extra = Extra::default();
-                        let ctx = |with_input| self.context_object(thread, &extra, with_input);
+                        let ctx = |need: ContextNeed<'_>| self.context_object(thread, &extra, need);
                         let var = |n: &str| self.variable(thread, n);
                         let env = Env { input: &input, context: &ctx, variable: &var, rng: &mut rng };
                         branch.rule.evaluate(&env)

@@ -15,13 +15,43 @@ use crate::rng::Rng;
 pub struct Env<'a> {
     /// The document `$` refers to.
     pub input: &'a Value,
-    /// Builds the context object `$$` (only when a path uses it). The argument says whether the
-    /// path may reach `$$.Execution.Input`, which is costly to copy; when false it may be left out.
-    pub context: &'a dyn Fn(bool) -> Value,
+    /// Builds the context object `$$` (only when a path uses it), or the part of it that
+    /// [`ContextNeed`] says the path can reach.
+    pub context: &'a dyn Fn(ContextNeed<'_>) -> Value,
     /// Looks a variable up by name.
     pub variable: &'a dyn Fn(&str) -> Option<Value>,
     /// The execution's random generator (for `States.MathRandom` and `States.UUID`).
     pub rng: &'a mut Rng,
+}
+
+/// Which part of the context object `$$` a path can reach. Building the whole object for every
+/// `$$.…` reference formatted timestamps and copied the execution input that few paths read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContextNeed<'p> {
+    /// The top-level member the path starts with (`Execution`, `State`, …); `None` when it may
+    /// reach several (`$$`, `$$..Name`, `$$['State']`). Other members may be left out.
+    pub section: Option<&'p str>,
+    /// Whether the path may reach `$$.Execution.Input`; when false it may be left out.
+    pub execution_input: bool,
+}
+
+impl<'p> ContextNeed<'p> {
+    /// Everything.
+    pub const ALL: ContextNeed<'static> = ContextNeed { section: None, execution_input: true };
+
+    /// What the path `$$<rest>` can reach (`rest` is the text after `$$`).
+    pub fn of(rest: &'p str) -> Self {
+        let Some(member) = rest.strip_prefix('.').filter(|m| !m.starts_with('.')) else { return Self::ALL };
+        let end = member.find(['.', '[']).unwrap_or(member.len());
+        let (section, after) = member.split_at(end);
+        if section.is_empty() || section == "*" {
+            return Self::ALL;
+        }
+        // Only `.Execution.<member other than Input…>` is sure to miss the input.
+        let execution_input =
+            section == "Execution" && !(after.starts_with('.') && !after[1..].starts_with("Input") && after.len() > 1);
+        ContextNeed { section: Some(section), execution_input }
+    }
 }
 
 /// What a [`Path`] starts from.
@@ -81,9 +111,7 @@ impl Path {
         let target: &Value = match &self.root {
             Root::Input => env.input,
             Root::Context => {
-                let rest = &self.raw[2..];
-                let needs_input = !rest.starts_with('.') || rest.starts_with(".Execution") || rest.starts_with("..");
-                owned = (env.context)(needs_input);
+                owned = (env.context)(ContextNeed::of(&self.raw[2..]));
                 &owned
             }
             Root::Variable(name) => {
@@ -330,10 +358,26 @@ mod tests {
 
     fn eval(path: &str, input: &Value) -> Result<Value, StateError> {
         let mut rng = Rng::new(1);
-        let ctx = |_: bool| json!({"Execution": {"Name": "n"}});
+        let ctx = |_: ContextNeed<'_>| json!({"Execution": {"Name": "n"}});
         let var = |name: &str| (name == "x").then(|| json!({"y": 5}));
         let env = Env { input, context: &ctx, variable: &var, rng: &mut rng };
         Path::parse(path).unwrap().evaluate(&env)
+    }
+
+    #[test]
+    fn a_context_path_says_which_part_it_reaches() {
+        let part = |section, execution_input| ContextNeed { section: Some(section), execution_input };
+        assert_eq!(ContextNeed::of(".Execution.Name"), part("Execution", false));
+        assert_eq!(ContextNeed::of(".Execution.StartTime"), part("Execution", false));
+        assert_eq!(ContextNeed::of(".Execution.Input.trip"), part("Execution", true));
+        assert_eq!(ContextNeed::of(".Execution"), part("Execution", true));
+        assert_eq!(ContextNeed::of(".Execution['Name']"), part("Execution", true));
+        assert_eq!(ContextNeed::of(".Execution."), part("Execution", true));
+        assert_eq!(ContextNeed::of(".State.EnteredTime"), part("State", false));
+        assert_eq!(ContextNeed::of(".Map.Item.Value"), part("Map", false));
+        for whole in ["", "..Name", "['State']", ".*", ".", "[*]"] {
+            assert_eq!(ContextNeed::of(whole), ContextNeed::ALL, "{whole:?}");
+        }
     }
 
     #[test]

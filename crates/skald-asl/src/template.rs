@@ -160,7 +160,7 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         let input = json!({"vals": [0, 10, 20, 30, 40, 50], "x": "hi"});
         let mut rng = Rng::new(0);
-        let ctx = |_: bool| Value::Null;
+        let ctx = |_: crate::path::ContextNeed<'_>| Value::Null;
         let var = |_: &str| None;
         let mut env = Env { input: &input, context: &ctx, variable: &var, rng: &mut rng };
         assert_eq!(
