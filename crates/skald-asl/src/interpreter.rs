@@ -604,7 +604,6 @@ impl Execution {
             return self.attempt(thread);
         }
         let selected = self.select(thread, &state.input_path, &raw_input);
-        drop(raw_input);
         let input = match selected {
             Ok(v) => v,
             Err(e) => return self.thread_failed(thread, e),
