@@ -4,6 +4,7 @@
 //! (serde) and can also be rebuilt from its history with [`crate::replay()`].
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -152,8 +153,8 @@ pub enum Command {
     CompleteExecution {
         /// How it ended.
         status: ExecutionStatus,
-        /// Its output, when it succeeded.
-        output: Option<Value>,
+        /// Its output, when it succeeded (shared with the execution and its `ExecutionSucceeded`).
+        output: Option<Arc<Value>>,
         /// Its error, otherwise.
         error: Option<String>,
         /// The error's cause.
@@ -179,7 +180,7 @@ pub struct Execution {
     pub(crate) context: StartContext,
     pub(crate) input: Value,
     pub(crate) status: ExecutionStatus,
-    pub(crate) output: Option<Value>,
+    pub(crate) output: Option<Arc<Value>>,
     pub(crate) error: Option<crate::error::StateError>,
     pub(crate) rng: Rng,
     pub(crate) now: Timestamp,
@@ -281,7 +282,7 @@ impl Execution {
 
     /// The output, once succeeded.
     pub fn output(&self) -> Option<&Value> {
-        self.output.as_ref()
+        self.output.as_deref()
     }
 
     /// The error, once failed, aborted or timed out.

@@ -96,7 +96,7 @@ macro_rules! event_details {
 event_details! {
     /// The execution began with `input`.
     ExecutionStarted { input: Value, context: StartContext },
-    ExecutionSucceeded { output: Value },
+    ExecutionSucceeded { output: Arc<Value> },
     ExecutionFailed(Failure),
     /// A Stop input; records it for replay.
     ExecutionAborted(Failure),

@@ -1027,7 +1027,7 @@ impl Execution {
             t.run = None;
         }
         match (&state.kind, &state.transition) {
-            (Kind::Succeed, _) | (_, Transition::End) => self.thread_succeeded(thread, Arc::unwrap_or_clone(output)),
+            (Kind::Succeed, _) | (_, Transition::End) => self.thread_succeeded(thread, output),
             (_, Transition::Next(next)) => {
                 self.out.queue.push_back(Work::Enter { thread, state: next.clone(), input: output })
             }
@@ -1098,13 +1098,15 @@ impl Execution {
 
     // ----- threads finishing -------------------------------------------------------------
 
-    fn thread_succeeded(&mut self, thread: u32, output: Value) {
+    /// `output` is shared with the `…StateExited` event of the last state (and, at the top level,
+    /// with `ExecutionSucceeded` and the execution's output): one value, not three copies.
+    fn thread_succeeded(&mut self, thread: u32, output: Arc<Value>) {
         if thread == 0 {
             self.emit(0, EventDetails::ExecutionSucceeded { output: output.clone() });
             self.terminate(ExecutionStatus::Succeeded, Some(output), None);
             return;
         }
-        self.child_done(thread, Ok(output));
+        self.child_done(thread, Ok(Arc::unwrap_or_clone(output)));
     }
 
     fn thread_failed(&mut self, thread: u32, err: StateError) {
@@ -1263,7 +1265,7 @@ impl Execution {
         self.out.queue.retain(|w| !matches!(w, Work::Enter { thread: t, .. } if *t == thread));
     }
 
-    fn terminate(&mut self, status: ExecutionStatus, output: Option<Value>, error: Option<StateError>) {
+    fn terminate(&mut self, status: ExecutionStatus, output: Option<Arc<Value>>, error: Option<StateError>) {
         assert_ne!(status, ExecutionStatus::Running, "terminate ends the execution");
         // Set first: nothing is recorded for the threads torn down below.
         self.status = status;

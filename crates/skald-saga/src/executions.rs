@@ -123,7 +123,7 @@ impl Inner {
         let status = journal::terminal_status(&last).unwrap_or(ExecutionStatus::Running);
         let (mut output, mut error, mut cause) = (None, None, None);
         match &last.details {
-            EventDetails::ExecutionSucceeded { output: o } => output = Some(o.clone()),
+            EventDetails::ExecutionSucceeded { output: o } => output = Some(serde_json::Value::clone(o)),
             EventDetails::ExecutionFailed(f)
             | EventDetails::ExecutionAborted(f)
             | EventDetails::ExecutionTimedOut(f) => {
