@@ -316,17 +316,17 @@ impl Execution {
     fn select(&mut self, thread: u32, select: &Select, input: &Value) -> Result<Value, StateError> {
         match select {
             Select::Null => Ok(Value::Object(Map::new())),
-            Select::Path(p) if p.as_str() == "$" => Ok(input.clone()),
+            whole if whole.is_whole_input() => Ok(input.clone()),
             Select::Path(p) => self.eval_expr(thread, &crate::template::Expr::Path(p.clone()), input),
         }
     }
 
     /// [`Self::select`] of a value that is not needed afterwards: `$` hands it back without a copy.
     fn select_owned(&mut self, thread: u32, select: &Select, input: Value) -> Result<Value, StateError> {
-        match select {
-            Select::Path(p) if p.as_str() == "$" => Ok(input),
-            _ => self.select(thread, select, &input),
+        if select.is_whole_input() {
+            return Ok(input);
         }
+        self.select(thread, select, &input)
     }
 
     fn number_at(&mut self, thread: u32, n: &Number, input: &Value, what: &str) -> Result<f64, StateError> {
