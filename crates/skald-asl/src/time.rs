@@ -93,10 +93,15 @@ impl Timestamp {
 
     /// Formats as RFC 3339 UTC with millisecond precision: `2016-03-14T01:59:00.000Z`.
     pub fn to_rfc3339(self) -> String {
+        self.with_rfc3339(str::to_owned)
+    }
+
+    /// Hands the RFC 3339 text to `use_text`, formatted on the stack for years 0–9999.
+    fn with_rfc3339<R>(self, use_text: impl FnOnce(&str) -> R) -> R {
         let mut text = [0u8; RFC3339_BYTES];
         match self.format_rfc3339(&mut text) {
-            Some(text) => text.to_owned(),
-            None => self.format_rfc3339_slow(),
+            Some(text) => use_text(text),
+            None => use_text(&self.format_rfc3339_slow()),
         }
     }
 
@@ -145,21 +150,13 @@ const RFC3339_BYTES: usize = 24;
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = [0u8; RFC3339_BYTES];
-        match self.format_rfc3339(&mut text) {
-            Some(text) => f.write_str(text),
-            None => f.write_str(&self.format_rfc3339_slow()),
-        }
+        self.with_rfc3339(|text| f.write_str(text))
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut text = [0u8; RFC3339_BYTES];
-        match self.format_rfc3339(&mut text) {
-            Some(text) => s.serialize_str(text),
-            None => s.serialize_str(&self.format_rfc3339_slow()),
-        }
+        self.with_rfc3339(|text| s.serialize_str(text))
     }
 }
 
