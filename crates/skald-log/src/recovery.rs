@@ -103,6 +103,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
             checkpoint_events: options.checkpoint_events,
         },
         pending: Default::default(),
+        spare_frames: Default::default(),
         failed: Default::default(),
     };
     Ok(Recovered { writer, report, lock })

@@ -47,6 +47,9 @@ pub const GROUP_BYTES_MAX: usize = 32 * 1024 * 1024;
 /// Frame bytes beyond an event's data and metadata, roughly (header, id, stream and type names):
 /// what the group's frame buffer reserves per event up front.
 const FRAME_OVERHEAD_BYTES_ESTIMATE: usize = 128;
+/// A frame buffer up to this capacity is kept for the next group; a larger one (after a big batch)
+/// is freed, so one batch does not pin its size for good.
+const SPARE_FRAMES_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// How long the writer gathers appends while an fsync runs, at most ([`SyncGate`]).
 pub const SYNC_GATHER_MAX: Duration = Duration::from_millis(10);
 
@@ -78,6 +81,9 @@ pub struct Writer {
     pub pending: Pending,
     /// Set after a failed write, fsync or index commit: no further write is attempted.
     pub failed: Failure,
+    /// The last group's frame buffer, emptied, for the next group. A fresh buffer per group cost
+    /// page faults on every group (the allocator hands freed pages back to the kernel).
+    pub spare_frames: BytesMut,
 }
 
 impl Writer {
@@ -165,7 +171,7 @@ impl Writer {
             timestamp: Timestamp::now().max(self.last_timestamp),
             first_position: self.next_position,
             base: Location { segment: self.segment.first_position(), offset: self.segment.len() },
-            frames: BytesMut::new(),
+            frames: std::mem::take(&mut self.spare_frames),
             placed: Vec::new(),
             facts: GroupFacts::default(),
         };
@@ -244,6 +250,7 @@ impl Writer {
             return;
         }
         let frame_bytes = staging.frames.len() as u64;
+        self.keep_frames(staging.frames);
         let job = IndexJob { appends: fresh, placed: staging.placed, timestamp: staging.timestamp, file };
         if indexer.blocking_send(job).is_err() {
             tracing::error!("the indexer thread is gone; appends of this group are never answered");
@@ -254,6 +261,14 @@ impl Writer {
         metrics::histogram!("skald_group_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::counter!("skald_appended_events_total").increment(events);
         metrics::counter!("skald_appended_bytes_total").increment(frame_bytes);
+    }
+
+    /// Keeps `frames` (emptied) for the next group, unless it grew past [`SPARE_FRAMES_BYTES_MAX`].
+    fn keep_frames(&mut self, mut frames: BytesMut) {
+        if frames.capacity() <= SPARE_FRAMES_BYTES_MAX {
+            frames.clear();
+            self.spare_frames = frames;
+        }
     }
 
     fn fail_group(&mut self, group: Vec<AppendJob>, reason: String) {
