@@ -117,8 +117,8 @@ pub enum Command {
         task_id: String,
         /// The state's `Resource`, as written.
         resource: String,
-        /// The task's input (after InputPath and Parameters).
-        input: Value,
+        /// The task's input (after InputPath and Parameters), shared with its `TaskScheduled` event.
+        input: Arc<Value>,
         /// 1 for the first attempt, 2 for the first retry, …
         attempt: u32,
         /// `"<execution_id>:<task_id>"`: the same on every re-dispatch of this attempt.
@@ -178,7 +178,8 @@ pub struct Step {
 pub struct Execution {
     pub(crate) definition: Definition,
     pub(crate) context: StartContext,
-    pub(crate) input: Value,
+    /// Shared with the `ExecutionStarted` event.
+    pub(crate) input: Arc<Value>,
     pub(crate) status: ExecutionStatus,
     pub(crate) output: Option<Arc<Value>>,
     pub(crate) error: Option<crate::error::StateError>,
@@ -207,6 +208,11 @@ impl Execution {
     /// Starts an execution of `definition` with `input`. Returns the execution and its first
     /// step (`ExecutionStarted`, the states run until the first task or timer, and their commands).
     pub fn start(definition: &Definition, input: Value, context: StartContext) -> (Execution, Step) {
+        Self::start_shared(definition, Arc::new(input), context)
+    }
+
+    /// [`Execution::start`] with an input shared with its caller (replay shares the recorded one).
+    pub(crate) fn start_shared(definition: &Definition, input: Arc<Value>, context: StartContext) -> (Execution, Step) {
         let mut exec = Execution {
             definition: definition.clone(),
             rng: Rng::new(context.seed),
@@ -303,6 +309,12 @@ impl Execution {
     /// The input it started with.
     pub fn input(&self) -> &Value {
         &self.input
+    }
+
+    /// Its input and output (once succeeded), taken without a copy: for a driver that is done
+    /// with the execution.
+    pub fn into_input_and_output(self) -> (Value, Option<Value>) {
+        (Arc::unwrap_or_clone(self.input), self.output.map(Arc::unwrap_or_clone))
     }
 
     /// The time of its latest history event (its stop time, once finished).

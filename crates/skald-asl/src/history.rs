@@ -95,7 +95,7 @@ macro_rules! event_details {
 
 event_details! {
     /// The execution began with `input`.
-    ExecutionStarted { input: Value, context: StartContext },
+    ExecutionStarted { input: Arc<Value>, context: StartContext },
     ExecutionSucceeded { output: Arc<Value> },
     ExecutionFailed(Failure),
     /// A Stop input; records it for replay.
@@ -120,7 +120,7 @@ event_details! {
     TaskScheduled {
         task_id: String,
         resource: String,
-        input: Value,
+        input: Arc<Value>,
         attempt: u32,
         task_token: Option<String>,
         timeout_seconds: Option<u64>,

@@ -259,7 +259,7 @@ impl Execution {
         if wants("Execution") {
             let execution = json!({
                 "Id": self.context.execution_id,
-                "Input": if need.execution_input { self.input.clone() } else { Value::Null },
+                "Input": if need.execution_input { Value::clone(&self.input) } else { Value::Null },
                 "Name": self.context.name,
                 "StartTime": self.context.start_time.to_rfc3339(),
                 "RedriveCount": 0,
@@ -375,7 +375,7 @@ impl Execution {
 
     // ----- the step loop -----------------------------------------------------------------
 
-    pub(crate) fn begin(&mut self, input: Value) {
+    pub(crate) fn begin(&mut self, input: Arc<Value>) {
         let ctx = self.context.clone();
         self.emit(0, EventDetails::ExecutionStarted { input: input.clone(), context: ctx });
         self.threads
@@ -389,7 +389,7 @@ impl Execution {
             return;
         }
         let start = self.definition.machine(0).start_at.clone();
-        self.out.queue.push_back(Work::Enter { thread: 0, state: start, input: Arc::new(input) });
+        self.out.queue.push_back(Work::Enter { thread: 0, state: start, input });
         self.run_queue();
     }
 
@@ -801,6 +801,8 @@ impl Execution {
             None => run_input.clone(),
         };
         check_size(&input, "the task input")?;
+        // One copy for the event, the command and the task table.
+        let input = Arc::new(input);
         let timeout_seconds = match timeout {
             Some(s) => Some(self.seconds_at(thread, s, run_input, "TimeoutSecondsPath")?),
             None => None,

@@ -101,7 +101,7 @@
 //! };
 //! let (mut exec, step) = Execution::start(&def, json!({"name": "Ada"}), ctx);
 //! let Command::ScheduleTask { task_id, input, .. } = &step.commands[0] else { panic!() };
-//! assert_eq!(input, &json!({"text": "Hello, Ada!"}));
+//! assert_eq!(**input, json!({"text": "Hello, Ada!"}));
 //!
 //! let step = exec.handle(Input::TaskSucceeded { task_id: task_id.clone(), output: json!("hi") }, t0).unwrap();
 //! assert_eq!(exec.status(), ExecutionStatus::Succeeded);

@@ -72,6 +72,9 @@ pub struct Path {
     root: Root,
     query: JsonPath,
     definite: bool,
+    /// The member names of a path made only of `.name` steps (`$.trip_id`, `$$.Execution.Name`),
+    /// which [`Path::select`] walks without the query engine; `None` for any other path.
+    members: Option<Box<[String]>>,
 }
 
 impl PartialEq for Path {
@@ -86,7 +89,8 @@ impl Path {
         let (root, rest) = split_root(raw)?;
         let rest = normalize_names(&rest);
         let query = JsonPath::parse(&rest).map_err(|e| format!("invalid JSONPath {raw:?}: {e}"))?;
-        Ok(Path { raw: raw.to_owned(), root, definite: is_definite(&rest), query })
+        let members = member_names(&rest);
+        Ok(Path { raw: raw.to_owned(), root, definite: is_definite(&rest), query, members })
     }
 
     /// The text as written.
@@ -120,6 +124,11 @@ impl Path {
                 &owned
             }
         };
+        if let Some(members) = &self.members {
+            // The query engine would collect a node list for the one value this reaches.
+            let found = members.iter().try_fold(target, |value, name| value.get(name.as_str()));
+            return Ok(found.cloned());
+        }
         let nodes = self.query.query(target);
         if self.definite {
             Ok(nodes.all().into_iter().next().cloned())
@@ -204,6 +213,21 @@ fn normalize_names(query: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// The names of an RFC 9535 query (starting at `$`) made only of shorthand member steps
+/// (`$.a.b_2`), or `None`.
+fn member_names(query: &str) -> Option<Box<[String]>> {
+    let rest = query.strip_prefix('$')?;
+    if rest.is_empty() {
+        return None;
+    }
+    let names = rest.strip_prefix('.')?.split('.');
+    let shorthand = |name: &str| {
+        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    names.map(|name| shorthand(name).then(|| name.to_owned())).collect()
 }
 
 /// Whether an RFC 9535 query (starting at `$`) is singular: only name and index selectors.
@@ -398,6 +422,24 @@ mod tests {
         let odd = json!({"delivery-partner": {"x y": 1, "0k": 2}});
         assert_eq!(eval("$.delivery-partner['x y']", &odd).unwrap(), json!(1));
         assert_eq!(eval("$.delivery-partner.0k", &odd).unwrap(), json!(2));
+    }
+
+    #[test]
+    fn member_paths_select_what_the_query_engine_selects() {
+        let input = json!({"a": {"b": [1, 2], "c_1": {"d": null}}, "x": 3, "s": "text"});
+        let paths = ["$.a", "$.a.b", "$.a.c_1.d", "$.x", "$.x.y", "$.missing", "$.s.len", "$._"];
+        for raw in paths {
+            let path = Path::parse(raw).unwrap();
+            assert!(path.members.is_some(), "{raw} takes the member walk");
+            let mut rng = Rng::new(1);
+            let (ctx, var) = (|_: ContextNeed<'_>| Value::Null, |_: &str| None);
+            let env = Env { input: &input, context: &ctx, variable: &var, rng: &mut rng };
+            let engine = path.query.query(&input).all().into_iter().next().cloned();
+            assert_eq!(path.select(&env).unwrap(), engine, "{raw}");
+        }
+        for other in ["$", "$.a.b.0", "$.a.b[1]", "$.a['b']", "$..b", "$.*", "$.a.*", "$.delivery-partner", "$.é"] {
+            assert!(Path::parse(other).unwrap().members.is_none(), "{other} goes to the query engine");
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub fn replay(definition: &Definition, history: &[HistoryEvent]) -> Result<Execu
     let Some(EventDetails::ExecutionStarted { input, context }) = history.first().map(|e| &e.details) else {
         return Err(ReplayError::NoStart);
     };
-    let (mut exec, step) = Execution::start(definition, input.clone(), context.clone());
+    let (mut exec, step) = Execution::start_shared(definition, input.clone(), context.clone());
     compare(history, &step.events, 0)?;
     let mut cursor = step.events.len();
     while cursor < history.len() {

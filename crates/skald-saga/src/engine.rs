@@ -12,6 +12,7 @@
 //! from the log. Recovery ([`Inner::recover`]) replays every open execution and re-issues its
 //! pending commands. Idle executions beyond `executions_cached_max` are evicted.
 
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -242,7 +243,7 @@ impl Inner {
             });
             match journal::append_step(&self.store, id, &step.events, index.into_iter().collect()).await {
                 Ok(bytes) => {
-                    self.recorded(id, &step.events, bytes);
+                    self.recorded(id, step.events, bytes);
                     self.apply(id, &mut guard, step.commands);
                     return Ok(Delivered::Recorded);
                 }
@@ -279,14 +280,17 @@ impl Inner {
         }
     }
 
-    pub fn recorded(&self, id: &str, events: &[skald_asl::HistoryEvent], bytes: usize) {
+    /// Counts a recorded step. It takes the step's events so that they are gone before its
+    /// commands are applied: a finished execution's output then moves into the answer to its
+    /// waiters instead of being copied.
+    pub fn recorded(&self, id: &str, events: Vec<skald_asl::HistoryEvent>, bytes: usize) {
         let c = &self.counters;
         c.appends.fetch_add(1, Ordering::Relaxed);
         c.history_events.fetch_add(events.len() as u64, Ordering::Relaxed);
         c.history_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
         let entered = events.iter().filter(|e| e.event_type().ends_with("StateEntered")).count();
         c.transitions.fetch_add(entered as u64, Ordering::Relaxed);
-        self.probe(ProbePoint::HistoryAppended { execution_id: id, events });
+        self.probe(ProbePoint::HistoryAppended { execution_id: id, events: &events });
     }
 
     /// Carries out a recorded step's commands (the slot is locked by the caller).
@@ -297,7 +301,10 @@ impl Inner {
                 Command::CancelTask { task_id } => self.cancel_task(id, &task_id),
                 Command::StartTimer { timer_id, fire_at } => self.timers.start(id, &timer_id, fire_at),
                 Command::CancelTimer { timer_id } => self.timers.cancel(id, &timer_id),
-                Command::CompleteExecution { .. } => self.complete(id, slot),
+                Command::CompleteExecution { output, .. } => {
+                    drop(output); // the execution's own share of it moves into the answer
+                    self.complete(id, slot)
+                }
             }
         }
     }
@@ -324,7 +331,8 @@ impl Inner {
             }
         }
         let waiters = lock(&self.waiters).remove(id);
-        if let (Some(mut waiters), Some(exec)) = (waiters, slot.exec.as_ref()) {
+        // The execution is discarded below, so its input and output move into the answer.
+        if let (Some(mut waiters), Some(exec)) = (waiters, slot.exec.take()) {
             // Answered from memory: a waiter needs no read of the history it just wrote.
             let description = finished_description(id, exec);
             if let Some(last) = waiters.pop() {
@@ -435,22 +443,24 @@ impl Inner {
 }
 
 /// How a finished execution stands, from its state in memory (the same as a describe would read).
-fn finished_description(id: &str, exec: &Execution) -> ExecutionDescription {
+fn finished_description(id: &str, exec: Execution) -> ExecutionDescription {
     let context = exec.context();
     let error = exec.error();
-    ExecutionDescription {
+    let mut description = ExecutionDescription {
         execution_id: id.to_owned(),
         name: context.name.clone(),
         state_machine: context.state_machine_name.clone(),
         state_machine_version: parse_state_machine_version_id(&context.state_machine_id).map_or(0, |(_, v)| v),
         status: exec.status(),
-        input: exec.input().clone(),
-        output: exec.output().cloned(),
+        input: Value::Null,
+        output: None,
         error: error.map(|e| e.error.clone()),
         cause: error.map(|e| e.cause.clone()),
         start_time: context.start_time,
         stop_time: Some(exec.last_event_time()),
         history_length: exec.history_len(),
         current_states: Vec::new(),
-    }
+    };
+    (description.input, description.output) = exec.into_input_and_output();
+    description
 }

@@ -75,7 +75,7 @@ impl Inner {
                 if status == ExecutionStatus::Running {
                     lock(&self.open).insert(id.clone());
                 }
-                self.recorded(&id, &step.events, bytes);
+                self.recorded(&id, step.events, bytes);
                 let slot = {
                     let mut cache = lock(&self.cache);
                     let slot = cache.entry(id.clone()).or_default().clone();
@@ -93,7 +93,7 @@ impl Inner {
                 let (first, _) = journal::ends(&self.store, &id).await?;
                 match &first.details {
                     EventDetails::ExecutionStarted { input, context }
-                        if input == &request.input && context.state_machine_name == request.state_machine =>
+                        if **input == request.input && context.state_machine_name == request.state_machine =>
                     {
                         let version =
                             parse_state_machine_version_id(&context.state_machine_id).map(|(_, v)| v).unwrap_or(0);
@@ -146,7 +146,7 @@ impl Inner {
             state_machine: context.state_machine_name,
             state_machine_version: version,
             status,
-            input,
+            input: Arc::unwrap_or_clone(input),
             output,
             error,
             cause,

@@ -58,6 +58,7 @@ impl Inner {
             Target::Activity(activity) => {
                 let token = task_token.unwrap_or_else(|| digest_hex(&["activity", &idempotency_key]));
                 self.activities.register_token(&token, id, &task_id);
+                let input = Arc::unwrap_or_clone(input);
                 let task = ActivityTask { task_token: token, input, execution_id: id.to_owned(), state };
                 if !self.activities.enqueue(&activity, task) {
                     let cause = format!("the queue of activity {activity:?} is full");
@@ -72,7 +73,12 @@ impl Inner {
             Target::Builtin(Builtin::Callback) => {
                 if !callback {
                     // Without .waitForTaskToken there is nothing to wait for: pass the input on.
-                    self.spawn_task(id, &task_id, false, async move { Outcome::Succeeded(input) });
+                    self.spawn_task(
+                        id,
+                        &task_id,
+                        false,
+                        async move { Outcome::Succeeded(Arc::unwrap_or_clone(input)) },
+                    );
                 }
             }
             Target::Builtin(Builtin::AppendEvent) => {

@@ -84,6 +84,7 @@ impl Driver {
             match c {
                 Command::ScheduleTask { task_id, resource, input, attempt, task_token, idempotency_key, .. } => {
                     assert!(idempotency_key.ends_with(&task_id));
+                    let input = std::sync::Arc::unwrap_or_clone(input);
                     let t = Task { id: task_id.clone(), resource, input, attempt, token: task_token, at: self.now };
                     self.scheduled.push(t.clone());
                     self.tasks.insert(seq(&task_id), t);
