@@ -278,6 +278,16 @@ pub mod cases {
         let twice = event("A", 0);
         let error = store.append(vec![StreamAppend::new("s", vec![twice.clone(), twice.with_id(Uuid::nil())])]).await;
         assert!(error.is_ok(), "distinct ids are fine");
+        let (a, b) = (event("A", 0), event("B", 0));
+        let error =
+            store.append(vec![StreamAppend::new("s", vec![a.clone(), b.clone(), a.clone()])]).await.unwrap_err();
+        assert!(matches!(error, Error::Invalid { ref field, .. } if field == "events[2].id"), "{error:?}");
+        let two =
+            |x: &str, y: &str, e: NewEvent| vec![StreamAppend::new(x, vec![b.clone()]), StreamAppend::new(y, vec![e])];
+        let error = store.append(two("s", "t", b.clone())).await.unwrap_err();
+        assert!(matches!(error, Error::Invalid { ref field, .. } if field == "streams[1].events[0].id"), "{error:?}");
+        let error = store.append(two("s", "s", a.clone())).await.unwrap_err();
+        assert!(matches!(error, Error::Invalid { ref field, .. } if field == "streams[1].stream"), "{error:?}");
         let error = store.append(vec![StreamAppend::new("s", vec![])]).await.unwrap_err();
         assert!(matches!(error, Error::Invalid { ref field, .. } if field == "events"), "{error:?}");
         assert_eq!(store.head_position(), Some(1));

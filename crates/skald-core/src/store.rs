@@ -395,27 +395,29 @@ pub fn validate_appends(appends: &[StreamAppend]) -> Result<(), Error> {
     if total > APPEND_EVENTS_MAX {
         return Err(Error::limit("events", "append_events_max", total, APPEND_EVENTS_MAX));
     }
-    let mut streams = HashSet::with_capacity(appends.len());
-    let mut ids = HashSet::with_capacity(total);
+    // Appends are checked on every write: the common case (one stream, distinct ids) makes no
+    // set, hashes nothing and formats no field name.
+    let mut streams = (appends.len() > 1).then(|| HashSet::with_capacity(appends.len()));
+    let mut ids = has_duplicate_ids(appends, total).then(|| HashSet::with_capacity(total));
     let mut bytes = 0usize;
     for (i, append) in appends.iter().enumerate() {
-        let prefix = if appends.len() == 1 { String::new() } else { format!("streams[{i}].") };
-        validate_stream_name(&append.stream).map_err(|e| relocate(e, &format!("{prefix}stream")))?;
-        if !streams.insert(append.stream.as_str()) {
+        let prefix = || if appends.len() == 1 { String::new() } else { format!("streams[{i}].") };
+        validate_stream_name(&append.stream).map_err(|e| relocate(e, &format!("{}stream", prefix())))?;
+        if streams.as_mut().is_some_and(|streams| !streams.insert(append.stream.as_str())) {
             return Err(Error::invalid(
-                format!("{prefix}stream"),
+                format!("{}stream", prefix()),
                 format!("stream `{}` appears twice; put all its events in one entry", append.stream),
             ));
         }
         if append.events.is_empty() {
-            return Err(Error::invalid(format!("{prefix}events"), "an append needs at least one event"));
+            return Err(Error::invalid(format!("{}events", prefix()), "an append needs at least one event"));
         }
         for (j, event) in append.events.iter().enumerate() {
-            let field = || format!("{prefix}events[{j}]");
+            let field = || format!("{}events[{j}]", prefix());
             if !event.is_valid() {
                 event.validate(&field())?;
             }
-            if !ids.insert(event.id) {
+            if ids.as_mut().is_some_and(|ids| !ids.insert(event.id)) {
                 return Err(Error::invalid(
                     format!("{}.id", field()),
                     format!("event id {} appears twice in this append", event.id),
@@ -428,6 +430,14 @@ pub fn validate_appends(appends: &[StreamAppend]) -> Result<(), Error> {
         return Err(Error::limit("events", "append_size_bytes_max", bytes, APPEND_SIZE_BYTES_MAX));
     }
     Ok(())
+}
+
+/// Whether any event id appears twice among `appends` (`total` events).
+fn has_duplicate_ids(appends: &[StreamAppend], total: usize) -> bool {
+    let mut ids = Vec::with_capacity(total);
+    ids.extend(appends.iter().flat_map(|a| &a.events).map(|e| e.id.as_u128()));
+    ids.sort_unstable();
+    ids.windows(2).any(|pair| pair[0] == pair[1])
 }
 
 fn relocate(error: Error, field: &str) -> Error {

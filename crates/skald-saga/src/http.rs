@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::CONTENT_TYPE;
+use hyper::header::{HeaderName, CONTENT_TYPE};
 use hyper::{Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -74,7 +74,8 @@ pub async fn call(
     };
     let request = Request::post(uri)
         .header(CONTENT_TYPE, "application/json")
-        .header(IDEMPOTENCY_HEADER, idempotency_key)
+        // A static name: parsing the text on every call copied and lower-cased it.
+        .header(HeaderName::from_static("idempotency-key"), idempotency_key)
         .body(Full::new(Bytes::from(body)));
     let request = match request {
         Ok(r) => r,
