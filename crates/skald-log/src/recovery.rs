@@ -104,6 +104,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
         },
         pending: Default::default(),
         spare_frames: Default::default(),
+        last_snapshot: None,
         failed: Default::default(),
     };
     Ok(Recovered { writer, report, lock })
