@@ -5,9 +5,10 @@
 //! it never waits for the indexer ([`crate::indexer`]). The overlay is owned by the writer thread
 //! alone (no lock): after each index commit the indexer publishes the position it reached, and at
 //! the start of each group the writer drops what that position covers, then opens its index
-//! snapshot. That order matters: a fact leaves the overlay only once a commit holding it is
-//! published, and the snapshot is opened after the writer saw that publication, so every fact is
-//! always in one of the two.
+//! snapshot (or keeps the last group's, when nothing was published since it was opened). That
+//! order matters: a fact leaves the overlay only once a commit holding it is published, and the
+//! snapshot in use was opened after the writer saw that publication, so every fact is always in
+//! one of the two.
 //!
 //! Maps use foldhash (seeded per process), not SipHash: the writer hashes every event id two or
 //! three times, and SipHash showed up as a tenth of its time.
