@@ -30,10 +30,14 @@
 
 use std::cell::OnceCell;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::format::EventView;
+use crate::index_file::IndexFile;
+use crate::segment::Disk;
 use redb::{
-    Database, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction,
+    Database, DatabaseError, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition,
+    WriteTransaction,
 };
 use skald_core::{category_of, described_by_metadata_stream, Error, StreamMetadata, Timestamp, Uuid};
 
@@ -104,10 +108,19 @@ pub struct Index {
 }
 
 impl Index {
-    /// Opens or creates the index file. `Ok(None)`: the file is unusable (damaged or of another
-    /// format) and should be rebuilt.
-    pub fn open(path: &Path, cache_bytes: usize) -> Result<Option<Index>, Error> {
-        let db = match Database::builder().set_cache_size(cache_bytes).create(path) {
+    /// Opens or creates the index file; every change to it goes through `disk` ([`IndexFile`]).
+    /// `Ok(None)`: the file is unusable (damaged or of another format) and should be rebuilt.
+    pub fn open(path: &Path, cache_bytes: usize, disk: Arc<dyn Disk>) -> Result<Option<Index>, Error> {
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(DatabaseError::from)
+            .and_then(|file| IndexFile::new(file, disk))
+            .and_then(|backend| Database::builder().set_cache_size(cache_bytes).create_with_backend(backend));
+        let db = match opened {
             Ok(db) => db,
             Err(error) => {
                 tracing::warn!(%error, path = %path.display(), "index file cannot be opened; it will be rebuilt");

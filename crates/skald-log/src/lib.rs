@@ -23,6 +23,7 @@
 
 pub mod format;
 pub mod index;
+mod index_file;
 pub mod indexer;
 mod pending;
 pub mod read;

@@ -59,7 +59,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
     let (segment, next_position) = recover_segments(&segments_dir, options, &mut report)?;
 
     let index_path = dir.join("index.redb");
-    let mut index = Index::open(&index_path, options.index_cache_bytes)?;
+    let mut index = Index::open(&index_path, options.index_cache_bytes, options.disk.clone())?;
     let indexed = match &index {
         Some(index) => index.read()?.indexed_position()?,
         None => None,
@@ -70,7 +70,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
         fs::remove_file(&index_path)
             .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
             .map_err(io_at(&index_path))?;
-        index = Index::open(&index_path, options.index_cache_bytes)?;
+        index = Index::open(&index_path, options.index_cache_bytes, options.disk.clone())?;
         report.index_rebuilt = true;
     }
     let index = index.ok_or_else(|| Error::storage(format!("cannot create {}", index_path.display())))?;

@@ -46,8 +46,9 @@ static ZEROS: [u8; ZEROED_STEP_BYTES as usize] = [0; ZEROED_STEP_BYTES as usize]
 /// Frames examined after a damaged frame when telling a torn tail from damage inside the log.
 const DAMAGE_SEARCH_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
-/// The two operations the writer's durability rests on, behind a trait so that tests can make
-/// them fail (a full disk, a failing fsync) and check what the store does then.
+/// The two operations the writer's durability rests on, and a say over every change to the index
+/// file, behind a trait so that tests can make them fail (a full disk, a failing fsync, a failed
+/// index commit) and check what the store does then.
 pub trait Disk: Send + Sync + std::fmt::Debug {
     /// Writes all of `data` at `offset`.
     fn write_at(&self, file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
@@ -57,6 +58,12 @@ pub trait Disk: Send + Sync + std::fmt::Debug {
     /// Makes the file's data durable (`fdatasync`).
     fn sync(&self, file: &File) -> std::io::Result<()> {
         file.sync_data()
+    }
+
+    /// Asked before each write, resize or sync of the index file; an error fails that operation,
+    /// and with it the index transaction.
+    fn index_change(&self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -1,8 +1,10 @@
-//! Injected disk faults: a failed write and a failed fsync, through the `Disk` seam.
+//! Injected disk faults: a failed write, a failed fsync and a failed index commit, through the
+//! `Disk` seam.
 //!
 //! A failed write refuses that group's appends, cuts the file back and carries on. A failed fsync
 //! leaves the file's state unknown, so the store refuses every later append until it is reopened;
-//! nothing that was acknowledged is lost, and nothing unacknowledged is half there.
+//! nothing that was acknowledged is lost, and nothing unacknowledged is half there. A failed index
+//! commit stops appends and reads the same way; reopening indexes the log again.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -18,6 +20,7 @@ use skald_log::{Options, Store};
 struct FaultyDisk {
     fail_writes: AtomicBool,
     fail_syncs: AtomicBool,
+    fail_index: AtomicBool,
 }
 
 impl Disk for FaultyDisk {
@@ -35,6 +38,13 @@ impl Disk for FaultyDisk {
             return Err(std::io::Error::other("injected: fsync failed"));
         }
         file.sync_data()
+    }
+
+    fn index_change(&self) -> std::io::Result<()> {
+        if self.fail_index.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("injected: index write failed"));
+        }
+        Ok(())
     }
 }
 
@@ -98,5 +108,46 @@ async fn a_failed_fsync_stops_appends_until_the_store_is_reopened() {
     let retried = store.append(unacknowledged).await.unwrap();
     assert_eq!(retried.replayed, after.len() == 4, "a retry is answered from the log when the events made it");
     assert_eq!(positions(&store).await.len(), 4, "either way, the events are there exactly once");
+    store.close();
+}
+
+#[tokio::test]
+async fn a_failed_index_commit_stops_the_store_until_it_is_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Arc::new(FaultyDisk::default());
+    // No timed checkpoint may hit the failing index before the append below does.
+    let options =
+        Options { disk: disk.clone(), checkpoint_interval: std::time::Duration::from_secs(3600), ..Options::default() };
+    let store = Store::open(dir.path(), options).unwrap();
+    store.append(append("a", 0)).await.unwrap();
+    assert_eq!(positions(&store).await.len(), 2);
+    disk.fail_index.store(true, Ordering::SeqCst);
+    // The append's write and fsync succeed; whether it is answered before its index commit fails
+    // is a race, and either answer is allowed.
+    let unindexed = append("a", 1);
+    let acknowledged = match store.append(unindexed.clone()).await {
+        Ok(_) => true,
+        Err(error) => {
+            assert!(matches!(error, Error::Storage(ref m) if m.contains("index")), "{error:?}");
+            false
+        }
+    };
+    // A read waits for the index to cover what is committed: it learns of the failure.
+    let error = store.read(&Selector::All, ReadOptions::forward(0, 1000)).await.unwrap_err();
+    assert!(matches!(error, Error::Storage(ref m) if m.contains("index write failed")), "{error:?}");
+    let error = store.append(append("b", 2)).await.unwrap_err();
+    assert!(matches!(error, Error::Storage(_)), "later appends are refused: {error:?}");
+    disk.fail_index.store(false, Ordering::SeqCst);
+    store.close();
+    drop(store);
+
+    let store = Store::open(dir.path(), Options::default()).unwrap();
+    let after = positions(&store).await;
+    assert!(after.len() == 4 || (!acknowledged && after.len() == 2), "acknowledged: {acknowledged}, {after:?}");
+    let retried = store.append(unindexed).await.unwrap();
+    assert_eq!(retried.replayed, after.len() == 4, "a retry is answered from the log when the events made it");
+    store.append(append("b", 2)).await.unwrap();
+    let expected: Vec<(u64, String)> = (0..6).map(|p| (p, if p % 2 == 0 { "E" } else { "F" }.to_owned())).collect();
+    assert_eq!(positions(&store).await, expected, "every event once, indexed again");
     store.close();
 }
