@@ -12,12 +12,12 @@
 //! from the log. Recovery ([`Inner::recover`]) replays every open execution and re-issues its
 //! pending commands. Idle executions beyond `executions_cached_max` are evicted.
 
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::Value;
 use skald_asl::{Command, Execution, ExecutionStatus, HandleError, Input};
 use skald_core::EventStore;
 use tokio::sync::{oneshot, watch, OwnedMutexGuard, Semaphore};
@@ -302,7 +302,7 @@ impl Inner {
                 Command::StartTimer { timer_id, fire_at } => self.timers.start(id, &timer_id, fire_at),
                 Command::CancelTimer { timer_id } => self.timers.cancel(id, &timer_id),
                 Command::CompleteExecution { output, .. } => {
-                    drop(output); // the execution's own share of it moves into the answer
+                    drop(output); // the command's share: the execution's then moves into the answer uncopied
                     self.complete(id, slot)
                 }
             }
