@@ -199,8 +199,11 @@ impl Writer {
         let jobs = group.take_jobs();
         // Sized once per round: growing the buffer frame by frame copied it over and over.
         let events: usize = jobs.iter().flat_map(|job| &job.appends).map(|a| a.events.len()).sum();
+        let streams: usize = jobs.iter().map(|job| job.appends.len()).sum();
         let payload_bytes: usize = jobs.iter().map(|job| job.bytes).sum();
         open.staging.frames.reserve(payload_bytes + events * FRAME_OVERHEAD_BYTES_ESTIMATE);
+        open.staging.facts.ids.reserve(events);
+        open.staging.facts.heads.reserve(streams);
         for job in jobs {
             match stage_append(&self.shared, &open.snapshot.reader, &self.pending, &job.appends, &mut open.staging) {
                 Ok(Staged::Fresh(outcome)) => {
