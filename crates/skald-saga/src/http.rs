@@ -51,8 +51,9 @@ pub fn client(connect_timeout: Duration) -> Client {
         .build(connector)
 }
 
-/// The header that carries the attempt's idempotency key.
-pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
+/// The header that carries the attempt's idempotency key, `Idempotency-Key` (names are
+/// case-insensitive; a static name is not parsed on every call).
+pub const IDEMPOTENCY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 
 /// Calls `url` once; the whole exchange, connecting and reading the body included, ends
 /// within `timeout`.
@@ -74,8 +75,7 @@ pub async fn call(
     };
     let request = Request::post(uri)
         .header(CONTENT_TYPE, "application/json")
-        // A static name: parsing the text on every call copied and lower-cased it.
-        .header(HeaderName::from_static("idempotency-key"), idempotency_key)
+        .header(IDEMPOTENCY_HEADER, idempotency_key)
         .body(Full::new(Bytes::from(body)));
     let request = match request {
         Ok(r) => r,

@@ -153,7 +153,7 @@ fn bad_request(cause: String) -> Answer {
 }
 
 fn handle(services: &Services, endpoint: &'static str, headers: &HeaderMap, body: &Value) -> Answer {
-    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let key = headers.get(crate::http::IDEMPOTENCY_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let trip = body.get("trip_id").and_then(Value::as_str).unwrap_or_default().to_owned();
     let mut ledger = services.lock().unwrap_or_else(|p| p.into_inner());
     *ledger.requests.entry(key.to_owned()).or_default() += 1;
