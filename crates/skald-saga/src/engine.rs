@@ -48,6 +48,7 @@ pub(crate) struct Counters {
     pub history_bytes: AtomicU64,
     pub transitions: AtomicU64,
     pub appends: AtomicU64,
+    pub recovery_index_records: AtomicU64,
 }
 
 /// What became of an input.
@@ -368,9 +369,20 @@ impl Inner {
 
     /// Replays every open execution and re-issues its pending commands.
     pub async fn recover(self: &Arc<Self>) -> Result<usize, SagaError> {
-        let ids = journal::open_executions(&self.store).await?;
-        let count = ids.len();
-        for id in ids {
+        let scan = journal::open_executions(&self.store).await?;
+        self.counters.recovery_index_records.store(scan.records_read, Ordering::Relaxed);
+        tracing::debug!(
+            from = scan.scanned_from,
+            records = scan.records_read,
+            open = scan.ids.len(),
+            "scanned $executions"
+        );
+        if let Err(e) = journal::record_checkpoint(&self.store, &scan).await {
+            // Only the next start-up's speed depends on it: it reads from the older checkpoint.
+            tracing::warn!(error = %e, "cannot record how far $executions may be skipped");
+        }
+        let count = scan.ids.len();
+        for id in scan.ids {
             lock(&self.open).insert(id.clone());
             let mut guard = match self.slot(&id).await {
                 Ok(guard) => guard,

@@ -62,6 +62,9 @@ pub struct CoordinatorStats {
     pub open_executions: usize,
     /// Timers pending now.
     pub timers: usize,
+    /// `$executions` records read at start-up to find the open executions: those since the
+    /// oldest execution that was open at the previous start-up, not every one ever started.
+    pub recovery_index_records: u64,
 }
 
 /// A running coordinator. Cheap to clone; every clone talks to the same coordinator.
@@ -231,6 +234,7 @@ impl CoordinatorHandle {
             appends: c.appends.load(Ordering::Relaxed),
             open_executions: crate::engine::lock(&self.inner.open).len(),
             timers: self.inner.timers.len(),
+            recovery_index_records: c.recovery_index_records.load(Ordering::Relaxed),
         }
     }
 

@@ -5,6 +5,15 @@
 //! `no_stream` makes a start idempotent by name. The `$executions` index gets one
 //! `ExecutionOpened` record (in the same append as the first step) and one `ExecutionClosed`
 //! record (in the same append as the last): recovery reads it to find the open executions.
+//!
+//! Recovery need not read `$executions` from the start. Each start-up that finds where the
+//! oldest still-open execution's `ExecutionOpened` record lies appends an [`ExecutionsScanned`]
+//! record to `$executions-checkpoint`: every execution opened below `open_from` had closed by the
+//! time the scan read up to `scanned_to`. A closed execution stays closed, so the finding holds
+//! for good, whatever other coordinators on the store do meanwhile (it is derived from the log,
+//! not from one coordinator's memory), and the next start-up reads `$executions` from
+//! `open_from`. Start-up work is then bounded by the records since the oldest open execution,
+//! not by every execution ever started.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -17,7 +26,7 @@ use skald_core::{
 };
 
 use crate::error::SagaError;
-use crate::names::{execution_stream, EXECUTIONS_STREAM};
+use crate::names::{execution_stream, EXECUTIONS_CHECKPOINT_STREAM, EXECUTIONS_STREAM};
 
 /// `ExecutionOpened` in `$executions`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,6 +58,19 @@ pub struct Closed {
 pub const OPENED_TYPE: &str = "ExecutionOpened";
 /// Event type of [`Closed`].
 pub const CLOSED_TYPE: &str = "ExecutionClosed";
+
+/// `ExecutionsScanned` in `$executions-checkpoint` (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionsScanned {
+    /// Every execution whose `ExecutionOpened` record lies below this `$executions` version had
+    /// closed by `scanned_to`: recovery reads from here.
+    pub open_from: u64,
+    /// The last `$executions` version the scan read.
+    pub scanned_to: u64,
+}
+
+/// Event type of [`ExecutionsScanned`].
+pub const SCANNED_TYPE: &str = "ExecutionsScanned";
 
 /// A record for the `$executions` index, appended with a step.
 #[derive(Clone, Debug)]
@@ -156,12 +178,28 @@ pub async fn ends(store: &Arc<dyn EventStore>, execution_id: &str) -> Result<(Hi
     }
 }
 
-/// The ids of executions opened and not closed, in the order they were opened.
-pub async fn open_executions(store: &Arc<dyn EventStore>) -> Result<Vec<String>, SagaError> {
+/// What a start-up's scan of `$executions` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenExecutions {
+    /// Executions opened and not closed, in the order they were opened.
+    pub ids: Vec<String>,
+    /// The `$executions` version the scan started at (the last checkpoint's `open_from`, or 0).
+    pub scanned_from: u64,
+    /// `$executions` records the scan read.
+    pub records_read: u64,
+    /// What the next scan may skip, when this one read anything.
+    pub finding: Option<ExecutionsScanned>,
+}
+
+/// Finds the open executions: reads `$executions` from the last checkpoint's `open_from`.
+pub async fn open_executions(store: &Arc<dyn EventStore>) -> Result<OpenExecutions, SagaError> {
+    let scanned_from = last_checkpoint(store).await?.map_or(0, |c| c.open_from);
     let selector = Selector::Stream(EXECUTIONS_STREAM.to_owned());
     let mut opened = Vec::new();
     let mut closed = HashSet::new();
-    let mut from = Some(0);
+    let mut records_read = 0;
+    let mut last_read = None;
+    let mut from = Some(scanned_from);
     while let Some(start) = from {
         let page = match store.read(&selector, ReadOptions::forward(start, READ_EVENTS_MAX)).await {
             Ok(page) => page,
@@ -169,10 +207,12 @@ pub async fn open_executions(store: &Arc<dyn EventStore>) -> Result<Vec<String>,
             Err(e) => return Err(e.into()),
         };
         for event in &page.events {
+            records_read += 1;
+            last_read = Some(event.version);
             match event.event_type.as_str() {
                 OPENED_TYPE => {
                     if let Ok(o) = event.data.decode::<Opened>() {
-                        opened.push(o.execution_id);
+                        opened.push((event.version, o.execution_id));
                     }
                 }
                 CLOSED_TYPE => {
@@ -186,7 +226,46 @@ pub async fn open_executions(store: &Arc<dyn EventStore>) -> Result<Vec<String>,
         from = page.next;
     }
     let mut seen = HashSet::new();
-    Ok(opened.into_iter().filter(|id| !closed.contains(id) && seen.insert(id.clone())).collect())
+    let open: Vec<(u64, String)> =
+        opened.into_iter().filter(|(_, id)| !closed.contains(id) && seen.insert(id.clone())).collect();
+    let finding = last_read.map(|scanned_to| ExecutionsScanned {
+        open_from: open.first().map_or(scanned_to + 1, |(version, _)| *version),
+        scanned_to,
+    });
+    assert!(finding.is_none_or(|f| f.open_from >= scanned_from), "a scan never moves the start back");
+    Ok(OpenExecutions { ids: open.into_iter().map(|(_, id)| id).collect(), scanned_from, records_read, finding })
+}
+
+/// The newest [`ExecutionsScanned`], if any. One that does not decode is passed over (with a
+/// warning): recovery then reads `$executions` from the start, which is slower but complete.
+pub async fn last_checkpoint(store: &Arc<dyn EventStore>) -> Result<Option<ExecutionsScanned>, SagaError> {
+    let selector = Selector::Stream(EXECUTIONS_CHECKPOINT_STREAM.to_owned());
+    let options = ReadOptions { from: None, direction: Direction::Backward, limit: 1, as_of: None };
+    let page = match store.read(&selector, options).await {
+        Ok(page) => page,
+        Err(Error::StreamNotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(event) = page.events.first() else { return Ok(None) };
+    match event.data.decode::<ExecutionsScanned>() {
+        Ok(checkpoint) if event.event_type == SCANNED_TYPE => Ok(Some(checkpoint)),
+        _ => {
+            tracing::warn!(
+                stream = EXECUTIONS_CHECKPOINT_STREAM,
+                version = event.version,
+                "not an ExecutionsScanned record; reading $executions from the start"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Records `scan`'s finding for the next start-up, when it lets that one skip more than this one did.
+pub async fn record_checkpoint(store: &Arc<dyn EventStore>, scan: &OpenExecutions) -> Result<(), SagaError> {
+    let Some(finding) = scan.finding.filter(|f| f.open_from > scan.scanned_from) else { return Ok(()) };
+    let event = NewEvent::new(SCANNED_TYPE, Json::from_value(&finding));
+    store.append(vec![StreamAppend::new(EXECUTIONS_CHECKPOINT_STREAM, vec![event])]).await?;
+    Ok(())
 }
 
 /// A page of `ExecutionOpened` records with their index-stream versions, newest first, from

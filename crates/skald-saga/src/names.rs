@@ -1,6 +1,7 @@
 //! Names and where things live in the log: state machine and execution names (checked like Step
 //! Functions': 1–80 of `A-Z a-z 0-9 - _`), execution ids (`<state machine>.<name>`, so a start
-//! is idempotent by name), and the streams `$sm-<name>`, `$exec-<id>` and `$executions`.
+//! is idempotent by name), and the streams `$sm-<name>`, `$exec-<id>`, `$executions` and
+//! `$executions-checkpoint`.
 
 use sha2::{Digest, Sha256};
 
@@ -10,6 +11,8 @@ use crate::error::SagaError;
 pub const NAME_CHARS_MAX: usize = 80;
 /// The index stream: one `ExecutionOpened` and one `ExecutionClosed` record per execution.
 pub const EXECUTIONS_STREAM: &str = "$executions";
+/// Where start-ups record how far `$executions` may be skipped (`journal::ExecutionsScanned`).
+pub const EXECUTIONS_CHECKPOINT_STREAM: &str = "$executions-checkpoint";
 
 /// Checks a state machine or execution name.
 pub fn validate_name(field: &str, name: &str) -> Result<(), SagaError> {

@@ -266,3 +266,125 @@ async fn two_coordinators_on_one_store_never_interleave_a_history() {
         assert_eq!(terminal, 1, "{name}: ended once");
     }
 }
+
+fn pass_only() -> Value {
+    json!({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": true}}})
+}
+
+/// The `$executions` version of the `ExecutionOpened` record of `id`.
+async fn opened_version(store: &Arc<dyn EventStore>, id: &str) -> u64 {
+    let selector = skald_core::Selector::Stream("$executions".to_owned());
+    let page = store.read(&selector, skald_core::ReadOptions::forward(0, 1000)).await.unwrap();
+    let opened = page
+        .events
+        .iter()
+        .find(|e| e.event_type == "ExecutionOpened" && e.data.to_value()["execution_id"].as_str() == Some(id));
+    opened.expect("an ExecutionOpened record").version
+}
+
+async fn last_checkpoint(store: &Arc<dyn EventStore>) -> Value {
+    let selector = skald_core::Selector::Stream("$executions-checkpoint".to_owned());
+    let options =
+        skald_core::ReadOptions { from: None, direction: skald_core::Direction::Backward, limit: 1, as_of: None };
+    let page = store.read(&selector, options).await.unwrap();
+    page.events[0].data.to_value()
+}
+
+#[tokio::test]
+async fn start_up_reads_the_executions_index_from_the_oldest_open_execution() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(t0());
+    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
+    let start = || Coordinator::start(store.clone(), options());
+    let first = start().await.unwrap();
+    assert_eq!(first.stats().recovery_index_records, 0);
+    first.create_state_machine("quick", pass_only()).await.unwrap();
+    first.create_state_machine("pause", wait_then_pass(3600, "late")).await.unwrap();
+    let run_quick = |saga: skald_saga::CoordinatorHandle, range: std::ops::Range<usize>| async move {
+        for i in range {
+            let id = saga.start_execution(StartExecution::new("quick", format!("q{i}"), json!({}))).await.unwrap();
+            assert_eq!(
+                saga.wait_for_execution(&id.execution_id, WAIT).await.unwrap().status,
+                ExecutionStatus::Succeeded
+            );
+        }
+    };
+    run_quick(first.clone(), 0..10).await;
+    let long = first.start_execution(StartExecution::new("pause", "long", json!({}))).await.unwrap().execution_id;
+    run_quick(first.clone(), 10..20).await;
+    first.shutdown().await;
+
+    // The first start-up with history reads it all: 20 executions opened and closed, one open.
+    let second = start().await.unwrap();
+    assert_eq!(second.stats().recovery_index_records, 41);
+    assert_eq!(second.stats().open_executions, 1);
+    let from = opened_version(&store, &long).await;
+    assert_eq!(last_checkpoint(&store).await, json!({"open_from": from, "scanned_to": 40}));
+    second.shutdown().await;
+
+    // The next ones start at the open execution's record: it and the 10 executions after it.
+    let third = start().await.unwrap();
+    assert_eq!(third.stats().recovery_index_records, 21);
+    assert_eq!(third.stats().open_executions, 1);
+    clock.advance(3_600_001);
+    assert_eq!(third.wait_for_execution(&long, WAIT).await.unwrap().status, ExecutionStatus::Succeeded);
+    third.shutdown().await;
+
+    // Once it has closed, a start-up finds nothing open and the one after it reads nothing.
+    let fourth = start().await.unwrap();
+    assert_eq!(fourth.stats().recovery_index_records, 22);
+    assert_eq!(fourth.stats().open_executions, 0);
+    run_quick(fourth.clone(), 20..21).await;
+    fourth.shutdown().await;
+    let fifth = start().await.unwrap();
+    assert_eq!(fifth.stats().recovery_index_records, 2);
+    fifth.shutdown().await;
+    let sixth = start().await.unwrap();
+    assert_eq!(sixth.stats().recovery_index_records, 0);
+}
+
+#[tokio::test]
+async fn a_checkpoint_never_hides_an_execution_another_coordinator_opens_later() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(t0());
+    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
+    let running = Coordinator::start(store.clone(), options()).await.unwrap();
+    running.create_state_machine("quick", pass_only()).await.unwrap();
+    running.create_state_machine("pause", wait_then_pass(60, "late")).await.unwrap();
+    for i in 0..5 {
+        let id = running.start_execution(StartExecution::new("quick", format!("q{i}"), json!({}))).await.unwrap();
+        running.wait_for_execution(&id.execution_id, WAIT).await.unwrap();
+    }
+    let early = running.start_execution(StartExecution::new("pause", "early", json!({}))).await.unwrap().execution_id;
+    // Another coordinator starts and records where the open execution's record lies...
+    let other = Coordinator::start(store.clone(), options()).await.unwrap();
+    assert_eq!(last_checkpoint(&store).await["open_from"], json!(opened_version(&store, &early).await));
+    other.shutdown().await;
+    // ...while the running one opens another execution after that scan, and then stops.
+    let late = running.start_execution(StartExecution::new("pause", "late", json!({}))).await.unwrap().execution_id;
+    running.shutdown().await;
+    clock.advance(61_000);
+    let next = Coordinator::start(store.clone(), options()).await.unwrap();
+    assert_eq!(next.stats().open_executions, 2);
+    for id in [early, late] {
+        assert_eq!(next.wait_for_execution(&id, WAIT).await.unwrap().status, ExecutionStatus::Succeeded);
+    }
+}
+
+#[tokio::test]
+async fn a_checkpoint_that_does_not_decode_means_reading_the_index_from_the_start() {
+    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let clock = ManualClock::new(t0());
+    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
+    let first = Coordinator::start(store.clone(), options()).await.unwrap();
+    first.create_state_machine("pause", wait_then_pass(60, "late")).await.unwrap();
+    let id = first.start_execution(StartExecution::new("pause", "p", json!({}))).await.unwrap().execution_id;
+    first.shutdown().await;
+    let garbage =
+        skald_core::NewEvent::new("ExecutionsScanned", skald_core::Json::from_value(&json!({"open_from": "x"})));
+    store.append(vec![skald_core::StreamAppend::new("$executions-checkpoint", vec![garbage])]).await.unwrap();
+    clock.advance(61_000);
+    let second = Coordinator::start(store.clone(), options()).await.unwrap();
+    assert_eq!(second.stats().recovery_index_records, 1);
+    assert_eq!(second.wait_for_execution(&id, WAIT).await.unwrap().status, ExecutionStatus::Succeeded);
+}
