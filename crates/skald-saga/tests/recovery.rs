@@ -16,6 +16,23 @@ fn t0() -> Timestamp {
     Timestamp::parse_rfc3339("2026-06-01T00:00:00Z").unwrap()
 }
 
+/// A store that outlives its coordinators, and the manual clock they share.
+struct Restarts {
+    store: Arc<dyn EventStore>,
+    clock: ManualClock,
+}
+
+impl Restarts {
+    fn in_memory() -> Self {
+        Restarts { store: Arc::new(MemoryStore::new()), clock: ManualClock::new(t0()) }
+    }
+
+    async fn start(&self) -> skald_saga::CoordinatorHandle {
+        let options = CoordinatorOptions { clock: Arc::new(self.clock.clone()), ..Default::default() };
+        Coordinator::start(self.store.clone(), options).await.unwrap()
+    }
+}
+
 fn wait_then_pass(seconds: u64, text: &str) -> Value {
     json!({
         "StartAt": "Pause",
@@ -47,17 +64,16 @@ async fn settle() {
 
 #[tokio::test]
 async fn wait_timer_fires_after_restart() {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let clock = ManualClock::new(t0());
-    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
-    let first = Coordinator::start(store.clone(), options()).await.unwrap();
+    let restarts = Restarts::in_memory();
+    let clock = &restarts.clock;
+    let first = restarts.start().await;
     first.create_state_machine("pause", wait_then_pass(60, "v1")).await.unwrap();
     let id = first.start_execution(StartExecution::new("pause", "p1", json!({}))).await.unwrap().execution_id;
     assert_eq!(first.stats().timers, 1);
     first.shutdown().await;
 
     clock.advance(61_000);
-    let second = Coordinator::start(store.clone(), options()).await.unwrap();
+    let second = restarts.start().await;
     let done = second.wait_for_execution(&id, WAIT).await.unwrap();
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     assert_eq!(done.output, Some(json!({"said": "v1"})));
@@ -67,14 +83,13 @@ async fn wait_timer_fires_after_restart() {
 
 #[tokio::test]
 async fn timer_waits_for_its_time_after_restart() {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let clock = ManualClock::new(t0());
-    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
-    let first = Coordinator::start(store.clone(), options()).await.unwrap();
+    let restarts = Restarts::in_memory();
+    let clock = &restarts.clock;
+    let first = restarts.start().await;
     first.create_state_machine("pause", wait_then_pass(3600, "later")).await.unwrap();
     let id = first.start_execution(StartExecution::new("pause", "p2", json!({}))).await.unwrap().execution_id;
     first.shutdown().await;
-    let second = Coordinator::start(store.clone(), options()).await.unwrap();
+    let second = restarts.start().await;
     clock.advance(1_000_000);
     settle().await;
     assert_eq!(second.describe_execution(&id).await.unwrap().status, ExecutionStatus::Running);
@@ -166,10 +181,9 @@ async fn retry_backoff_and_task_timeout_survive_a_restart() {
 
 #[tokio::test]
 async fn an_execution_stays_on_the_version_it_started_with() {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let clock = ManualClock::new(t0());
-    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
-    let saga = Coordinator::start(store.clone(), options()).await.unwrap();
+    let restarts = Restarts::in_memory();
+    let clock = &restarts.clock;
+    let saga = restarts.start().await;
     let v1 = saga.create_state_machine("pause", wait_then_pass(10, "v1")).await.unwrap();
     assert_eq!(v1.version, 1);
     let old = saga.start_execution(StartExecution::new("pause", "old", json!({}))).await.unwrap();
@@ -179,7 +193,7 @@ async fn an_execution_stays_on_the_version_it_started_with() {
     assert_eq!((old.state_machine_version, new.state_machine_version), (1, 2));
     // Restart in between, so the old one is rebuilt from its history with version 1.
     saga.shutdown().await;
-    let saga = Coordinator::start(store.clone(), options()).await.unwrap();
+    let saga = restarts.start().await;
     clock.advance(11_000);
     let old = saga.wait_for_execution(&old.execution_id, WAIT).await.unwrap();
     let new = saga.wait_for_execution(&new.execution_id, WAIT).await.unwrap();
@@ -292,11 +306,9 @@ async fn last_checkpoint(store: &Arc<dyn EventStore>) -> Value {
 
 #[tokio::test]
 async fn start_up_reads_the_executions_index_from_the_oldest_open_execution() {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let clock = ManualClock::new(t0());
-    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
-    let start = || Coordinator::start(store.clone(), options());
-    let first = start().await.unwrap();
+    let restarts = Restarts::in_memory();
+    let (store, clock) = (&restarts.store, &restarts.clock);
+    let first = restarts.start().await;
     assert_eq!(first.stats().recovery_index_records, 0);
     first.create_state_machine("quick", pass_only()).await.unwrap();
     first.create_state_machine("pause", wait_then_pass(3600, "late")).await.unwrap();
@@ -315,15 +327,15 @@ async fn start_up_reads_the_executions_index_from_the_oldest_open_execution() {
     first.shutdown().await;
 
     // The first start-up with history reads it all: 20 executions opened and closed, one open.
-    let second = start().await.unwrap();
+    let second = restarts.start().await;
     assert_eq!(second.stats().recovery_index_records, 41);
     assert_eq!(second.stats().open_executions, 1);
-    let from = opened_version(&store, &long).await;
-    assert_eq!(last_checkpoint(&store).await, json!({"open_from": from, "scanned_to": 40}));
+    let from = opened_version(store, &long).await;
+    assert_eq!(last_checkpoint(store).await, json!({"open_from": from, "scanned_to": 40}));
     second.shutdown().await;
 
     // The next ones start at the open execution's record: it and the 10 executions after it.
-    let third = start().await.unwrap();
+    let third = restarts.start().await;
     assert_eq!(third.stats().recovery_index_records, 21);
     assert_eq!(third.stats().open_executions, 1);
     clock.advance(3_600_001);
@@ -331,24 +343,23 @@ async fn start_up_reads_the_executions_index_from_the_oldest_open_execution() {
     third.shutdown().await;
 
     // Once it has closed, a start-up finds nothing open and the one after it reads nothing.
-    let fourth = start().await.unwrap();
+    let fourth = restarts.start().await;
     assert_eq!(fourth.stats().recovery_index_records, 22);
     assert_eq!(fourth.stats().open_executions, 0);
     run_quick(fourth.clone(), 20..21).await;
     fourth.shutdown().await;
-    let fifth = start().await.unwrap();
+    let fifth = restarts.start().await;
     assert_eq!(fifth.stats().recovery_index_records, 2);
     fifth.shutdown().await;
-    let sixth = start().await.unwrap();
+    let sixth = restarts.start().await;
     assert_eq!(sixth.stats().recovery_index_records, 0);
 }
 
 #[tokio::test]
 async fn a_checkpoint_never_hides_an_execution_another_coordinator_opens_later() {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let clock = ManualClock::new(t0());
-    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
-    let running = Coordinator::start(store.clone(), options()).await.unwrap();
+    let restarts = Restarts::in_memory();
+    let (store, clock) = (&restarts.store, &restarts.clock);
+    let running = restarts.start().await;
     running.create_state_machine("quick", pass_only()).await.unwrap();
     running.create_state_machine("pause", wait_then_pass(60, "late")).await.unwrap();
     for i in 0..5 {
@@ -357,14 +368,14 @@ async fn a_checkpoint_never_hides_an_execution_another_coordinator_opens_later()
     }
     let early = running.start_execution(StartExecution::new("pause", "early", json!({}))).await.unwrap().execution_id;
     // Another coordinator starts and records where the open execution's record lies...
-    let other = Coordinator::start(store.clone(), options()).await.unwrap();
-    assert_eq!(last_checkpoint(&store).await["open_from"], json!(opened_version(&store, &early).await));
+    let other = restarts.start().await;
+    assert_eq!(last_checkpoint(store).await["open_from"], json!(opened_version(store, &early).await));
     other.shutdown().await;
     // ...while the running one opens another execution after that scan, and then stops.
     let late = running.start_execution(StartExecution::new("pause", "late", json!({}))).await.unwrap().execution_id;
     running.shutdown().await;
     clock.advance(61_000);
-    let next = Coordinator::start(store.clone(), options()).await.unwrap();
+    let next = restarts.start().await;
     assert_eq!(next.stats().open_executions, 2);
     for id in [early, late] {
         assert_eq!(next.wait_for_execution(&id, WAIT).await.unwrap().status, ExecutionStatus::Succeeded);
@@ -373,10 +384,9 @@ async fn a_checkpoint_never_hides_an_execution_another_coordinator_opens_later()
 
 #[tokio::test]
 async fn a_checkpoint_that_does_not_decode_means_reading_the_index_from_the_start() {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let clock = ManualClock::new(t0());
-    let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
-    let first = Coordinator::start(store.clone(), options()).await.unwrap();
+    let restarts = Restarts::in_memory();
+    let (store, clock) = (&restarts.store, &restarts.clock);
+    let first = restarts.start().await;
     first.create_state_machine("pause", wait_then_pass(60, "late")).await.unwrap();
     let id = first.start_execution(StartExecution::new("pause", "p", json!({}))).await.unwrap().execution_id;
     first.shutdown().await;
@@ -384,7 +394,7 @@ async fn a_checkpoint_that_does_not_decode_means_reading_the_index_from_the_star
         skald_core::NewEvent::new("ExecutionsScanned", skald_core::Json::from_value(&json!({"open_from": "x"})));
     store.append(vec![skald_core::StreamAppend::new("$executions-checkpoint", vec![garbage])]).await.unwrap();
     clock.advance(61_000);
-    let second = Coordinator::start(store.clone(), options()).await.unwrap();
+    let second = restarts.start().await;
     assert_eq!(second.stats().recovery_index_records, 1);
     assert_eq!(second.wait_for_execution(&id, WAIT).await.unwrap().status, ExecutionStatus::Succeeded);
 }
