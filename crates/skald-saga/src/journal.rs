@@ -238,7 +238,7 @@ pub async fn open_executions(store: &Arc<dyn EventStore>) -> Result<OpenExecutio
 
 /// The newest [`ExecutionsScanned`], if any. One that does not decode is passed over (with a
 /// warning): recovery then reads `$executions` from the start, which is slower but complete.
-pub async fn last_checkpoint(store: &Arc<dyn EventStore>) -> Result<Option<ExecutionsScanned>, SagaError> {
+async fn last_checkpoint(store: &Arc<dyn EventStore>) -> Result<Option<ExecutionsScanned>, SagaError> {
     let selector = Selector::Stream(EXECUTIONS_CHECKPOINT_STREAM.to_owned());
     let options = ReadOptions { from: None, direction: Direction::Backward, limit: 1, as_of: None };
     let page = match store.read(&selector, options).await {
