@@ -24,7 +24,8 @@ macro_rules! event_store_contract {
             metadata_hides_events_and_a_deleted_stream_can_be_recreated,
             streams_are_listed_by_name_in_pages,
             subscriptions_catch_up_then_follow_live,
-            invalid_appends_name_the_field
+            invalid_appends_name_the_field,
+            conditions_guard_appends_atomically
         );
     };
     (@cases $make_store:expr; $($case:ident),* $(,)?) => {
@@ -49,7 +50,7 @@ pub mod cases {
 
     use crate::{
         AsOf, Direction, Error, EventStore, ExpectedVersion, NewEvent, ReadOptions, RecordedEvent, Selector,
-        StreamAppend, StreamMetadata, SubscribeFrom,
+        StreamAppend, StreamCondition, StreamMetadata, SubscribeFrom,
     };
 
     fn event(kind: &str, n: u64) -> NewEvent {
@@ -291,5 +292,51 @@ pub mod cases {
         let error = store.append(vec![StreamAppend::new("s", vec![])]).await.unwrap_err();
         assert!(matches!(error, Error::Invalid { ref field, .. } if field == "events"), "{error:?}");
         assert_eq!(store.head_position(), Some(1));
+    }
+
+    pub async fn conditions_guard_appends_atomically(store: Arc<dyn EventStore>) {
+        append(&*store, "lease-1", &["Acquired"]).await;
+        let guarded = |expected| {
+            let store = store.clone();
+            async move {
+                let events = vec![StreamAppend::new("work-1", vec![event("Done", 0)])];
+                store.append_if(events, vec![StreamCondition::new("lease-1", expected)]).await
+            }
+        };
+        let outcome = guarded(ExpectedVersion::Exact(0)).await.unwrap();
+        assert_eq!(outcome.streams.len(), 1, "a condition writes nothing of its own");
+        assert_eq!(outcome.streams[0].first_position, 1);
+        append(&*store, "lease-1", &["TakenOver"]).await;
+        let error = guarded(ExpectedVersion::Exact(0)).await.unwrap_err();
+        assert_eq!(
+            error,
+            Error::WrongExpectedVersion {
+                stream: "lease-1".into(),
+                expected: ExpectedVersion::Exact(0),
+                actual: Some(1)
+            },
+            "the failed condition names its stream"
+        );
+        assert_eq!(store.head_position(), Some(2), "nothing of a refused append is written");
+        assert!(guarded(ExpectedVersion::NoStream).await.is_err());
+        guarded(ExpectedVersion::Exists).await.unwrap();
+        // A retry is answered with the original positions even though the condition no longer holds.
+        let request = vec![StreamAppend::new("work-2", vec![event("Done", 0)])];
+        let first = store
+            .append_if(request.clone(), vec![StreamCondition::new("lease-1", ExpectedVersion::Exact(1))])
+            .await
+            .unwrap();
+        append(&*store, "lease-1", &["Renewed"]).await;
+        let again =
+            store.append_if(request, vec![StreamCondition::new("lease-1", ExpectedVersion::Exact(1))]).await.unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.streams, first.streams);
+        // Conditions are checked for shape: a real expectation, a stream not written by the append.
+        let any = vec![StreamCondition::new("lease-1", ExpectedVersion::Any)];
+        let error = store.append_if(vec![StreamAppend::new("w", vec![event("A", 0)])], any).await.unwrap_err();
+        assert!(matches!(error, Error::Invalid { ref field, .. } if field == "conditions[0].expected_version"));
+        let same = vec![StreamCondition::new("w", ExpectedVersion::NoStream)];
+        let error = store.append_if(vec![StreamAppend::new("w", vec![event("A", 0)])], same).await.unwrap_err();
+        assert!(matches!(error, Error::Invalid { ref field, .. } if field == "conditions[0].stream"), "{error:?}");
     }
 }

@@ -33,9 +33,9 @@ pub use event::{validate_event_type, Json, NewEvent, RecordedEvent, Timestamp};
 pub use follow::{follow, SUBSCRIPTION_PAGE_EVENTS_MAX};
 pub use memory::MemoryStore;
 pub use store::{
-    check_retry, validate_appends, AppendOutcome, AsOf, Direction, EventStore, EventStream, ExpectedVersion,
-    ReadOptions, ReadPage, RetryCheck, Selector, StoredId, StreamAppend, StreamAppended, StreamInfo, StreamList,
-    StreamMetadata, SubscribeFrom,
+    check_retry, validate_appends, validate_conditions, AppendOutcome, AsOf, Direction, EventStore, EventStream,
+    ExpectedVersion, ReadOptions, ReadPage, RetryCheck, Selector, StoredId, StreamAppend, StreamAppended,
+    StreamCondition, StreamInfo, StreamList, StreamMetadata, SubscribeFrom, DELETE_ATTEMPTS_MAX,
 };
 pub use stream::{
     category_of, described_by_metadata_stream, metadata_stream_of, validate_stream_name, validate_user_stream,
