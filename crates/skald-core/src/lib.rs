@@ -18,8 +18,6 @@
 //! # Ok::<_, skald_core::Error>(()) }).unwrap();
 //! ```
 
-#[cfg(feature = "contract")]
-pub mod contract;
 mod error;
 mod event;
 mod follow;

@@ -418,34 +418,46 @@ pub trait EventStore: Send + Sync + 'static {
     async fn delete_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<AppendOutcome, Error> {
         validate_stream_name(stream)?;
         let meta_stream = metadata_stream_of(stream);
+        let (mut head, mut metadata, mut meta_head) = deletion_base(self, stream, &meta_stream).await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let info = self.stream_info(stream).await?;
-            expected.check(stream, Some(info.head_version))?;
-            let meta_head = match self.stream_info(&meta_stream).await {
-                Ok(meta) => ExpectedVersion::Exact(meta.head_version),
-                Err(Error::StreamNotFound { .. }) => ExpectedVersion::NoStream,
-                Err(error) => return Err(error),
-            };
-            let metadata =
-                StreamMetadata { truncate_before: Some(info.head_version + 1), deleted: true, ..info.metadata };
-            let event = NewEvent::new(crate::METADATA_EVENT_TYPE, Json::from_value(&metadata));
+            expected.check(stream, Some(head))?;
+            let deleted = StreamMetadata { truncate_before: Some(head + 1), deleted: true, ..metadata.clone() };
+            let event = NewEvent::new(crate::METADATA_EVENT_TYPE, Json::from_value(&deleted));
             let append = StreamAppend::new(meta_stream.clone(), vec![event]).expect(meta_head);
-            let condition = StreamCondition::new(stream, ExpectedVersion::Exact(info.head_version));
+            let condition = StreamCondition::new(stream, ExpectedVersion::Exact(head));
             match self.append_if(vec![append], vec![condition]).await {
-                // Lost a race: with the metadata (always worth another look) or with a writer of
-                // the stream (only when the caller did not pin the version it saw).
-                Err(Error::WrongExpectedVersion { stream: ref raced, .. })
-                    if attempt < DELETE_ATTEMPTS_MAX
-                        && (*raced == meta_stream || !matches!(expected, ExpectedVersion::Exact(_))) =>
-                {
-                    continue
+                // Lost a race with a metadata change: look again. With a writer of the stream, the
+                // error names its new head: aim at that one, unless the caller pinned a version.
+                Err(Error::WrongExpectedVersion { stream: ref raced, actual, .. }) if attempt < DELETE_ATTEMPTS_MAX => {
+                    if *raced == meta_stream {
+                        (head, metadata, meta_head) = deletion_base(self, stream, &meta_stream).await?;
+                    } else if let (false, Some(actual)) = (matches!(expected, ExpectedVersion::Exact(_)), actual) {
+                        head = actual;
+                    } else {
+                        return Err(Error::WrongExpectedVersion { stream: raced.clone(), expected, actual });
+                    }
                 }
                 outcome => return outcome,
             }
         }
     }
+}
+
+/// What a delete starts from: the stream's head and metadata, and the metadata stream's head.
+async fn deletion_base<S: EventStore + ?Sized>(
+    store: &S,
+    stream: &str,
+    meta_stream: &str,
+) -> Result<(u64, StreamMetadata, ExpectedVersion), Error> {
+    let info = store.stream_info(stream).await?;
+    let meta_head = match store.stream_info(meta_stream).await {
+        Ok(meta) => ExpectedVersion::Exact(meta.head_version),
+        Err(Error::StreamNotFound { .. }) => ExpectedVersion::NoStream,
+        Err(error) => return Err(error),
+    };
+    Ok((info.head_version, info.metadata, meta_head))
 }
 
 /// How often [`EventStore::delete_stream`] tries again after losing a race with a writer.

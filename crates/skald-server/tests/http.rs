@@ -1,4 +1,4 @@
-//! The HTTP suite against `MemoryStore`, plus the problems that only a failing store produces.
+//! The HTTP suite on every backend, plus the problems that only a failing store produces.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use skald_core::{
 };
 use skald_server::testing::TestServer;
 
-skald_server::http_suite!(|| Arc::new(MemoryStore::new()) as Arc<dyn EventStore>);
+skald_server::http_suite!();
 
 /// A store whose every operation fails with one error.
 struct FailingStore(Error);
