@@ -22,6 +22,7 @@ mod error;
 mod event;
 mod follow;
 pub mod limits;
+pub mod membership;
 mod memory;
 mod store;
 mod stream;
@@ -29,6 +30,7 @@ mod stream;
 pub use error::Error;
 pub use event::{validate_event_type, Json, NewEvent, RecordedEvent, Timestamp};
 pub use follow::{follow, SUBSCRIPTION_PAGE_EVENTS_MAX};
+pub use membership::{LocalMembership, Membership, NodeInfo};
 pub use memory::MemoryStore;
 pub use store::{
     check_retry, validate_appends, validate_conditions, AppendOutcome, AsOf, Direction, EventStore, EventStream,

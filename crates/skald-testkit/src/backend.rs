@@ -174,7 +174,7 @@ pub async fn open_location(location: &str) -> Arc<dyn EventStore> {
     }
 }
 
-/// The reference store in memory: not durable, one process, one handle (clones share it).
+/// The reference store in memory: not durable, one process; several handles share the memory.
 pub struct Memory;
 
 struct MemorySite(MemoryStore);
@@ -197,8 +197,9 @@ impl Backend for Memory {
         "memory"
     }
     fn capabilities(&self) -> Capabilities {
-        // A reopen keeps the events (the same memory), so the reopen cases hold too.
-        Capabilities { durable: false, nodes: false, processes: false }
+        // A reopen keeps the events (the same memory), so the reopen cases hold too; "nodes" in
+        // one process share the memory.
+        Capabilities { durable: false, nodes: true, processes: false }
     }
     async fn create(&self) -> TestStore {
         let site = MemorySite(MemoryStore::new());
