@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use skald_core::{EventStore, NewEvent, StreamAppend};
-use skald_groups::{GroupError, GroupSpec, Groups, StartFrom};
+use skald_core::{EventStore, ManualClock, MemoryStore, NewEvent, StreamAppend, Timestamp};
+use skald_groups::{GroupError, GroupSpec, Groups, GroupsOptions, StartFrom};
 
 const WAIT: Duration = Duration::from_secs(2);
 
@@ -159,6 +159,33 @@ async fn expired_leases_move_streams_to_other_workers() {
     let err = groups.ack_all("g", dead.lease_id).unwrap_err();
     assert_eq!(err.code(), "lease-expired");
     groups.ack_all("g", batch.lease_id).unwrap();
+}
+
+#[tokio::test]
+async fn leases_expire_by_the_groups_clock_alone() {
+    let clock = ManualClock::new(Timestamp::now());
+    let store = Arc::new(MemoryStore::new());
+    let options = GroupsOptions { clock: Arc::new(clock.clone()), ..fast_options() };
+    let groups = Groups::start(store.clone(), options).await.unwrap();
+    let mut s = spec("g");
+    s.lease_timeout_ms = 1_000;
+    groups.create_group(s).await.unwrap();
+    append_orders(&*store, 1, 2).await;
+    let held = groups.lease("g", "slow", 10, WAIT).await.unwrap();
+    assert_eq!(held.events.len(), 2);
+    // Real time passes (the group ticks meanwhile) but its clock stands still: the lease holds.
+    let waited = groups.lease("g", "other", 10, Duration::from_millis(100)).await.unwrap();
+    assert!(waited.events.is_empty());
+    clock.advance(Duration::from_millis(1_001));
+    // Expired, its events wait out their retry backoff (at most 40 ms), on the same clock.
+    let backing_off = groups.lease("g", "other", 10, Duration::from_millis(100)).await.unwrap();
+    assert!(backing_off.events.is_empty());
+    clock.advance(Duration::from_millis(40));
+    let moved = groups.lease("g", "other", 10, WAIT).await.unwrap();
+    assert_eq!(moved.events.len(), 2);
+    assert_eq!(groups.ack_all("g", held.lease_id).unwrap_err().code(), "lease-expired");
+    groups.ack_all("g", moved.lease_id).unwrap();
+    groups.shutdown().await;
 }
 
 #[tokio::test]
