@@ -27,7 +27,8 @@ pub struct StartContext {
     pub state_machine_id: String,
     /// `$$.StateMachine.Name`.
     pub state_machine_name: String,
-    /// `$$.Execution.StartTime`, and the time of `ExecutionStarted`.
+    /// `$$.Execution.StartTime`, and the time of `ExecutionStarted` (the execution keeps it to the
+    /// millisecond).
     #[serde(with = "skald_core::rfc3339_millis")]
     pub start_time: Timestamp,
     /// Seeds the execution's random generator (jitter, `States.MathRandom`, `States.UUID`, task
@@ -240,7 +241,7 @@ impl Execution {
         (exec, step)
     }
 
-    /// Feeds one input, at time `now` (which must not be earlier than the last time given).
+    /// Feeds one input, at time `now` (cut to the millisecond; not earlier than the last time given).
     pub fn handle(&mut self, input: Input, now: Timestamp) -> Result<Step, HandleError> {
         if self.status != ExecutionStatus::Running {
             return Err(HandleError::Finished { status: self.status.to_string() });
