@@ -96,7 +96,7 @@ impl SagaBench {
         saga.create_state_machine(STATE_MACHINE, travel::definition())
             .await
             .context("cannot create the travel state machine")?;
-        let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+        let millis = skald_core::Timestamp::now().millis();
         let bench = SagaBench { saga, store, server, run_id: format!("b{millis}") };
         let warm_up =
             (0..WARM_UP_SAGAS).map(|i| one(&bench.saga, SagaPath::Success, format!("{}-warm-{i}", bench.run_id)));

@@ -5,7 +5,8 @@
 //! ([`limits`]), the errors with their stable codes ([`Error::code`]), the [`EventStore`] trait, and
 //! the rules that do not depend on storage ([`validate_appends`], [`check_retry`],
 //! [`StreamMetadata::is_visible`]). [`MemoryStore`] is the reference implementation that property
-//! tests compare the real engines against.
+//! tests compare the real engines against. Time is shared too: [`Timestamp`] is every crate's
+//! instant (with its RFC 3339 parser and formatters), [`Clock`] every service's source of it.
 //!
 //! ```
 //! use skald_core::{EventStore, MemoryStore, NewEvent, ReadOptions, Selector, StreamAppend};
@@ -18,6 +19,7 @@
 //! # Ok::<_, skald_core::Error>(()) }).unwrap();
 //! ```
 
+mod clock;
 mod error;
 mod event;
 mod follow;
@@ -27,8 +29,11 @@ mod memory;
 mod store;
 mod stream;
 
+pub use clock::{Clock, ManualClock, Sleep, SystemClock};
 pub use error::Error;
-pub use event::{validate_event_type, Json, NewEvent, RecordedEvent, Timestamp};
+pub use event::{
+    parse_rfc3339_micros, rfc3339_millis, validate_event_type, Json, NewEvent, RecordedEvent, Timestamp, TimestampError,
+};
 pub use follow::{follow, SUBSCRIPTION_PAGE_EVENTS_MAX};
 pub use membership::{LocalMembership, Membership, NodeInfo};
 pub use memory::MemoryStore;

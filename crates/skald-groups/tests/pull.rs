@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use skald_core::{NewEvent, StreamAppend};
-use skald_groups::{GroupError, GroupSpec, Groups, StartFrom};
+use skald_core::{ManualClock, NewEvent, StreamAppend, Timestamp};
+use skald_groups::{GroupError, GroupSpec, Groups, GroupsOptions, StartFrom};
 use skald_testkit::TestStore;
 
 skald_testkit::backend_tests!(crate;
@@ -24,7 +24,8 @@ skald_testkit::backend_tests!(crate;
     competing_workers_keep_per_stream_order,
     lease_arguments_are_checked,
     parked_events_stay_parked_across_a_restart_below_the_checkpoint,
-    stats_report_lag_in_events_and_seconds
+    stats_report_lag_in_events_and_seconds,
+    leases_expire_by_the_groups_clock_alone
 );
 
 const WAIT: Duration = Duration::from_secs(2);
@@ -176,6 +177,33 @@ async fn expired_leases_move_streams_to_other_workers(kit: TestStore) {
     let err = groups.ack_all("g", dead.lease_id).unwrap_err();
     assert_eq!(err.code(), "lease-expired");
     groups.ack_all("g", batch.lease_id).unwrap();
+}
+
+async fn leases_expire_by_the_groups_clock_alone(kit: TestStore) {
+    let clock = ManualClock::new(Timestamp::now());
+    let store = kit.store();
+    let options = GroupsOptions { clock: Arc::new(clock.clone()), ..fast_options() };
+    let groups = Groups::start(store.clone(), options).await.unwrap();
+    let mut s = spec("g");
+    s.lease_timeout_ms = 1_000;
+    groups.create_group(s).await.unwrap();
+    append_orders(&*store, 1, 2).await;
+    settle(&groups, "g", 2).await;
+    let held = groups.lease("g", "slow", 10, WAIT).await.unwrap();
+    assert_eq!(held.events.len(), 2);
+    // Real time passes (the group ticks meanwhile) but its clock stands still: the lease holds.
+    let waited = groups.lease("g", "other", 10, Duration::from_millis(100)).await.unwrap();
+    assert!(waited.events.is_empty());
+    clock.advance(Duration::from_millis(1_001));
+    // Expired, its events wait out their retry backoff (at most 40 ms), on the same clock.
+    let backing_off = groups.lease("g", "other", 10, Duration::from_millis(100)).await.unwrap();
+    assert!(backing_off.events.is_empty());
+    clock.advance(Duration::from_millis(40));
+    let moved = groups.lease("g", "other", 10, WAIT).await.unwrap();
+    assert_eq!(moved.events.len(), 2);
+    assert_eq!(groups.ack_all("g", held.lease_id).unwrap_err().code(), "lease-expired");
+    groups.ack_all("g", moved.lease_id).unwrap();
+    groups.shutdown().await;
 }
 
 async fn a_deleted_and_recreated_group_starts_fresh(kit: TestStore) {

@@ -35,8 +35,8 @@
 //! [`handle`] (the API), `engine` (slots, the deliver path, recovery, the timer loop),
 //! `executions` (start, describe, list, history), `tasks` (dispatch and built-ins), [`http`],
 //! `activities` (queues and tokens), `timers`, [`journal`] (history and index in the log),
-//! `machines` (definitions in the log), [`resources`], [`names`], [`model`], [`clock`],
-//! [`options`], [`error`]; with the `travel` feature, `travel` (the travel saga's task services
+//! `machines` (definitions in the log), [`resources`], [`names`], [`model`], [`options`],
+//! [`error`]; with the `travel` feature, `travel` (the travel saga's task services
 //! and definition, for examples, tests and benchmarks).
 //!
 //! # Example
@@ -61,7 +61,6 @@
 //! ```
 
 mod activities;
-pub mod clock;
 mod engine;
 pub mod error;
 mod executions;
@@ -78,7 +77,6 @@ mod timers;
 #[cfg(feature = "travel")]
 pub mod travel;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::SagaError;
 pub use handle::{Coordinator, CoordinatorHandle, CoordinatorStats};
 pub use model::{
