@@ -12,13 +12,14 @@
 //! from the log. Recovery ([`Inner::recover`]) replays every open execution and re-issues its
 //! pending commands. Idle executions beyond `executions_cached_max` are evicted.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use skald_asl::{Command, Execution, ExecutionStatus, HandleError, Input};
+use skald_cluster::{Cluster, ClusterHandle};
 use skald_core::{Clock, EventStore, Timestamp};
 use tokio::sync::{oneshot, watch, OwnedMutexGuard, Semaphore};
 use tokio::task::AbortHandle;
@@ -31,6 +32,7 @@ use crate::model::ExecutionDescription;
 use crate::names::parse_state_machine_version_id;
 use crate::options::{CoordinatorOptions, Probe, ProbePoint};
 use crate::resources::ResourceRegistry;
+use crate::shards::{fence_broken, shard_of, Shards};
 use crate::timers::Timers;
 
 /// One execution in memory. `stale` slots were thrown away and must not be used.
@@ -61,6 +63,9 @@ pub(crate) enum Delivered {
 
 pub(crate) struct Inner {
     pub store: Arc<dyn EventStore>,
+    /// The shards of executions this coordinator drives.
+    pub shards: Shards,
+    pub cluster: ClusterHandle,
     pub options: CoordinatorOptions,
     pub clock: Arc<dyn Clock>,
     pub registry: Arc<ResourceRegistry>,
@@ -79,6 +84,7 @@ pub(crate) struct Inner {
     pub counters: Counters,
     pub probe: Option<Probe>,
     pub timer_loop: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub shard_loop: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Counts an operation in progress, so shutdown can wait for it.
@@ -104,7 +110,10 @@ impl Inner {
     pub fn new(store: Arc<dyn EventStore>, options: CoordinatorOptions) -> Arc<Inner> {
         let http = crate::http::client(options.http_connect_timeout);
         let registry = Arc::new(options.resources.clone());
+        let cluster = options.cluster.clone().unwrap_or_else(|| Cluster::solo("local"));
         Arc::new(Inner {
+            shards: Shards::manage(&cluster),
+            cluster,
             machines: Machines::new(store.clone(), registry.clone(), options.definitions_cached_max),
             store,
             clock: options.clock.clone(),
@@ -123,6 +132,7 @@ impl Inner {
             counters: Counters::default(),
             probe: options.probe.clone(),
             timer_loop: Mutex::new(None),
+            shard_loop: Mutex::new(None),
             options,
         })
     }
@@ -221,6 +231,7 @@ impl Inner {
     pub async fn deliver(self: &Arc<Self>, id: &str, input: &Input) -> Result<Delivered, SagaError> {
         let _active = self.enter()?;
         for _ in 0..8 {
+            let fence = self.shards.fence(id)?;
             let mut guard = self.slot(id).await?;
             let Some(exec) = guard.exec.as_mut() else { continue };
             if exec.status() != ExecutionStatus::Running {
@@ -247,11 +258,21 @@ impl Inner {
                 let stop_time = step.events.last().map(|e| e.timestamp).unwrap_or_else(|| self.now());
                 IndexRecord::Closed(Closed { execution_id: id.to_owned(), status, stop_time })
             });
-            match journal::append_step(&self.store, id, &step.events, index.into_iter().collect()).await {
+            match journal::append_step(&self.store, id, &step.events, index.into_iter().collect(), fence.clone()).await
+            {
                 Ok(bytes) => {
                     self.recorded(id, step.events, bytes);
-                    self.apply(id, &mut guard, step.commands);
+                    if self.shards.drives(id) {
+                        self.apply(id, &mut guard, step.commands);
+                    } else {
+                        // The shard was handed over meanwhile: its new owner carries on from the log.
+                        self.discard(id, &mut guard);
+                    }
                     return Ok(Delivered::Recorded);
+                }
+                Err(SagaError::Store(e)) if fence_broken(&fence, &e) => {
+                    self.discard(id, &mut guard);
+                    return Err(SagaError::NotOwner { id: id.to_owned(), owner: None });
                 }
                 Err(SagaError::Store(skald_core::Error::WrongExpectedVersion { .. })) => {
                     // Someone else wrote this history: reload it and try the input again.
@@ -271,7 +292,10 @@ impl Inner {
         let mut pause = Duration::from_millis(5);
         loop {
             match self.deliver(id, &input).await {
-                Ok(_) | Err(SagaError::ShuttingDown) | Err(SagaError::ExecutionNotRunning { .. }) => return,
+                Ok(_)
+                | Err(SagaError::ShuttingDown)
+                | Err(SagaError::ExecutionNotRunning { .. })
+                | Err(SagaError::NotOwner { .. }) => return,
                 Err(e @ SagaError::Store(skald_core::Error::Overloaded { .. } | skald_core::Error::Storage(_))) => {
                     tracing::warn!(execution = id, error = %e, "recording an input failed; retrying");
                     tokio::time::sleep(pause).await;
@@ -372,44 +396,113 @@ impl Inner {
         }
     }
 
-    /// Replays every open execution and re-issues its pending commands.
-    pub async fn recover(self: &Arc<Self>) -> Result<usize, SagaError> {
+    /// Replays the open executions of `shards` that are not running here yet and re-issues their
+    /// pending commands. Answers how many it recovered.
+    pub async fn recover(self: &Arc<Self>, shards: &BTreeSet<u32>) -> Result<usize, SagaError> {
         let scan = journal::open_executions(&self.store).await?;
         self.counters.recovery_index_records.store(scan.records_read, Ordering::Relaxed);
         tracing::debug!(
             from = scan.scanned_from,
             records = scan.records_read,
             open = scan.ids.len(),
+            shards = shards.len(),
             "scanned $executions"
         );
         if let Err(e) = journal::record_checkpoint(&self.store, &scan).await {
             // Only the next start-up's speed depends on it: it reads from the older checkpoint.
             tracing::warn!(error = %e, "cannot record how far $executions may be skipped");
         }
-        let count = scan.ids.len();
+        let mut count = 0;
         for id in scan.ids {
-            lock(&self.open).insert(id.clone());
-            let mut guard = match self.slot(&id).await {
-                Ok(guard) => guard,
-                Err(e) => {
-                    tracing::error!(execution = %id, error = %e, "cannot recover execution");
-                    continue;
-                }
-            };
-            let Some(exec) = guard.exec.as_ref() else { continue };
-            let status = exec.status();
-            let commands = exec.pending_commands();
-            if status != ExecutionStatus::Running {
-                // Finished but its index record is missing (written by an older coordinator).
-                let record = Closed { execution_id: id.clone(), status, stop_time: self.now() };
-                let event = skald_core::NewEvent::new(journal::CLOSED_TYPE, skald_core::Json::from_value(&record));
-                self.store
-                    .append(vec![skald_core::StreamAppend::new(crate::names::EXECUTIONS_STREAM, vec![event])])
-                    .await?;
+            if !shards.contains(&shard_of(&id)) || !lock(&self.open).insert(id.clone()) {
+                continue; // another shard's, or already driven here (started since the shard came)
             }
-            self.apply(&id, &mut guard, commands);
+            count += 1;
+            if let Err(e) = self.resume(&id).await {
+                tracing::error!(execution = %id, error = %e, "cannot recover execution");
+            }
         }
         Ok(count)
+    }
+
+    /// Loads one open execution and re-issues its pending commands.
+    async fn resume(self: &Arc<Self>, id: &str) -> Result<(), SagaError> {
+        let fence = self.shards.fence(id)?;
+        let mut guard = self.slot(id).await?;
+        let Some(exec) = guard.exec.as_ref() else { return Ok(()) };
+        let status = exec.status();
+        let commands = exec.pending_commands();
+        if status != ExecutionStatus::Running {
+            // Finished but its index record is missing (written by an older coordinator).
+            let record = Closed { execution_id: id.to_owned(), status, stop_time: self.clock.now() };
+            let event = skald_core::NewEvent::new(journal::CLOSED_TYPE, skald_core::Json::from_value(&record));
+            let append = skald_core::StreamAppend::new(crate::names::EXECUTIONS_STREAM, vec![event]);
+            self.store.append_if(vec![append], fence.into_iter().collect()).await?;
+        }
+        self.apply(id, &mut guard, commands);
+        Ok(())
+    }
+
+    /// Forgets the executions of `shards` (lost to another node): aborts their task attempts,
+    /// withdraws their timers and activity tasks, and drops them from memory. Their waiters stay:
+    /// a waiter also looks at the log every second.
+    pub fn drop_shards(&self, shards: &BTreeSet<u32>) {
+        let ids: Vec<String> = lock(&self.open).iter().filter(|id| shards.contains(&shard_of(id))).cloned().collect();
+        for id in &ids {
+            lock(&self.open).remove(id);
+            self.timers.cancel_all(id);
+            self.activities.forget_execution(id);
+        }
+        lock(&self.inflight).retain(|(id, _), handle| {
+            let lost = shards.contains(&shard_of(id));
+            if lost {
+                handle.abort();
+            }
+            !lost
+        });
+        lock(&self.cache).retain(|id, _| !shards.contains(&shard_of(id)));
+        tracing::info!(shards = ?shards, executions = ids.len(), "dropped the executions of shards taken over");
+    }
+
+    /// Follows the shards' ownership until shutdown: recovers the executions of each shard gained
+    /// (trying again every second while that fails) and drops those of each shard lost.
+    pub async fn run_shards(self: Arc<Self>, mut driven: BTreeSet<u32>) {
+        let mut watches = self.shards.receivers();
+        let mut shutdown = self.shutdown.subscribe();
+        loop {
+            // Checked first: this task may start only after shutdown began (it subscribed late).
+            if *shutdown.borrow() {
+                return;
+            }
+            let changed = futures_util::future::select_all(watches.iter_mut().map(|w| Box::pin(w.changed())));
+            let retry = tokio::time::sleep(Duration::from_secs(1));
+            tokio::select! {
+                (result, _, _) = changed => {
+                    if result.is_err() {
+                        return; // the cluster is gone
+                    }
+                }
+                _ = retry => {}
+                _ = shutdown.changed() => return,
+            }
+            let owned = self.shards.owned();
+            let lost: BTreeSet<u32> = driven.difference(&owned).copied().collect();
+            if !lost.is_empty() {
+                self.drop_shards(&lost);
+            }
+            let gained: BTreeSet<u32> = owned.difference(&driven).copied().collect();
+            driven.retain(|k| owned.contains(k));
+            if gained.is_empty() {
+                continue;
+            }
+            match self.recover(&gained).await {
+                Ok(recovered) => {
+                    tracing::info!(shards = ?gained, recovered, "took over saga shards");
+                    driven.extend(gained);
+                }
+                Err(e) => tracing::warn!(shards = ?gained, error = %e, "cannot recover shards yet; trying again"),
+            }
+        }
     }
 
     /// The timer loop: fires due timers until shutdown.
@@ -448,9 +541,8 @@ impl Inner {
         while self.active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        let timer_loop = lock(&self.timer_loop).take();
-        if let Some(timer_loop) = timer_loop {
-            let _ = timer_loop.await;
+        for task in [lock(&self.timer_loop).take(), lock(&self.shard_loop).take()].into_iter().flatten() {
+            let _ = task.await;
         }
         // Let aborted task attempts unwind, releasing their hold on the store.
         for _ in 0..4 {

@@ -80,6 +80,15 @@ pub enum SagaError {
         /// The replay error.
         reason: String,
     },
+    /// Another node drives this execution (its shard is that node's), or nobody does for a moment
+    /// while its shard is taken over. The server forwards the request to the owner when it knows it.
+    #[error("execution `{id}` is driven by {}", owner.as_ref().map_or("no node right now (its shard is being taken over)".to_owned(), |o| format!("node {} at {}", o.node, o.address)))]
+    NotOwner {
+        /// The execution id.
+        id: String,
+        /// The node that drives it, if one does.
+        owner: Option<Owner>,
+    },
     /// The coordinator is shutting down.
     #[error("the coordinator is shutting down")]
     ShuttingDown,
@@ -103,6 +112,7 @@ impl SagaError {
             SagaError::Invalid { .. } => "invalid-request",
             SagaError::TooManyExecutions { .. } => "too-many-executions",
             SagaError::HistoryCorrupt { .. } => "history-corrupt",
+            SagaError::NotOwner { .. } => "not-owner",
             SagaError::ShuttingDown => "shutting-down",
             SagaError::Store(e) => e.code(),
         }
@@ -111,6 +121,15 @@ impl SagaError {
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         SagaError::Invalid { field: field.into(), reason: reason.into() }
     }
+}
+
+/// The node that drives an execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// Its id.
+    pub node: String,
+    /// Its HTTP address.
+    pub address: String,
 }
 
 /// Checks a payload against its size limit.

@@ -16,6 +16,7 @@ use crate::model::{
 use crate::names::{
     execution_id, parse_state_machine_version_id, state_machine_version_id, validate_execution_id, validate_name,
 };
+use crate::shards::fence_broken;
 
 /// Most index records one list call reads.
 const LIST_SCAN_EVENTS_MAX: usize = 10_000;
@@ -32,6 +33,7 @@ impl Inner {
         validate_name("name", &name)?;
         check_size("input", &request.input, self.options.execution_input_bytes_max)?;
         let id = execution_id(&request.state_machine, &name);
+        let fence = self.shards.fence(&id)?;
         let version = match request.version {
             Some(v) => v,
             None => self.machines.current_version(&request.state_machine).await?,
@@ -70,7 +72,7 @@ impl Inner {
             start_time: now,
             already_started: false,
         };
-        match journal::append_step(&self.store, &id, &step.events, index).await {
+        match journal::append_step(&self.store, &id, &step.events, index, fence.clone()).await {
             Ok(bytes) => {
                 if status == ExecutionStatus::Running {
                     lock(&self.open).insert(id.clone());
@@ -89,6 +91,7 @@ impl Inner {
                 self.apply(&id, &mut guard, step.commands);
                 Ok(started)
             }
+            Err(SagaError::Store(e)) if fence_broken(&fence, &e) => Err(SagaError::NotOwner { id, owner: None }),
             Err(SagaError::Store(Error::WrongExpectedVersion { .. })) => {
                 let (first, _) = journal::ends(&self.store, &id).await?;
                 match &first.details {
@@ -134,7 +137,10 @@ impl Inner {
         }
         let mut current_states = Vec::new();
         if status == ExecutionStatus::Running {
-            if let Ok(guard) = self.slot(id).await {
+            // Another node's execution is replayed here, not cached: this node does not drive it.
+            if !self.shards.drives(id) {
+                current_states = self.load(id).await.map(|exec| exec.current_states()).unwrap_or_default();
+            } else if let Ok(guard) = self.slot(id).await {
                 if let Some(exec) = &guard.exec {
                     current_states = exec.current_states();
                 }

@@ -32,11 +32,16 @@ impl Coordinator {
         let inner = Inner::new(store, options);
         let timer_loop = tokio::spawn(inner.clone().run_timers());
         *crate::engine::lock(&inner.timer_loop) = Some(timer_loop);
-        match inner.recover().await {
+        // The shards owned already (a solo node: all of them) are recovered before the handle is
+        // handed out; the rest as the cluster hands them over.
+        let owned = inner.shards.owned();
+        match inner.recover(&owned).await {
             Ok(recovered) => {
                 if recovered > 0 {
                     tracing::info!(recovered, "saga coordinator resumed open executions");
                 }
+                let shard_loop = tokio::spawn(inner.clone().run_shards(owned));
+                *crate::engine::lock(&inner.shard_loop) = Some(shard_loop);
                 Ok(CoordinatorHandle { inner })
             }
             Err(e) => {
@@ -104,6 +109,11 @@ impl CoordinatorHandle {
     /// Deletes a state machine: no new executions; running ones finish on their version.
     pub async fn delete_state_machine(&self, name: &str) -> Result<(), SagaError> {
         self.inner.machines.delete(name).await
+    }
+
+    /// The cluster node this coordinator is part of (a solo node when it runs alone).
+    pub fn cluster(&self) -> &skald_cluster::ClusterHandle {
+        &self.inner.cluster
     }
 
     /// Starts an execution (idempotent by name: the same name and input answer the first start;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use skald_asl::{ExecutionStatus, HistoryEvent};
 use skald_core::{
     limits::READ_EVENTS_MAX, Direction, Error, EventStore, ExpectedVersion, Json, NewEvent, ReadOptions, RecordedEvent,
-    Selector, StreamAppend, Timestamp,
+    Selector, StreamAppend, StreamCondition, Timestamp,
 };
 
 use crate::error::SagaError;
@@ -88,13 +88,15 @@ pub fn step_bytes(events: &[NewEvent]) -> usize {
     events.iter().map(NewEvent::size_bytes).sum()
 }
 
-/// Appends one step of history (events `first_id..`) and its index records atomically.
-/// Returns the number of bytes written for the history.
+/// Appends one step of history (events `first_id..`) and its index records atomically, fenced by
+/// the execution's shard lease (`fence`; `None` for a solo coordinator). Returns the number of
+/// bytes written for the history.
 pub async fn append_step(
     store: &Arc<dyn EventStore>,
     execution_id: &str,
     events: &[HistoryEvent],
     index: Vec<IndexRecord>,
+    fence: Option<StreamCondition>,
 ) -> Result<usize, SagaError> {
     let Some(first) = events.first() else { return Ok(0) };
     let expected = match first.id {
@@ -111,7 +113,7 @@ pub async fn append_step(
         });
         appends.push(StreamAppend::new(EXECUTIONS_STREAM, records.collect()));
     }
-    store.append(appends).await?;
+    store.append_if(appends, fence.into_iter().collect()).await?;
     Ok(bytes)
 }
 

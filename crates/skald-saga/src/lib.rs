@@ -72,12 +72,13 @@ pub mod model;
 pub mod names;
 pub mod options;
 pub mod resources;
+pub mod shards;
 mod tasks;
 mod timers;
 #[cfg(feature = "travel")]
 pub mod travel;
 
-pub use error::SagaError;
+pub use error::{Owner, SagaError};
 pub use handle::{Coordinator, CoordinatorHandle, CoordinatorStats};
 pub use model::{
     ActivityTask, ExecutionDescription, ExecutionList, ExecutionSummary, HistoryPage, ListExecutions, StartExecution,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use skald_asl::HistoryEvent;
+use skald_cluster::ClusterHandle;
 use skald_core::{Clock, SystemClock};
 
 use crate::resources::ResourceRegistry;
@@ -61,6 +62,9 @@ pub struct CoordinatorOptions {
     pub activity_poll_wait_max: Duration,
     /// Most compiled definitions kept in memory.
     pub definitions_cached_max: usize,
+    /// The cluster this coordinator is a node of: which execution shards it drives. `None`: a
+    /// solo node that drives every execution (the embedded default).
+    pub cluster: Option<ClusterHandle>,
     /// Fault injection for tests; `None` in production.
     pub probe: Option<Probe>,
 }
@@ -81,6 +85,7 @@ impl Default for CoordinatorOptions {
             activity_queue_max: 10_000,
             activity_poll_wait_max: Duration::from_secs(60),
             definitions_cached_max: 1_000,
+            cluster: None,
             probe: None,
         }
     }
