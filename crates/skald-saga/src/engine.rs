@@ -541,7 +541,8 @@ impl Inner {
         while self.active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        for task in [lock(&self.timer_loop).take(), lock(&self.shard_loop).take()].into_iter().flatten() {
+        let tasks = [lock(&self.timer_loop).take(), lock(&self.shard_loop).take()];
+        for task in tasks.into_iter().flatten() {
             let _ = task.await;
         }
         // Let aborted task attempts unwind, releasing their hold on the store.
