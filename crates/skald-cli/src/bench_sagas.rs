@@ -1,4 +1,4 @@
-//! The saga workloads of `skald bench`: the travel saga of [`skald_saga::travel`] run by a
+//! The saga workloads of `skald bench`: the travel saga of [`skald_examples::travel`] run by a
 //! coordinator on the bench's store, its three task services served on loopback in this process.
 //!
 //! - `saga`: the success path (reserve a flight, reserve a car, take the payment: 3 tasks);
@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{json, Value};
+use skald_examples::travel::{self, Services};
 use skald_log::Store;
-use skald_saga::travel::{self, Services};
 use skald_saga::{Coordinator, CoordinatorHandle, CoordinatorOptions, ExecutionStatus, StartExecution};
 
 use crate::bench::{figure, progress, watch_count, write_counts, Figure, LATENCY_SAMPLES_MAX};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use skald_core::{EventStore, MemoryStore};
-use skald_saga::travel::{self, Services};
+use skald_examples::travel::{self, Services};
 use skald_saga::{Coordinator, CoordinatorHandle, CoordinatorOptions, ExecutionStatus, StartExecution};
 
 struct Figures {

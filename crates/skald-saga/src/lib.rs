@@ -36,8 +36,8 @@
 //! `executions` (start, describe, list, history), `tasks` (dispatch and built-ins), [`http`],
 //! `activities` (queues and tokens), `timers`, [`journal`] (history and index in the log),
 //! `machines` (definitions in the log), [`resources`], [`names`], [`model`], [`clock`],
-//! [`options`], [`error`]; with the `travel` feature, `travel` (the travel saga's task services
-//! and definition, for examples, tests and benchmarks).
+//! [`options`], [`error`]. The travel saga's task services and definition, which the examples and
+//! tests run, are `skald_examples::travel`.
 //!
 //! # Example
 //!
@@ -75,8 +75,6 @@ pub mod options;
 pub mod resources;
 mod tasks;
 mod timers;
-#[cfg(feature = "travel")]
-pub mod travel;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::SagaError;
