@@ -220,9 +220,9 @@ pub struct GroupList {
     pub groups: Vec<GroupInfo>,
 }
 
-/// One delivery of an event to a worker.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(from = "LeasedWire", into = "LeasedWire")]
+/// One delivery of an event to a worker. On the wire: the event's fields and `attempt`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(from = "LeasedWire")]
 pub struct LeasedEvent {
     /// The event.
     pub event: RecordedEvent,
@@ -230,9 +230,9 @@ pub struct LeasedEvent {
     pub attempt: u32,
 }
 
-/// A leased event on the wire: the event's fields plus `attempt`, side by side (`#[serde(flatten)]`
-/// cannot carry an event, whose data is raw JSON).
-#[derive(Serialize, Deserialize)]
+/// A leased event as it arrives: the event's fields plus `attempt`, side by side
+/// (`#[serde(flatten)]` cannot read an event, whose data is raw JSON).
+#[derive(Deserialize)]
 struct LeasedWire {
     position: u64,
     stream: String,
@@ -262,19 +262,13 @@ impl From<LeasedWire> for LeasedEvent {
     }
 }
 
-impl From<LeasedEvent> for LeasedWire {
-    fn from(LeasedEvent { event: e, attempt }: LeasedEvent) -> Self {
-        LeasedWire {
-            position: e.position,
-            stream: e.stream,
-            version: e.version,
-            id: e.id,
-            event_type: e.event_type,
-            timestamp: e.timestamp,
-            data: e.data,
-            metadata: e.metadata,
-            attempt,
+impl Serialize for LeasedEvent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut event = serde_json::to_value(&self.event).map_err(serde::ser::Error::custom)?;
+        if let Value::Object(fields) = &mut event {
+            fields.insert("attempt".into(), self.attempt.into());
         }
+        event.serialize(serializer)
     }
 }
 
@@ -491,4 +485,23 @@ fn lease_of(message: Message) -> Result<LeaseBatch, ClientError> {
         return Err(problem);
     }
     serde_json::from_str(&message.data).map_err(|e| ClientError::Decode(format!("SSE lease data: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leased_event_is_the_event_plus_its_attempt() {
+        let wire = serde_json::json!({
+            "position": 7, "stream": "order-1", "version": 0, "id": "0190a6a0-0000-7000-8000-000000000001",
+            "type": "Placed", "timestamp": "2026-12-01T10:00:00.123456Z", "data": {"n": 1}, "metadata": {}, "attempt": 2
+        });
+        let leased: LeasedEvent = serde_json::from_value(wire.clone()).unwrap();
+        assert_eq!(
+            (leased.event.position, leased.event.data.to_value(), leased.attempt),
+            (7, serde_json::json!({"n": 1}), 2)
+        );
+        assert_eq!(serde_json::to_value(&leased).unwrap(), wire);
+    }
 }

@@ -42,6 +42,20 @@ async fn define(client: &Client, name: &str, definition: Value) -> StateMachine 
     client.put_state_machine(name, &definition).await.unwrap()
 }
 
+/// The typed answer says all the server said at `path`: a field the client's types lack would
+/// be lost (`skald … --json` prints the typed answers).
+/// (A group's `lag_seconds` moves between two calls, so it is left out.)
+async fn lossless(server: &Server, path: &str, typed: impl serde::Serialize) {
+    let raw: Value = reqwest::get(format!("http://{}{path}", server.addr)).await.unwrap().json().await.unwrap();
+    let steady = |mut v: Value| {
+        if let Some(lag) = v.pointer_mut("/stats/lag_seconds") {
+            *lag = Value::Null;
+        }
+        v
+    };
+    assert_eq!(steady(serde_json::to_value(typed).unwrap()), steady(raw), "{path}");
+}
+
 #[tokio::test]
 async fn an_execution_starts_runs_and_tells_its_history() {
     let server = serve().await;
@@ -74,6 +88,12 @@ async fn an_execution_starts_runs_and_tells_its_history() {
     let listed = ListExecutions { status: Some(ExecutionStatus::Succeeded), ..Default::default() };
     let listed = client.list_executions(&listed).await.unwrap();
     assert_eq!(listed.executions.iter().map(|e| e.execution_id.as_str()).collect::<Vec<_>>(), ["hello.first"]);
+
+    lossless(&server, "/v1/state-machines?limit=10", client.list_state_machines(None, 10).await.unwrap()).await;
+    lossless(&server, "/v1/executions", client.list_executions(&ListExecutions::default()).await.unwrap()).await;
+    lossless(&server, "/v1/executions/hello.first", done).await;
+    let history = client.execution_history("hello.first", None, 100, Direction::Forward).await.unwrap();
+    lossless(&server, "/v1/executions/hello.first/history", history).await;
     server.stop().await;
 }
 
@@ -175,6 +195,7 @@ async fn a_group_leases_acks_parks_and_replays() {
         page = client.parked("billing", 0, 10).await.unwrap();
     }
     assert_eq!((page.parked[0].event.id, page.parked[0].reason.as_str()), (id, "bad data"));
+    lossless(&server, "/v1/groups/billing/parked", &page).await;
     assert_eq!(client.replay_parked("billing").await.unwrap().replayed, 1);
     let batch = client.lease("billing", "w2", 10, Duration::from_secs(5)).await.unwrap();
     assert_eq!(batch.events[0].event.id, id, "a replayed event is delivered again");
@@ -186,6 +207,7 @@ async fn a_group_leases_acks_parks_and_replays() {
 
     let info = client.get_group("billing").await.unwrap();
     assert_eq!((info.stats.acked, info.stats.parked), (2, 1));
+    lossless(&server, "/v1/groups/billing", &info).await;
     let updated = client.put_group(&GroupSpec { max_attempts: 2, ..info.spec }).await.unwrap();
     assert_eq!(updated.spec.max_attempts, 2);
     assert_eq!(client.list_groups().await.unwrap().groups, [client.get_group("billing").await.unwrap()]);
