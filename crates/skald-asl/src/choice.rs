@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::error::StateError;
 use crate::path::{Env, Path};
 use crate::template::Template;
-use crate::time::Timestamp;
+use crate::time::parse_comparable;
 
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,7 +195,7 @@ pub fn parse_rule(value: &Value, pointer: &str, top: bool, errors: &mut Vec<(Str
             Kind::String | Kind::Pattern => raw.is_string(),
             Kind::Numeric => raw.is_number(),
             Kind::Boolean | Kind::Test => raw.is_boolean(),
-            Kind::Timestamp => raw.as_str().and_then(Timestamp::parse_rfc3339).is_some(),
+            Kind::Timestamp => raw.as_str().and_then(parse_comparable).is_some(),
         };
         if !ok {
             let want = match kind {
@@ -282,7 +282,7 @@ fn compare(op: Op, a: &Value, b: &Value) -> bool {
         Op::IsNumeric => test(a.is_number()),
         Op::IsString => test(a.is_string()),
         Op::IsBoolean => test(a.is_boolean()),
-        Op::IsTimestamp => test(a.as_str().and_then(Timestamp::parse_rfc3339).is_some()),
+        Op::IsTimestamp => test(a.as_str().and_then(parse_comparable).is_some()),
         Op::IsPresent => test(true),
         Op::StringMatches => match (a.as_str(), b.as_str()) {
             (Some(s), Some(p)) => glob_matches(p, s),
@@ -316,7 +316,7 @@ fn compare(op: Op, a: &Value, b: &Value) -> bool {
         | Op::TimestampGreaterThan
         | Op::TimestampLessThanEquals
         | Op::TimestampGreaterThanEquals => {
-            match (a.as_str().and_then(Timestamp::parse_rfc3339), b.as_str().and_then(Timestamp::parse_rfc3339)) {
+            match (a.as_str().and_then(parse_comparable), b.as_str().and_then(parse_comparable)) {
                 (Some(x), Some(y)) => ordering_holds(op, x.cmp(&y)),
                 _ => false,
             }

@@ -946,7 +946,7 @@ impl Parser {
                         }
                     },
                     "Timestamp" => {
-                        match obj.get("Timestamp").and_then(|t| t.as_str()).and_then(Timestamp::parse_rfc3339) {
+                        match obj.get("Timestamp").and_then(|t| t.as_str()).and_then(crate::time::parse_wait_until) {
                             Some(t) => WaitFor::Timestamp(t),
                             None => {
                                 scope.err(

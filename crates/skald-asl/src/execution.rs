@@ -14,7 +14,7 @@ use crate::error::HandleError;
 use crate::history::HistoryEvent;
 use crate::interpreter::{TaskInfo, Thread, TimerInfo, Work};
 use crate::rng::Rng;
-use crate::time::Timestamp;
+use crate::time::{interpreter_time, Timestamp};
 
 /// Who and when an execution is: supplied by the coordinator, recorded in `ExecutionStarted`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +27,9 @@ pub struct StartContext {
     pub state_machine_id: String,
     /// `$$.StateMachine.Name`.
     pub state_machine_name: String,
-    /// `$$.Execution.StartTime`, and the time of `ExecutionStarted`.
+    /// `$$.Execution.StartTime`, and the time of `ExecutionStarted` (the execution keeps it to the
+    /// millisecond).
+    #[serde(with = "skald_core::rfc3339_millis")]
     pub start_time: Timestamp,
     /// Seeds the execution's random generator (jitter, `States.MathRandom`, `States.UUID`, task
     /// tokens). Anyone who can read the history can predict task tokens from it.
@@ -142,6 +144,7 @@ pub enum Command {
         /// Unique within the execution.
         timer_id: String,
         /// When to fire.
+        #[serde(with = "skald_core::rfc3339_millis")]
         fire_at: Timestamp,
     },
     /// The timer is no longer wanted.
@@ -184,6 +187,7 @@ pub struct Execution {
     pub(crate) output: Option<Arc<Value>>,
     pub(crate) error: Option<crate::error::StateError>,
     pub(crate) rng: Rng,
+    #[serde(with = "skald_core::rfc3339_millis")]
     pub(crate) now: Timestamp,
     pub(crate) next_event_id: u64,
     pub(crate) next_task: u64,
@@ -213,6 +217,7 @@ impl Execution {
 
     /// [`Execution::start`] with an input shared with its caller (replay shares the recorded one).
     pub(crate) fn start_shared(definition: &Definition, input: Arc<Value>, context: StartContext) -> (Execution, Step) {
+        let context = StartContext { start_time: interpreter_time(context.start_time), ..context };
         let mut exec = Execution {
             definition: definition.clone(),
             rng: Rng::new(context.seed),
@@ -236,11 +241,12 @@ impl Execution {
         (exec, step)
     }
 
-    /// Feeds one input, at time `now` (which must not be earlier than the last time given).
+    /// Feeds one input, at time `now` (cut to the millisecond; not earlier than the last time given).
     pub fn handle(&mut self, input: Input, now: Timestamp) -> Result<Step, HandleError> {
         if self.status != ExecutionStatus::Running {
             return Err(HandleError::Finished { status: self.status.to_string() });
         }
+        let now = interpreter_time(now);
         if now < self.now {
             return Err(HandleError::TimeWentBackwards { now, last: self.now });
         }

@@ -21,6 +21,7 @@ pub struct HistoryEvent {
     /// The event before this one on the same thread (0 for the first event).
     pub previous_event_id: u64,
     /// When it happened (the driver's time).
+    #[serde(with = "skald_core::rfc3339_millis")]
     pub timestamp: Timestamp,
     /// The thread: 0 for the top level, others for branches and iterations.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -140,9 +141,21 @@ event_details! {
     /// Input: a timer fired.
     TimerFired { timer_id: String },
     /// A state failed with `error` and will run again at `fire_at` (retry number `retry`, from 1).
-    RetryScheduled { name: String, error: String, retry: u32, timer_id: String, fire_at: Timestamp },
+    RetryScheduled {
+        name: String,
+        error: String,
+        retry: u32,
+        timer_id: String,
+        #[serde(with = "skald_core::rfc3339_millis")]
+        fire_at: Timestamp,
+    },
     /// A Wait state set a timer.
-    WaitTimerStarted { name: String, timer_id: String, fire_at: Timestamp },
+    WaitTimerStarted {
+        name: String,
+        timer_id: String,
+        #[serde(with = "skald_core::rfc3339_millis")]
+        fire_at: Timestamp,
+    },
     ParallelStateStarted { branches: usize },
     ParallelStateSucceeded {},
     ParallelStateFailed(Failure),

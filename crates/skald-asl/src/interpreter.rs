@@ -25,7 +25,7 @@ use crate::limits::{
 use crate::path::{ContextNeed, Env};
 use crate::retry;
 use crate::template::Template;
-use crate::time::Timestamp;
+use crate::time::{parse_wait_until, Timestamp};
 
 /// A queued piece of work inside a step.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,6 +59,7 @@ pub(crate) struct Run {
     pub input_is_raw: bool,
     /// After Parameters, for Parallel and Map (a Task's, recomputed per attempt, is in its command).
     pub effective: Value,
+    #[serde(with = "skald_core::rfc3339_millis")]
     pub entered: Timestamp,
     /// Retries used, per retrier.
     pub retries: Vec<u32>,
@@ -115,6 +116,7 @@ pub(crate) struct TaskInfo {
 pub(crate) struct TimerInfo {
     pub thread: u32,
     pub purpose: TimerPurpose,
+    #[serde(with = "skald_core::rfc3339_millis")]
     pub fire_at: Timestamp,
 }
 
@@ -261,7 +263,7 @@ impl Execution {
                 "Id": self.context.execution_id,
                 "Input": if need.execution_input { Value::clone(&self.input) } else { Value::Null },
                 "Name": self.context.name,
-                "StartTime": self.context.start_time.to_rfc3339(),
+                "StartTime": self.context.start_time.to_rfc3339_millis(),
                 "RedriveCount": 0,
             });
             ctx.insert("Execution".to_owned(), execution);
@@ -274,7 +276,7 @@ impl Execution {
             let run = self.threads.get(&thread).and_then(|t| t.run.as_ref());
             let state = json!({
                 "Name": run.map(|r| r.state.clone()),
-                "EnteredTime": run.map(|r| r.entered.to_rfc3339()),
+                "EnteredTime": run.map(|r| r.entered.to_rfc3339_millis()),
                 "RetryCount": run.map(|r| r.retry_count).unwrap_or(0),
             });
             ctx.insert("State".to_owned(), state);
@@ -381,7 +383,7 @@ impl Execution {
         self.threads
             .insert(0, Thread { parent: None, machine: 0, slot: 0, vars: Map::new(), last_event_id: 1, run: None });
         if let Some(secs) = self.definition.timeout_seconds() {
-            let at = self.now.plus_millis(secs as i64 * 1000);
+            let at = self.now.plus_millis(secs * 1000);
             self.start_timer(0, TimerPurpose::ExecutionTimeout, at);
         }
         if let Err(e) = check_size(&input, "the execution input") {
@@ -437,7 +439,7 @@ impl Execution {
                 };
                 self.emit(thread, EventDetails::TaskHeartbeat { task_id: task_id.clone() });
                 self.cancel_timer(Some(&old));
-                let at = self.now.plus_millis(secs as i64 * 1000);
+                let at = self.now.plus_millis(secs * 1000);
                 let new = self.start_timer(thread, TimerPurpose::Heartbeat { task_id }, at);
                 if let Some(Phase::Task { heartbeat_timer, .. }) = self.phase_mut(thread) {
                     *heartbeat_timer = Some(new);
@@ -715,18 +717,18 @@ impl Execution {
 
     fn wait_until(&mut self, thread: u32, wait: &WaitFor, input: &Value) -> Result<Timestamp, StateError> {
         Ok(match wait {
-            WaitFor::Seconds(s) => self.now.plus_millis(*s as i64 * 1000),
+            WaitFor::Seconds(s) => self.now.plus_millis(*s * 1000),
             WaitFor::Timestamp(t) => *t,
             WaitFor::SecondsPath(p) => {
                 let v = self.eval_expr(thread, &crate::template::Expr::Path(p.clone()), input)?;
                 let s = v.as_u64().filter(|s| *s <= DURATION_SECONDS_MAX).ok_or_else(|| {
                     StateError::runtime(format!("SecondsPath {:?} must select a non-negative integer", p.as_str()))
                 })?;
-                self.now.plus_millis(s as i64 * 1000)
+                self.now.plus_millis(s * 1000)
             }
             WaitFor::TimestampPath(p) => {
                 let v = self.eval_expr(thread, &crate::template::Expr::Path(p.clone()), input)?;
-                v.as_str().and_then(Timestamp::parse_rfc3339).ok_or_else(|| {
+                v.as_str().and_then(parse_wait_until).ok_or_else(|| {
                     StateError::runtime(format!("TimestampPath {:?} must select an RFC 3339 timestamp", p.as_str()))
                 })?
             }
@@ -840,11 +842,11 @@ impl Execution {
         self.out.commands.push(command.clone());
         self.tasks.insert(task_id.clone(), TaskInfo { thread, command, started: false });
         let timeout_timer = timeout_seconds.map(|s| {
-            let at = self.now.plus_millis(s as i64 * 1000);
+            let at = self.now.plus_millis(s * 1000);
             self.start_timer(thread, TimerPurpose::TaskTimeout { task_id: task_id.clone() }, at)
         });
         let heartbeat_timer = heartbeat_seconds.map(|s| {
-            let at = self.now.plus_millis(s as i64 * 1000);
+            let at = self.now.plus_millis(s * 1000);
             self.start_timer(thread, TimerPurpose::Heartbeat { task_id: task_id.clone() }, at)
         });
         // The task's effective input lives in its command; a Task's run does not keep another copy.

@@ -57,6 +57,9 @@
 //! - `States.MathRandom(start, end)` is inclusive of both ends; with a seed argument it is
 //!   deterministic in that seed, otherwise it uses the execution's seeded generator.
 //! - No Choice match and no Default: `States.NoChoiceMatched`.
+//! - Time is kept in milliseconds, as Step Functions keeps it: finer times given to the execution
+//!   are cut, and history times are written as `2016-03-14T01:59:00.000Z`. A Wait until a
+//!   timestamp before 1970 ends at once; Choice rules order such timestamps correctly ([`time`]).
 //! - Paths are RFC 9535 JSONPath; dot names RFC 9535 would reject (`$.delivery-partner`) are
 //!   accepted as Step Functions accepts them.
 //!

@@ -35,7 +35,7 @@ pub struct Retrier {
 
 impl Retrier {
     /// The delay before retry number `retry` (0 for the first retry), in milliseconds.
-    pub fn delay_millis(&self, retry: u32, rng: &mut Rng) -> i64 {
+    pub fn delay_millis(&self, retry: u32, rng: &mut Rng) -> u64 {
         let base = self.interval_seconds as f64 * 1000.0 * self.backoff_rate.powi(retry.min(1_000) as i32);
         let cap = self.max_delay_seconds.unwrap_or(crate::limits::DURATION_SECONDS_MAX) as f64 * 1000.0;
         let delay = base.min(cap).max(0.0);
@@ -43,7 +43,7 @@ impl Retrier {
             Jitter::None => delay,
             Jitter::Full => rng.next_f64() * delay,
         };
-        delay.round() as i64
+        delay.round() as u64
     }
 }
 
@@ -108,7 +108,7 @@ mod tests {
             jitter: Jitter::None,
         };
         let mut rng = Rng::new(1);
-        let delays: Vec<i64> = (0..4).map(|n| r.delay_millis(n, &mut rng)).collect();
+        let delays: Vec<u64> = (0..4).map(|n| r.delay_millis(n, &mut rng)).collect();
         assert_eq!(delays, [3000, 6000, 10_000, 10_000]);
         let full = Retrier { jitter: Jitter::Full, ..r };
         for n in 0..50 {

@@ -52,7 +52,7 @@ fn run_case(case: &Value) -> Result<(), String> {
                 } else if step.get("heartbeat").is_some() {
                     d.heartbeat(resource);
                 } else if let Some(secs) = step.get("wait").and_then(|w| w.as_f64()) {
-                    d.advance((secs * 1000.0) as i64);
+                    d.advance((secs * 1000.0) as u64);
                 } else if let Some(err) = step.get("stop") {
                     d.send(Input::Stop { error: err.as_str().unwrap_or("").into(), cause: "stopped".into() });
                 } else {

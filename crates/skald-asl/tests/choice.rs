@@ -42,7 +42,7 @@ fn comparators() {
     let input = json!({
         "s": "abc", "n": 10, "f": 2.5, "b": true, "t": "2016-03-14T01:59:00Z", "z": null,
         "other_s": "abd", "other_n": 10.0, "other_b": true, "other_t": "2016-03-14T02:59:00+01:00",
-        "file": "log-2024-01.txt", "arr": [1, 2]
+        "file": "log-2024-01.txt", "arr": [1, 2], "old_t": "1960-02-29T00:00:00Z", "fine_t": "2016-03-14T01:59:00.0009Z"
     });
     let table: Vec<(Value, Outcome)> = vec![
         (json!({"Variable": "$.s", "StringEquals": "abc"}), Yes),
@@ -86,6 +86,11 @@ fn comparators() {
         (json!({"Variable": "$.t", "TimestampGreaterThanEquals": "2016-03-14T01:59:00Z"}), Yes),
         (json!({"Variable": "$.t", "TimestampGreaterThanEqualsPath": "$.other_t"}), Yes),
         (json!({"Variable": "$.s", "TimestampEquals": "2016-03-14T01:59:00Z"}), No),
+        // Times before 1970 keep their order; times compare to the millisecond, as Step Functions records them.
+        (json!({"Variable": "$.old_t", "TimestampLessThan": "1965-01-01T00:00:00-05:00"}), Yes),
+        (json!({"Variable": "$.old_t", "TimestampGreaterThan": "1960-02-28T23:59:59.999Z"}), Yes),
+        (json!({"Variable": "$.old_t", "IsTimestamp": true}), Yes),
+        (json!({"Variable": "$.fine_t", "TimestampEqualsPath": "$.t"}), Yes),
         (json!({"Variable": "$.z", "IsNull": true}), Yes),
         (json!({"Variable": "$.s", "IsNull": true}), No),
         (json!({"Variable": "$.s", "IsNull": false}), Yes),

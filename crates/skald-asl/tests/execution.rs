@@ -30,7 +30,7 @@ fn replay_of_every_prefix_matches_the_state_at_that_point() {
         Command::ScheduleTask { task_id, .. } => task_id.clone(),
         other => panic!("{other:?}"),
     };
-    let mut now = Timestamp(T0 + 1000);
+    let mut now = Timestamp::from_millis(T0 + 1000);
     let step = exec.handle(Input::TaskSucceeded { task_id: task(&exec), output: json!({"a": 1}) }, now).unwrap();
     history.extend(step.events);
     snapshots.push((history.len(), exec.clone()));
@@ -66,7 +66,9 @@ fn pending_commands_after_recovery() {
     assert_eq!(pending.len(), 2, "{pending:?}");
     assert!(matches!(&pending[0], Command::ScheduleTask { resource, attempt: 1, idempotency_key, .. }
         if resource == "a" && idempotency_key == "arn:skald:exec:test-1:task-1"));
-    assert!(matches!(&pending[1], Command::StartTimer { fire_at, .. } if *fire_at == Timestamp(T0 + 60_000)));
+    assert!(
+        matches!(&pending[1], Command::StartTimer { fire_at, .. } if *fire_at == Timestamp::from_millis(T0 + 60_000))
+    );
 }
 
 #[test]
@@ -90,7 +92,8 @@ fn stale_inputs_are_ignored_and_misuse_is_an_error() {
     assert!(step.events.is_empty());
     let step = d.exec.handle(Input::TaskHeartbeat { task_id: "task-1".into() }, d.now).unwrap();
     assert!(step.events.is_empty(), "no HeartbeatSeconds: nothing to record");
-    let err = d.exec.handle(Input::TimerFired { timer_id: "timer-1".into() }, Timestamp(T0 - 1)).unwrap_err();
+    let err =
+        d.exec.handle(Input::TimerFired { timer_id: "timer-1".into() }, Timestamp::from_millis(T0 - 1)).unwrap_err();
     assert!(matches!(err, HandleError::TimeWentBackwards { .. }));
     d.send(Input::Stop { error: "Stopped".into(), cause: "by test".into() });
     assert_eq!(d.exec.status(), ExecutionStatus::Aborted);

@@ -97,7 +97,7 @@ fn a_failing_compensation_is_retried() {
     d.fail(Some(UNDO_CAR), "Service.Unavailable", "cars down");
     assert!(d.task(None).is_none(), "waiting for the retry timer");
     assert_eq!(
-        d.timers.values().min().map(|at| at.0 - d.now.0),
+        d.timers.values().min().map(|at| at.millis() - d.now.millis()),
         Some(1000),
         "the retry fires before the execution timeout"
     );

@@ -81,7 +81,7 @@ fn run(seed: u64) -> String {
     while d.running() {
         steps += 1;
         assert!(steps < 2_000, "seed {seed}: no end");
-        d.now = d.now.plus_millis(rng.range_inclusive(0, 2_500));
+        d.now = d.now.plus_millis(rng.range_inclusive(0, 2_500) as u64);
         let tasks: Vec<_> = d.tasks.values().cloned().collect();
         let roll = rng.range_inclusive(0, 99);
         if !tasks.is_empty() && roll < 45 {

@@ -12,11 +12,11 @@ fn def(v: Value) -> Definition {
 }
 
 /// The delays (ms) of the retries scheduled so far, from the RetryScheduled events.
-fn retry_delays(d: &Driver) -> Vec<i64> {
+fn retry_delays(d: &Driver) -> Vec<u64> {
     d.history
         .iter()
         .filter_map(|e| match &e.details {
-            EventDetails::RetryScheduled { fire_at, .. } => Some(fire_at.0 - e.timestamp.0),
+            EventDetails::RetryScheduled { fire_at, .. } => Some(fire_at.millis() - e.timestamp.millis()),
             _ => None,
         })
         .collect()
@@ -38,7 +38,7 @@ fn exponential_backoff_capped_by_max_delay() {
     let attempts: Vec<u32> = d.scheduled.iter().map(|t| t.attempt).collect();
     assert_eq!(attempts, [1, 2, 3, 4, 5]);
     // Each attempt was scheduled exactly when its retry timer fired.
-    let starts: Vec<i64> = d.scheduled.iter().map(|t| t.at.0 - T0).collect();
+    let starts: Vec<u64> = d.scheduled.iter().map(|t| t.at.millis() - T0).collect();
     assert_eq!(starts, [0, 3500, 10_000, 20_500, 31_000]);
     d.check_replay();
 }
@@ -75,7 +75,7 @@ fn full_jitter_is_seeded_and_bounded() {
     assert_eq!(a, run(1), "same seed, same jitter");
     assert_ne!(a, run(2), "another seed, other jitter");
     for (n, delay) in a.iter().enumerate() {
-        let cap = (10_000.0 * 1.5f64.powi(n as i32)).round() as i64;
+        let cap = (10_000.0 * 1.5f64.powi(n as i32)).round() as u64;
         assert!((0..=cap).contains(delay), "retry {n}: {delay} not in [0, {cap}]");
     }
 }
@@ -88,7 +88,7 @@ fn task_timeout_raises_states_timeout() {
         "Wrong": {"Type": "Fail"},
         "TimedOut": {"Type": "Pass", "End": true}}}));
     let mut d = Driver::start(&d0, json!({}));
-    assert_eq!(d.timer_log[0].2, Timestamp(T0 + 10_000));
+    assert_eq!(d.timer_log[0].2, Timestamp::from_millis(T0 + 10_000));
     let task = d.task(None).unwrap();
     d.advance(9_999);
     assert!(d.running());
@@ -131,7 +131,7 @@ fn heartbeats_extend_and_missing_ones_time_out() {
     d.advance(4_999);
     assert!(d.running(), "each heartbeat restarts the 5 s clock");
     d.advance(1);
-    assert_eq!(d.now, Timestamp(T0 + 13_000));
+    assert_eq!(d.now, Timestamp::from_millis(T0 + 13_000));
     assert_eq!(d.exec.output().unwrap()["err"]["Error"], "States.HeartbeatTimeout");
     let types = d.event_types();
     assert!(types.iter().filter(|t| *t == "TaskHeartbeat").count() == 2, "{types:?}");
@@ -144,7 +144,7 @@ fn timeout_and_heartbeat_from_paths() {
         json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "r", "TimeoutSecondsPath": "$.t", "HeartbeatSecondsPath": "$.h", "End": true}}}),
     );
     let mut d = Driver::start(&d0, json!({"t": 30, "h": 7}));
-    let fires: Vec<i64> = d.timer_log.iter().map(|(_, _, at)| at.0 - T0).collect();
+    let fires: Vec<u64> = d.timer_log.iter().map(|(_, _, at)| at.millis() - T0).collect();
     assert_eq!(fires, [30_000, 7_000]);
     match d.exec.pending_commands().iter().find(|c| matches!(c, Command::ScheduleTask { .. })) {
         Some(Command::ScheduleTask { timeout_seconds, heartbeat_seconds, .. }) => {
@@ -184,7 +184,7 @@ fn wait_states_fire_at_their_time() {
         "D": {"Type": "Wait", "Timestamp": "2023-11-14T22:20:00Z", "End": true}}}));
     let mut d = Driver::start(&d0, json!({"s": 10, "until": "2023-11-14T22:15:00Z"}));
     while d.fire_next_timer() {}
-    let fires: Vec<i64> = d.timer_log.iter().map(|(_, _, at)| at.0 - T0).collect();
+    let fires: Vec<u64> = d.timer_log.iter().map(|(_, _, at)| at.millis() - T0).collect();
     // T0 is 2023-11-14T22:13:20Z: +5 s, +10 s, 22:15:00 (= +100 s), 22:20:00 (= +400 s).
     assert_eq!(fires, [5_000, 15_000, 100_000, 400_000]);
     assert_eq!(d.exec.status(), ExecutionStatus::Succeeded);

@@ -109,7 +109,7 @@ impl SagaBench {
         let options = CoordinatorOptions { resources: travel::registry(&base), ..Default::default() };
         let saga = Coordinator::start(store, options).await?;
         saga.create_state_machine(STATE_MACHINE, travel::definition()).await?;
-        let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+        let millis = skald_core::Timestamp::now().millis();
         let bench = SagaBench { saga, counter, server, run_id: format!("b{millis}") };
         let warm_up = (0..warm_up).map(|i| one(&bench.saga, SagaPath::Success, format!("{}-warm-{i}", bench.run_id)));
         for done in futures_util::future::join_all(warm_up).await {

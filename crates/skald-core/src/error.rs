@@ -39,6 +39,12 @@ pub enum Error {
     #[error("the store is overloaded: the writer queue is full; retry after {retry_after_ms} ms")]
     Overloaded { retry_after_ms: u64 },
 
+    /// The storage behind the store cannot be reached right now (a lost database connection, a
+    /// restarting server). Nothing is known to be written: an append may be retried with the same
+    /// ids, which makes it idempotent.
+    #[error("the storage is unavailable ({reason}); retry after {retry_after_ms} ms")]
+    Unavailable { reason: String, retry_after_ms: u64 },
+
     /// The store is closing or closed.
     #[error("the store is shutting down")]
     ShuttingDown,
@@ -82,6 +88,7 @@ impl Error {
             Error::StreamNotFound { .. } => "stream-not-found",
             Error::StreamDeleted { .. } => "stream-deleted",
             Error::Overloaded { .. } => "overloaded",
+            Error::Unavailable { .. } => "unavailable",
             Error::ShuttingDown => "shutting-down",
             Error::Corrupt { .. } => "corrupt-data",
             Error::Storage(_) => "storage-error",

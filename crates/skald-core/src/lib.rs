@@ -5,7 +5,8 @@
 //! ([`limits`]), the errors with their stable codes ([`Error::code`]), the [`EventStore`] trait, and
 //! the rules that do not depend on storage ([`validate_appends`], [`check_retry`],
 //! [`StreamMetadata::is_visible`]). [`MemoryStore`] is the reference implementation that property
-//! tests compare the real engines against.
+//! tests compare the real engines against. Time is shared too: [`Timestamp`] is every crate's
+//! instant (with its RFC 3339 parser and formatters), [`Clock`] every service's source of it.
 //!
 //! ```
 //! use skald_core::{EventStore, MemoryStore, NewEvent, ReadOptions, Selector, StreamAppend};
@@ -18,24 +19,28 @@
 //! # Ok::<_, skald_core::Error>(()) }).unwrap();
 //! ```
 
-#[cfg(feature = "contract")]
-pub mod contract;
+mod clock;
 mod error;
 mod event;
 mod follow;
 pub mod limits;
+pub mod membership;
 mod memory;
 mod store;
 mod stream;
 
+pub use clock::{Clock, ManualClock, Sleep, SystemClock};
 pub use error::Error;
-pub use event::{validate_event_type, Json, NewEvent, RecordedEvent, Timestamp};
+pub use event::{
+    parse_rfc3339_micros, rfc3339_millis, validate_event_type, Json, NewEvent, RecordedEvent, Timestamp, TimestampError,
+};
 pub use follow::{follow, SUBSCRIPTION_PAGE_EVENTS_MAX};
+pub use membership::{LocalMembership, Membership, NodeInfo};
 pub use memory::MemoryStore;
 pub use store::{
-    check_retry, validate_appends, AppendOutcome, AsOf, Direction, EventStore, EventStream, ExpectedVersion,
-    ReadOptions, ReadPage, RetryCheck, Selector, StoredId, StreamAppend, StreamAppended, StreamInfo, StreamList,
-    StreamMetadata, SubscribeFrom,
+    check_retry, validate_appends, validate_conditions, AppendOutcome, AsOf, Direction, EventStore, EventStream,
+    ExpectedVersion, ReadOptions, ReadPage, RetryCheck, Selector, StoredId, StreamAppend, StreamAppended,
+    StreamCondition, StreamInfo, StreamList, StreamMetadata, SubscribeFrom, DELETE_ATTEMPTS_MAX,
 };
 pub use stream::{
     category_of, described_by_metadata_stream, metadata_stream_of, validate_stream_name, validate_user_stream,

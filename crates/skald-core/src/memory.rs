@@ -10,9 +10,9 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{
-    check_retry, described_by_metadata_stream, follow, validate_appends, AppendOutcome, AsOf, Direction, Error,
-    EventStore, EventStream, ReadOptions, ReadPage, RecordedEvent, RetryCheck, Selector, StoredId, StreamAppend,
-    StreamAppended, StreamInfo, StreamList, StreamMetadata, SubscribeFrom, Timestamp,
+    check_retry, described_by_metadata_stream, follow, validate_appends, validate_conditions, AppendOutcome, AsOf,
+    Direction, Error, EventStore, EventStream, ReadOptions, ReadPage, RecordedEvent, RetryCheck, Selector, StoredId,
+    StreamAppend, StreamAppended, StreamCondition, StreamInfo, StreamList, StreamMetadata, SubscribeFrom, Timestamp,
 };
 
 #[derive(Default)]
@@ -141,8 +141,13 @@ fn page(mut events: impl Iterator<Item = (u64, RecordedEvent)>, limit: usize) ->
 
 #[async_trait::async_trait]
 impl EventStore for MemoryStore {
-    async fn append(&self, appends: Vec<StreamAppend>) -> Result<AppendOutcome, Error> {
+    async fn append_if(
+        &self,
+        appends: Vec<StreamAppend>,
+        conditions: Vec<StreamCondition>,
+    ) -> Result<AppendOutcome, Error> {
         validate_appends(&appends)?;
+        validate_conditions(&appends, &conditions)?;
         let mut state = self.lock();
         let lookup = |id: &Uuid| {
             Ok(state.ids.get(id).map(|p| {
@@ -153,9 +158,12 @@ impl EventStore for MemoryStore {
         if let RetryCheck::Replay(outcome) = check_retry(&appends, lookup)? {
             return Ok(outcome);
         }
+        let head_of = |stream: &str| state.streams.get(stream).and_then(|s| (s.positions.len() as u64).checked_sub(1));
         for append in &appends {
-            let head = state.streams.get(&append.stream).and_then(|s| (s.positions.len() as u64).checked_sub(1));
-            append.expected_version.check(&append.stream, head)?;
+            append.expected_version.check(&append.stream, head_of(&append.stream))?;
+        }
+        for condition in &conditions {
+            condition.expected_version.check(&condition.stream, head_of(&condition.stream))?;
         }
         let timestamp = Timestamp::now().max(state.log.last().map_or(Timestamp(0), |e| e.timestamp));
         let mut outcome = AppendOutcome { streams: Vec::with_capacity(appends.len()), replayed: false };

@@ -123,6 +123,27 @@ impl StreamAppend {
     }
 }
 
+/// A check made in the same atomic step as an append, on a stream the append does not write:
+/// the append happens only if `expected_version` holds for `stream` at that moment.
+///
+/// This is how an owner fences its writes: a node that holds a lease appends with a condition on
+/// the lease's stream, so once another node has taken the lease over (appending to that stream),
+/// the old owner's appends fail with `wrong-expected-version` instead of landing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamCondition {
+    /// The stream checked.
+    pub stream: String,
+    /// What must hold; `any` checks nothing and is refused.
+    pub expected_version: ExpectedVersion,
+}
+
+impl StreamCondition {
+    /// `stream` must be at `expected`.
+    pub fn new(stream: impl Into<String>, expected: ExpectedVersion) -> Self {
+        StreamCondition { stream: stream.into(), expected_version: expected }
+    }
+}
+
 /// Where one stream's events of an append landed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamAppended {
@@ -350,7 +371,21 @@ pub trait EventStore: Send + Sync + 'static {
     ///
     /// Streams starting with `$` are accepted here (Skald's services write them); the HTTP API
     /// refuses them from users.
-    async fn append(&self, appends: Vec<StreamAppend>) -> Result<AppendOutcome, Error>;
+    async fn append(&self, appends: Vec<StreamAppend>) -> Result<AppendOutcome, Error> {
+        self.append_if(appends, Vec::new()).await
+    }
+
+    /// Appends atomically if every condition holds at the moment of the append (checked with the
+    /// expected versions, in the same atomic step); a failed condition is `wrong-expected-version`
+    /// naming its stream, and nothing is written.
+    ///
+    /// An idempotent retry (every id stored by an identical earlier append) is answered with the
+    /// original positions without checking the conditions again: they held when it was written.
+    async fn append_if(
+        &self,
+        appends: Vec<StreamAppend>,
+        conditions: Vec<StreamCondition>,
+    ) -> Result<AppendOutcome, Error>;
 
     /// Reads a page.
     async fn read(&self, selector: &Selector, options: ReadOptions) -> Result<ReadPage, Error>;
@@ -375,12 +410,92 @@ pub trait EventStore: Send + Sync + 'static {
     }
 
     /// Soft-deletes a stream: its events are hidden from stream reads until it is appended to again.
+    ///
+    /// One atomic append: the metadata event is written only if the stream is still at the head
+    /// version it was checked at and its metadata was not changed meanwhile. When `expected` does
+    /// not pin a version, a race with a concurrent writer is retried (at most
+    /// [`DELETE_ATTEMPTS_MAX`] times); with an exact version it is `wrong-expected-version`.
     async fn delete_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<AppendOutcome, Error> {
-        let info = self.stream_info(stream).await?;
-        expected.check(stream, Some(info.head_version))?;
-        let metadata = StreamMetadata { truncate_before: Some(info.head_version + 1), deleted: true, ..info.metadata };
-        self.set_metadata(stream, metadata).await
+        validate_stream_name(stream)?;
+        let meta_stream = metadata_stream_of(stream);
+        let (mut head, mut metadata, mut meta_head) = deletion_base(self, stream, &meta_stream).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            expected.check(stream, Some(head))?;
+            let deleted = StreamMetadata { truncate_before: Some(head + 1), deleted: true, ..metadata.clone() };
+            let event = NewEvent::new(crate::METADATA_EVENT_TYPE, Json::from_value(&deleted));
+            let append = StreamAppend::new(meta_stream.clone(), vec![event]).expect(meta_head);
+            let condition = StreamCondition::new(stream, ExpectedVersion::Exact(head));
+            match self.append_if(vec![append], vec![condition]).await {
+                // Lost a race with a metadata change: look again. With a writer of the stream, the
+                // error names its new head: aim at that one, unless the caller pinned a version.
+                Err(Error::WrongExpectedVersion { stream: ref raced, actual, .. }) if attempt < DELETE_ATTEMPTS_MAX => {
+                    if *raced == meta_stream {
+                        (head, metadata, meta_head) = deletion_base(self, stream, &meta_stream).await?;
+                    } else if let (false, Some(actual)) = (matches!(expected, ExpectedVersion::Exact(_)), actual) {
+                        head = actual;
+                    } else {
+                        return Err(Error::WrongExpectedVersion { stream: raced.clone(), expected, actual });
+                    }
+                }
+                outcome => return outcome,
+            }
+        }
     }
+}
+
+/// What a delete starts from: the stream's head and metadata, and the metadata stream's head.
+async fn deletion_base<S: EventStore + ?Sized>(
+    store: &S,
+    stream: &str,
+    meta_stream: &str,
+) -> Result<(u64, StreamMetadata, ExpectedVersion), Error> {
+    let info = store.stream_info(stream).await?;
+    let meta_head = match store.stream_info(meta_stream).await {
+        Ok(meta) => ExpectedVersion::Exact(meta.head_version),
+        Err(Error::StreamNotFound { .. }) => ExpectedVersion::NoStream,
+        Err(error) => return Err(error),
+    };
+    Ok((info.head_version, info.metadata, meta_head))
+}
+
+/// How often [`EventStore::delete_stream`] tries again after losing a race with a writer.
+pub const DELETE_ATTEMPTS_MAX: usize = 16;
+
+/// Checks the conditions of [`EventStore::append_if`] against each other and the appends: valid
+/// names, a real expectation (not `any`), no stream twice, none that the append also writes (put
+/// the expectation on that stream's entry instead). Every backend calls this after
+/// [`validate_appends`].
+pub fn validate_conditions(appends: &[StreamAppend], conditions: &[StreamCondition]) -> Result<(), Error> {
+    if conditions.is_empty() {
+        return Ok(());
+    }
+    let streams = appends.len() + conditions.len();
+    if streams > APPEND_STREAMS_MAX {
+        return Err(Error::limit("conditions", "append_streams_max", streams, APPEND_STREAMS_MAX));
+    }
+    let mut seen: HashSet<&str> = appends.iter().map(|a| a.stream.as_str()).collect();
+    for (i, condition) in conditions.iter().enumerate() {
+        let field = format!("conditions[{i}].stream");
+        validate_stream_name(&condition.stream).map_err(|e| relocate(e, &field))?;
+        if condition.expected_version == ExpectedVersion::Any {
+            return Err(Error::invalid(
+                format!("conditions[{i}].expected_version"),
+                "a condition of `any` checks nothing; say `no_stream`, `exists` or a version",
+            ));
+        }
+        if !seen.insert(condition.stream.as_str()) {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "stream `{}` is already written or checked by this append; put the expectation on one entry",
+                    condition.stream
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks an append request against the limits and shape rules. Every backend calls this first.

@@ -57,7 +57,6 @@
 //! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
 
-mod clock;
 mod dispatch;
 pub mod durable;
 mod error;
@@ -67,7 +66,6 @@ mod runtime;
 mod service;
 mod spec;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use dispatch::{Batch, Delivery, Resolved};
 pub use error::GroupError;
 pub use runtime::LEASE_WAIT_MAX;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use skald_core::{Timestamp, Uuid};
+use skald_core::Uuid;
 
 use crate::dispatch::Delivery;
 use crate::runtime::GroupRuntime;
@@ -83,13 +83,13 @@ async fn deliver(runtime: &GroupRuntime, spec: &PushSpec, lease_id: u64, events:
     // Too old to send: parked at once (the stream's later events come back with it).
     let mut events = events;
     if let Some(age) = spec.max_record_age_seconds {
-        let oldest_allowed = runtime.options.clock.wall().micros().saturating_sub(age * 1_000_000);
+        let oldest_allowed = runtime.options.clock.now().saturating_sub(Duration::from_secs(age));
         let mut fresh = Vec::with_capacity(events.len());
         for delivery in events {
             if failed_streams.contains(&delivery.event.stream) {
                 continue;
             }
-            if delivery.event.timestamp < Timestamp(oldest_allowed) {
+            if delivery.event.timestamp < oldest_allowed {
                 let reason = format!("max record age of {age} s exceeded");
                 if runtime.nack(lease_id, &[delivery.event.id], &reason, true).is_err() {
                     return;

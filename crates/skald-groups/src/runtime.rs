@@ -12,12 +12,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use skald_core::{EventStore, RecordedEvent, Selector, StreamAppend, SubscribeFrom, Uuid};
+use skald_core::{Clock, EventStore, RecordedEvent, Selector, StreamAppend, SubscribeFrom, Uuid};
 use skald_pattern::{Envelope, Pattern};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::clock::Clock;
 use crate::dispatch::{Batch, Counts, DispatchConfig, Dispatcher, ParkRequest, Resolved, Source};
 use crate::durable::{self, GroupRecord, ParkedEvent};
 use crate::metrics::GroupMetrics;
@@ -89,7 +88,7 @@ impl GroupRuntime {
             max_in_flight: record.spec.max_in_flight,
         };
         let seed = options.seed ^ hash(&name);
-        let lease_base = options.clock.wall().micros();
+        let lease_base = options.clock.now().micros();
         let runtime = Arc::new(GroupRuntime {
             pattern,
             state: Mutex::new(Dispatcher::new(cfg, checkpoint, seed, lease_base)),
@@ -122,8 +121,10 @@ impl GroupRuntime {
         &self.record.spec.name
     }
 
+    /// The dispatcher's time: milliseconds of the monotonic clock, so that a step of the wall
+    /// clock neither expires every lease at once nor holds them (and retries) for its length.
     fn now(&self) -> u64 {
-        self.options.clock.now_ms()
+        self.options.clock.monotonic().as_millis() as u64
     }
 
     fn stopped(&self) -> bool {
@@ -213,8 +214,8 @@ impl GroupRuntime {
             let d = lock(&self.state);
             (d.counts(), d.checkpoint(), d.oldest_unresolved(), d.workers(), d.lag_events(head))
         };
-        let lag_seconds =
-            oldest.map(|t| self.options.clock.wall().micros().saturating_sub(t.micros()) as f64 / 1e6).unwrap_or(0.0);
+        let now = self.options.clock.now();
+        let lag_seconds = oldest.map(|t| now.saturating_duration_since(t).as_secs_f64()).unwrap_or(0.0);
         GroupStats {
             delivered: counts.delivered,
             acked: counts.acked,

@@ -7,9 +7,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
-use skald_core::{AsOf, Direction, EventStore, ReadOptions, Selector, Uuid};
+use skald_core::{AsOf, Clock, Direction, EventStore, ReadOptions, Selector, SystemClock, Uuid};
 
-use crate::clock::{Clock, SystemClock};
 use crate::dispatch::{Batch, Resolved};
 use crate::durable::{self, GroupRecord, ParkedEvent};
 use crate::runtime::{GroupRuntime, RuntimeOptions};
@@ -27,7 +26,8 @@ pub struct GroupsOptions {
     pub checkpoint_interval: Duration,
     /// How often each group expires leases, releases retries and writes parked events.
     pub tick: Duration,
-    /// Time for leases, retries and lag; [`crate::ManualClock`] in tests.
+    /// Time: its monotonic reading for leases and retry delays, wall time for lag and record age;
+    /// [`skald_core::ManualClock`] in tests.
     pub clock: Arc<dyn Clock>,
     /// Seed of the retry jitter.
     pub seed: u64,
@@ -39,7 +39,7 @@ impl Default for GroupsOptions {
             groups_max: GROUPS_MAX,
             checkpoint_interval: Duration::from_millis(200),
             tick: Duration::from_millis(10),
-            clock: Arc::new(SystemClock::default()),
+            clock: Arc::new(SystemClock),
             seed: 0x5eed,
         }
     }

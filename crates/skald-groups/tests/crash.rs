@@ -6,20 +6,18 @@
 //! was processed at least once; no delivery in a run is below the checkpoint that was durable when
 //! the run started (nothing acknowledged is delivered again once its checkpoint is durable); within
 //! a run, each stream's events are processed in version order (a redelivery repeats the version
-//! it resumes from, never an older one). `SKALD_GROUPS_CRASH_CYCLES` sets the number of kills (default 6).
+//! it resumes from, never an older one). `SKALD_GROUPS_CRASH_CYCLES` sets the number of kills (default 6);
+//! it runs on every backend a child process can open.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use skald_core::{Direction, EventStore, NewEvent, ReadOptions, Selector, StreamAppend, Uuid};
 use skald_groups::{Backoff, GroupSpec, Groups, GroupsHandle, GroupsOptions};
-use skald_log::{Options, Store};
+use skald_testkit::crash::{child_params, cycles, report, Child, Seed};
+use skald_testkit::TestStore;
 
-const CHILD_ENV: &str = "SKALD_GROUPS_CRASH_DIR";
 const STREAMS: usize = 8;
 
 fn options() -> GroupsOptions {
@@ -53,10 +51,8 @@ async fn ensure_group(groups: &GroupsHandle) {
 /// The child: appends and consumes until killed, printing one line per processed event.
 #[test]
 fn crash_child() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(async move {
-        let store = Arc::new(Store::open(&dir, Options::default()).unwrap());
+    let Some(params) = child_params() else { return };
+    params.block_on(|store| async move {
         let groups = Groups::start(store.clone(), options()).await.unwrap();
         ensure_group(&groups).await;
         let writer = {
@@ -81,11 +77,9 @@ fn crash_child() {
                 }
             })
         };
-        let out = Arc::new(std::sync::Mutex::new(std::io::stdout()));
         let mut workers = Vec::new();
         for w in 0..4u64 {
             let groups = groups.clone();
-            let out = out.clone();
             workers.push(tokio::spawn(async move {
                 let mut incarnation = 0;
                 let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ ((w + 1) * 7919) ^ std::process::id() as u64;
@@ -104,8 +98,7 @@ fn crash_child() {
                         // Process (print), then acknowledge. A failed ack (the lease expired) ends
                         // the batch: its events go to another worker.
                         let e = &delivery.event;
-                        let line = format!("done {} {} {}\n", e.stream, e.version, e.position);
-                        out.lock().unwrap().write_all(line.as_bytes()).unwrap();
+                        report(format!("done {} {} {}", e.stream, e.version, e.position));
                         if groups.ack("g", batch.lease_id, &[e.id]).map(|r| r.applied) != Ok(1) {
                             break;
                         }
@@ -123,35 +116,19 @@ struct Run {
     acks: Vec<(String, u64, u64)>,
 }
 
-fn run_child(dir: &std::path::Path, run_for: Duration) -> Run {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads", "1"])
-        .env(CHILD_ENV, dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut run = Run::default();
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            // libtest may print `test crash_child ... ` on the same line before the first one.
-            let Some(start) = line.find("done ") else { continue };
-            let parts: Vec<&str> = line[start..].split_whitespace().collect();
-            if parts.len() == 4 {
-                run.acks.push((parts[1].to_owned(), parts[2].parse().unwrap(), parts[3].parse().unwrap()));
-            }
+fn run_child(location: &str, run_for: Duration) -> Run {
+    let finished = Child::spawn("crash_child", location, json!({})).kill_after(run_for);
+    let mut run = Run::default();
+    for line in finished.lines {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if let ["done", stream, version, position] = parts.as_slice() {
+            run.acks.push(((*stream).to_owned(), version.parse().unwrap(), position.parse().unwrap()));
         }
-        run
-    });
-    std::thread::sleep(run_for);
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    reader.join().unwrap()
+    }
+    run
 }
 
-async fn durable_checkpoint(store: &Store) -> u64 {
+async fn durable_checkpoint(store: &dyn EventStore) -> u64 {
     let options = ReadOptions { direction: Direction::Backward, limit: 1, ..Default::default() };
     match store.read(&Selector::Stream("$sub-g".into()), options).await {
         Ok(page) => page.events.first().map_or(0, |e| e.data.to_value()["position"].as_u64().unwrap()),
@@ -172,36 +149,39 @@ fn check_run(run: &Run, checkpoint: u64, cycle: usize) {
     }
 }
 
-#[test]
-fn groups_survive_sigkill_and_worker_crashes() {
-    if std::env::var(CHILD_ENV).is_ok() {
-        return;
-    }
-    let cycles: usize = std::env::var("SKALD_GROUPS_CRASH_CYCLES").ok().and_then(|c| c.parse().ok()).unwrap_or(6);
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_groups_survive_sigkill_and_worker_crashes() {
+    skald_testkit::run("embedded", kill_groups).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_groups_survive_sigkill_and_worker_crashes() {
+    skald_testkit::run("postgres", kill_groups).await;
+}
+
+async fn kill_groups(mut kit: TestStore) {
+    let location = kit.location().expect("a store a child process can open");
+    let cycles = cycles("SKALD_GROUPS_CRASH_CYCLES", 6);
+    let mut seed = Seed::from_env(&format!("{} groups crash", kit.backend()), 0x2545_F491_4F6C_DD1D);
     let mut acked: HashSet<(String, u64)> = HashSet::new();
-    let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut checkpoint = 0;
+    kit.close().await;
     for cycle in 0..cycles {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let run_for = Duration::from_millis(400 + seed % 600);
-        let run = run_child(dir.path(), run_for);
+        let run_for = seed.duration(Duration::from_millis(400), Duration::from_millis(600));
+        let run = tokio::task::block_in_place(|| run_child(&location, run_for));
         check_run(&run, checkpoint, cycle);
         acked.extend(run.acks.iter().map(|(s, v, _)| (s.clone(), *v)));
-        let next = runtime.block_on(async {
-            let store = Store::open(dir.path(), Options::default()).unwrap();
-            durable_checkpoint(&store).await
-        });
+        kit.open_again().await;
+        let next = durable_checkpoint(&*kit.store()).await;
+        kit.close().await;
         assert!(next >= checkpoint, "the checkpoint went back");
         eprintln!("cycle {cycle}: killed after {run_for:?}, {} processed, checkpoint {next}", run.acks.len());
         checkpoint = next;
     }
     // Drain what is left with a fresh service and check that nothing was lost.
-    let final_run = runtime.block_on(async {
-        let store = Arc::new(Store::open(dir.path(), Options::default()).unwrap());
+    kit.open_again().await;
+    let final_run = {
+        let store = kit.store();
         let groups = Groups::start(store.clone(), options()).await.unwrap();
         let mut run = Run::default();
         loop {
@@ -222,7 +202,7 @@ fn groups_survive_sigkill_and_worker_crashes() {
             }
         }
         (run, heads)
-    });
+    };
     let (run, heads) = final_run;
     check_run(&run, checkpoint, cycles);
     acked.extend(run.acks.iter().map(|(s, v, _)| (s.clone(), *v)));

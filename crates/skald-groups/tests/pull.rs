@@ -1,4 +1,4 @@
-//! Pull delivery end to end on a MemoryStore: lifecycle, leasing, acks, retries, parking, replay,
+//! Pull delivery end to end on every backend: lifecycle, leasing, acks, retries, parking, replay,
 //! checkpoints across restarts, competing workers and rebalancing.
 
 mod common;
@@ -9,14 +9,29 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use skald_core::{EventStore, NewEvent, StreamAppend};
-use skald_groups::{GroupError, GroupSpec, Groups, StartFrom};
+use skald_core::{ManualClock, NewEvent, StreamAppend, Timestamp};
+use skald_groups::{GroupError, GroupSpec, Groups, GroupsOptions, StartFrom};
+use skald_testkit::TestStore;
+
+skald_testkit::backend_tests!(crate;
+    groups_are_created_listed_updated_and_deleted,
+    the_filter_selects_and_system_streams_are_never_delivered,
+    start_positions,
+    acked_events_are_not_redelivered_after_a_restart,
+    failing_events_are_retried_then_parked_and_replayed,
+    expired_leases_move_streams_to_other_workers,
+    a_deleted_and_recreated_group_starts_fresh,
+    competing_workers_keep_per_stream_order,
+    lease_arguments_are_checked,
+    parked_events_stay_parked_across_a_restart_below_the_checkpoint,
+    stats_report_lag_in_events_and_seconds,
+    leases_expire_by_the_groups_clock_alone
+);
 
 const WAIT: Duration = Duration::from_secs(2);
 
-#[tokio::test]
-async fn groups_are_created_listed_updated_and_deleted() {
-    let (store, groups) = memory().await;
+async fn groups_are_created_listed_updated_and_deleted(kit: TestStore) {
+    let (store, groups) = start(&kit).await;
     groups.create_group(spec("a")).await.unwrap();
     let err = groups.create_group(spec("a")).await.unwrap_err();
     assert_eq!(err.code(), "group-already-exists");
@@ -45,9 +60,8 @@ async fn groups_are_created_listed_updated_and_deleted() {
     assert!(third.list_groups().is_empty());
 }
 
-#[tokio::test]
-async fn the_filter_selects_and_system_streams_are_never_delivered() {
-    let (store, groups) = memory().await;
+async fn the_filter_selects_and_system_streams_are_never_delivered(kit: TestStore) {
+    let (store, groups) = start(&kit).await;
     groups
         .create_group(spec("paid").filter(json!({"type": ["OrderPaid"], "data": {"total": [{"numeric": [">", 10]}]}})))
         .await
@@ -58,17 +72,18 @@ async fn the_filter_selects_and_system_streams_are_never_delivered() {
         StreamAppend::new("order-3", vec![NewEvent::new("OrderPlaced", json!({"total": 50}))]),
     ];
     store.append(events).await.unwrap();
+    settle(&groups, "paid", 1).await;
     let batch = groups.lease("paid", "w", 10, WAIT).await.unwrap();
     assert_eq!(batch.events.iter().map(|d| d.event.stream.as_str()).collect::<Vec<_>>(), ["order-2"]);
     groups.ack_all("paid", batch.lease_id).unwrap();
     groups.create_group(spec("all")).await.unwrap();
+    settle(&groups, "all", 3).await;
     let batch = groups.lease("all", "w", 100, WAIT).await.unwrap();
     assert_eq!(batch.events.len(), 3, "only the three user events, no $groups/$sub events");
 }
 
-#[tokio::test]
-async fn start_positions() {
-    let (store, groups) = memory().await;
+async fn start_positions(kit: TestStore) {
+    let (store, groups) = start(&kit).await;
     append_orders(&*store, 1, 3).await;
     let mut from_end = spec("end");
     from_end.start = StartFrom::End;
@@ -77,17 +92,19 @@ async fn start_positions() {
     from_position.start = StartFrom::Position(1);
     groups.create_group(from_position).await.unwrap();
     append_orders(&*store, 1, 4).await; // ids repeat for seq 0..3: idempotent, only seq 3 is new
+    settle(&groups, "end", 1).await;
+    settle(&groups, "pos", 3).await;
     let batch = groups.lease("end", "w", 10, WAIT).await.unwrap();
     assert_eq!(batch.events.iter().map(|d| d.event.version).collect::<Vec<_>>(), [3]);
     let batch = groups.lease("pos", "w", 10, WAIT).await.unwrap();
     assert_eq!(batch.events.iter().map(|d| d.event.version).collect::<Vec<_>>(), [1, 2, 3]);
 }
 
-#[tokio::test]
-async fn acked_events_are_not_redelivered_after_a_restart() {
-    let (store, groups) = memory().await;
+async fn acked_events_are_not_redelivered_after_a_restart(kit: TestStore) {
+    let (store, groups) = start(&kit).await;
     groups.create_group(spec("g")).await.unwrap();
     append_orders(&*store, 2, 5).await;
+    settle(&groups, "g", 10).await;
     let batch = groups.lease("g", "w", 100, WAIT).await.unwrap();
     assert_eq!(batch.events.len(), 10);
     groups.ack_all("g", batch.lease_id).unwrap();
@@ -99,17 +116,18 @@ async fn acked_events_are_not_redelivered_after_a_restart() {
     groups.shutdown().await;
     append_orders(&*store, 2, 6).await; // only seq 5 of each stream is new
     let groups = Groups::start(store.clone(), fast_options()).await.unwrap();
+    settle(&groups, "g", 2).await;
     let rest = groups.lease("g", "w", 100, WAIT).await.unwrap();
     assert_eq!(rest.events.iter().map(|d| d.event.version).collect::<Vec<_>>(), [5, 5]);
 }
 
-#[tokio::test]
-async fn failing_events_are_retried_then_parked_and_replayed() {
-    let (store, groups) = memory().await;
+async fn failing_events_are_retried_then_parked_and_replayed(kit: TestStore) {
+    let (store, groups) = start(&kit).await;
     let mut s = spec("g");
     s.max_attempts = 3;
     groups.create_group(s).await.unwrap();
     append_orders(&*store, 1, 2).await;
+    settle(&groups, "g", 2).await;
     let mut attempts = Vec::new();
     for _ in 0..3 {
         let batch = groups.lease("g", "w", 10, WAIT).await.unwrap();
@@ -144,13 +162,13 @@ async fn failing_events_are_retried_then_parked_and_replayed() {
     assert_eq!(groups.list_parked("g", 0, 10).await.unwrap().0.len(), 1, "parked records stay as history");
 }
 
-#[tokio::test]
-async fn expired_leases_move_streams_to_other_workers() {
-    let (store, groups) = memory().await;
+async fn expired_leases_move_streams_to_other_workers(kit: TestStore) {
+    let (store, groups) = start(&kit).await;
     let mut s = spec("g");
     s.lease_timeout_ms = 100;
     groups.create_group(s).await.unwrap();
     append_orders(&*store, 1, 3).await;
+    settle(&groups, "g", 3).await;
     let dead = groups.lease("g", "crashed", 10, WAIT).await.unwrap();
     assert_eq!(dead.events.len(), 3);
     // The crashed worker never acks; after the timeout another worker gets the stream, in order.
@@ -161,23 +179,50 @@ async fn expired_leases_move_streams_to_other_workers() {
     groups.ack_all("g", batch.lease_id).unwrap();
 }
 
-#[tokio::test]
-async fn a_deleted_and_recreated_group_starts_fresh() {
-    let (store, groups) = memory().await;
+async fn leases_expire_by_the_groups_clock_alone(kit: TestStore) {
+    let clock = ManualClock::new(Timestamp::now());
+    let store = kit.store();
+    let options = GroupsOptions { clock: Arc::new(clock.clone()), ..fast_options() };
+    let groups = Groups::start(store.clone(), options).await.unwrap();
+    let mut s = spec("g");
+    s.lease_timeout_ms = 1_000;
+    groups.create_group(s).await.unwrap();
+    append_orders(&*store, 1, 2).await;
+    settle(&groups, "g", 2).await;
+    let held = groups.lease("g", "slow", 10, WAIT).await.unwrap();
+    assert_eq!(held.events.len(), 2);
+    // Real time passes (the group ticks meanwhile) but its clock stands still: the lease holds.
+    let waited = groups.lease("g", "other", 10, Duration::from_millis(100)).await.unwrap();
+    assert!(waited.events.is_empty());
+    clock.advance(Duration::from_millis(1_001));
+    // Expired, its events wait out their retry backoff (at most 40 ms), on the same clock.
+    let backing_off = groups.lease("g", "other", 10, Duration::from_millis(100)).await.unwrap();
+    assert!(backing_off.events.is_empty());
+    clock.advance(Duration::from_millis(40));
+    let moved = groups.lease("g", "other", 10, WAIT).await.unwrap();
+    assert_eq!(moved.events.len(), 2);
+    assert_eq!(groups.ack_all("g", held.lease_id).unwrap_err().code(), "lease-expired");
+    groups.ack_all("g", moved.lease_id).unwrap();
+    groups.shutdown().await;
+}
+
+async fn a_deleted_and_recreated_group_starts_fresh(kit: TestStore) {
+    let (store, groups) = start(&kit).await;
     groups.create_group(spec("g")).await.unwrap();
     append_orders(&*store, 1, 2).await;
+    settle(&groups, "g", 2).await;
     let batch = groups.lease("g", "w", 10, WAIT).await.unwrap();
     groups.ack_all("g", batch.lease_id).unwrap();
     tokio::time::sleep(Duration::from_millis(60)).await;
     groups.delete_group("g").await.unwrap();
     groups.create_group(spec("g")).await.unwrap();
+    settle(&groups, "g", 2).await;
     let batch = groups.lease("g", "w", 10, WAIT).await.unwrap();
     assert_eq!(batch.events.len(), 2, "the old incarnation's checkpoint is ignored");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn competing_workers_keep_per_stream_order() {
-    let (store, groups) = memory().await;
+async fn competing_workers_keep_per_stream_order(kit: TestStore) {
+    let (store, groups) = start(&kit).await;
     groups.create_group(spec("g")).await.unwrap();
     let streams = 20;
     let per_stream = 50;
@@ -217,9 +262,8 @@ async fn competing_workers_keep_per_stream_order() {
     assert_eq!((stats.acked, stats.in_flight, stats.lag_events), (1000, 0, 0));
 }
 
-#[tokio::test]
-async fn lease_arguments_are_checked() {
-    let (_store, groups) = memory().await;
+async fn lease_arguments_are_checked(kit: TestStore) {
+    let (_store, groups) = start(&kit).await;
     groups.create_group(GroupSpec::new("g")).await.unwrap();
     assert_eq!(groups.lease("g", "w", 0, WAIT).await.unwrap_err().code(), "invalid-request");
     assert_eq!(groups.lease("g", "", 1, WAIT).await.unwrap_err().code(), "invalid-request");
@@ -229,13 +273,13 @@ async fn lease_arguments_are_checked() {
     assert!(empty.events.is_empty() && started.elapsed() >= Duration::from_millis(50));
 }
 
-#[tokio::test]
-async fn parked_events_stay_parked_across_a_restart_below_the_checkpoint() {
-    let (store, groups) = memory().await;
+async fn parked_events_stay_parked_across_a_restart_below_the_checkpoint(kit: TestStore) {
+    let (store, groups) = start(&kit).await;
     let mut s = spec("g");
     s.max_attempts = 1;
     groups.create_group(s).await.unwrap();
     append_orders(&*store, 2, 1).await; // order-0/0, then order-1/0
+    settle(&groups, "g", 2).await;
     let held = groups.lease("g", "slow", 1, WAIT).await.unwrap();
     assert_eq!(held.events[0].event.stream, "order-0");
     let failing = groups.lease("g", "w", 1, WAIT).await.unwrap();
@@ -253,12 +297,11 @@ async fn parked_events_stay_parked_across_a_restart_below_the_checkpoint() {
     assert_eq!(streams, ["order-0"], "order-1/0 is parked, not delivered again");
 }
 
-#[tokio::test]
-async fn stats_report_lag_in_events_and_seconds() {
-    let (store, groups) = memory().await;
+async fn stats_report_lag_in_events_and_seconds(kit: TestStore) {
+    let (store, groups) = start(&kit).await;
     groups.create_group(spec("g")).await.unwrap();
     append_orders(&*store, 1, 3).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    settle(&groups, "g", 3).await;
     let stats = groups.group_stats("g").unwrap();
     assert_eq!((stats.lag_events, stats.pending, stats.in_flight), (3, 3, 0));
     assert!(stats.lag_seconds > 0.0);

@@ -16,6 +16,14 @@ use common::*;
 use serde_json::{json, Value};
 use skald_core::{EventStore, NewEvent, StreamAppend};
 use skald_groups::{GroupSpec, GroupsHandle, PushSpec};
+use skald_testkit::TestStore;
+
+skald_testkit::backend_tests!(crate;
+    batches_arrive_in_per_stream_order_across_lanes,
+    partial_batch_failures_retry_the_failed_event_and_its_stream,
+    errors_and_timeouts_are_bisected_then_parked_and_replayed,
+    records_older_than_the_maximum_age_are_parked_unsent
+);
 
 #[derive(Default)]
 struct Endpoint {
@@ -106,10 +114,9 @@ fn assert_in_order(accepted: &[(String, u64)], streams: usize, per_stream: u64) 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batches_arrive_in_per_stream_order_across_lanes() {
+async fn batches_arrive_in_per_stream_order_across_lanes(kit: TestStore) {
     let (endpoint, url) = endpoint().await;
-    let (store, groups) = memory().await;
+    let (store, groups) = start(&kit).await;
     groups.create_group(push_spec("g", &url)).await.unwrap();
     for seq in 0..20 {
         for s in 0..3 {
@@ -122,10 +129,9 @@ async fn batches_arrive_in_per_stream_order_across_lanes() {
     groups.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn partial_batch_failures_retry_the_failed_event_and_its_stream() {
+async fn partial_batch_failures_retry_the_failed_event_and_its_stream(kit: TestStore) {
     let (endpoint, url) = endpoint().await;
-    let (store, groups) = memory().await;
+    let (store, groups) = start(&kit).await;
     groups.create_group(push_spec("g", &url)).await.unwrap();
     for seq in 0..10u64 {
         for s in 0..2 {
@@ -144,10 +150,9 @@ async fn partial_batch_failures_retry_the_failed_event_and_its_stream() {
     groups.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn errors_and_timeouts_are_bisected_then_parked_and_replayed() {
+async fn errors_and_timeouts_are_bisected_then_parked_and_replayed(kit: TestStore) {
     let (endpoint, url) = endpoint().await;
-    let (store, groups) = memory().await;
+    let (store, groups) = start(&kit).await;
     let mut spec = push_spec("g", &url);
     if let Some(push) = spec.push.as_mut() {
         push.bisect_on_error = true;
@@ -184,10 +189,9 @@ async fn errors_and_timeouts_are_bisected_then_parked_and_replayed() {
     groups.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_older_than_the_maximum_age_are_parked_unsent() {
+async fn records_older_than_the_maximum_age_are_parked_unsent(kit: TestStore) {
     let (endpoint, url) = endpoint().await;
-    let (store, groups) = memory().await;
+    let (store, groups) = start(&kit).await;
     append(&*store, "old-1", json!({})).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let mut spec = push_spec("g", &url);

@@ -39,8 +39,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use skald_core::{
-    follow, validate_appends, AppendOutcome, Error, EventStore, EventStream, ReadOptions, ReadPage, Selector,
-    StreamAppend, StreamInfo, StreamList, SubscribeFrom,
+    follow, validate_appends, validate_conditions, AppendOutcome, Error, EventStore, EventStream, ReadOptions,
+    ReadPage, Selector, StreamAppend, StreamCondition, StreamInfo, StreamList, SubscribeFrom,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -193,11 +193,16 @@ impl Drop for Inner {
 
 #[async_trait::async_trait]
 impl EventStore for Store {
-    async fn append(&self, appends: Vec<StreamAppend>) -> Result<AppendOutcome, Error> {
+    async fn append_if(
+        &self,
+        appends: Vec<StreamAppend>,
+        conditions: Vec<StreamCondition>,
+    ) -> Result<AppendOutcome, Error> {
         validate_appends(&appends)?;
+        validate_conditions(&appends, &conditions)?;
         let bytes = appends.iter().flat_map(|a| &a.events).map(|e| e.size_bytes()).sum();
         let (reply, answer) = oneshot::channel();
-        let job = writer::AppendJob { appends, bytes, reply };
+        let job = writer::AppendJob { appends, conditions, bytes, reply };
         self.sender()?.try_send(job).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => Error::Overloaded { retry_after_ms: 50 },
             mpsc::error::TrySendError::Closed(_) => Error::ShuttingDown,

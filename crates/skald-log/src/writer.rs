@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use skald_core::{
-    check_retry, AppendOutcome, Error, RetryCheck, StoredId, StreamAppend, StreamAppended, Timestamp, Uuid,
+    check_retry, AppendOutcome, Error, RetryCheck, StoredId, StreamAppend, StreamAppended, StreamCondition, Timestamp,
+    Uuid,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -56,6 +57,8 @@ pub const SYNC_GATHER_MAX: Duration = Duration::from_millis(10);
 /// One queued append and where to send its answer.
 pub struct AppendJob {
     pub appends: Vec<StreamAppend>,
+    /// Checked with the expected versions; usually empty.
+    pub conditions: Vec<StreamCondition>,
     pub bytes: usize,
     pub reply: oneshot::Sender<Result<AppendOutcome, Error>>,
 }
@@ -205,7 +208,8 @@ impl Writer {
         open.staging.facts.ids.reserve(events);
         open.staging.facts.heads.reserve(streams);
         for job in jobs {
-            match stage_append(&self.shared, &open.snapshot.reader, &self.pending, &job.appends, &mut open.staging) {
+            let request = Request { appends: &job.appends, conditions: &job.conditions };
+            match stage_append(&self.shared, &open.snapshot.reader, &self.pending, request, &mut open.staging) {
                 Ok(Staged::Fresh(outcome)) => {
                     open.answers.push((job.reply, outcome));
                     open.fresh.push(job.appends);
@@ -395,15 +399,37 @@ fn stored_id(
     Ok(Some(StoredId { stream: event.stream, version: event.version, position }))
 }
 
+/// One append request as the writer stages it.
+#[derive(Clone, Copy)]
+struct Request<'a> {
+    appends: &'a [StreamAppend],
+    conditions: &'a [StreamCondition],
+}
+
+/// The head version of `stream` as of the group staged so far: the group's own appends, then the
+/// overlay of groups not indexed yet, then the index snapshot.
+fn head_version(
+    snapshot: &IndexReader,
+    pending: &Pending,
+    group: &Staging,
+    stream: &str,
+) -> Result<Option<u64>, Error> {
+    Ok(match group.facts.heads.get(stream).copied().or_else(|| pending.head(stream)) {
+        Some(head) => Some(head.version),
+        None => snapshot.stream_head(stream)?.map(|(version, _)| version),
+    })
+}
+
 /// Checks one append against the index, the overlay and the group's earlier appends; on success
 /// frames its events into the group. A refused append leaves the group as it was.
 fn stage_append(
     shared: &Shared,
     snapshot: &IndexReader,
     pending: &Pending,
-    appends: &[StreamAppend],
+    request: Request<'_>,
     group: &mut Staging,
 ) -> Result<Staged, Error> {
+    let appends = request.appends;
     // A retry repeats every id, so it repeats the first one: only then is the full check needed.
     if stored_id(shared, snapshot, pending, group, &appends[0].events[0].id)?.is_some() {
         let lookup = |id: &Uuid| stored_id(shared, snapshot, pending, group, id);
@@ -425,13 +451,13 @@ fn stage_append(
     }
     let mut first_versions = Vec::with_capacity(appends.len());
     for append in appends {
-        let stream = append.stream.as_str();
-        let head = match group.facts.heads.get(stream).copied().or_else(|| pending.head(stream)) {
-            Some(head) => Some(head.version),
-            None => snapshot.stream_head(stream)?.map(|(version, _)| version),
-        };
-        append.expected_version.check(stream, head)?;
+        let head = head_version(snapshot, pending, group, &append.stream)?;
+        append.expected_version.check(&append.stream, head)?;
         first_versions.push(head.map_or(0, |v| v + 1));
+    }
+    for condition in request.conditions {
+        let head = head_version(snapshot, pending, group, &condition.stream)?;
+        condition.expected_version.check(&condition.stream, head)?;
     }
     let mut position = group.next_position();
     let mut outcome = AppendOutcome { streams: Vec::with_capacity(appends.len()), replayed: false };

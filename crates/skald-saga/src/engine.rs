@@ -19,12 +19,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use skald_asl::{Command, Execution, ExecutionStatus, HandleError, Input};
-use skald_core::EventStore;
+use skald_core::{Clock, EventStore, Timestamp};
 use tokio::sync::{oneshot, watch, OwnedMutexGuard, Semaphore};
 use tokio::task::AbortHandle;
 
 use crate::activities::Activities;
-use crate::clock::Clock;
 use crate::error::SagaError;
 use crate::journal::{self, Closed, IndexRecord};
 use crate::machines::Machines;
@@ -96,6 +95,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
+    /// The coordinator's time, in whole milliseconds: what its records (histories, the index, the
+    /// API) hold, so an execution in memory is exactly what a restart reads back.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now().truncated_to_millis()
+    }
+
     pub fn new(store: Arc<dyn EventStore>, options: CoordinatorOptions) -> Arc<Inner> {
         let http = crate::http::client(options.http_connect_timeout);
         let registry = Arc::new(options.resources.clone());
@@ -226,7 +231,7 @@ impl Inner {
             }
             // A clock that stepped back (or a history written by a coordinator whose clock ran ahead)
             // must not stop the execution: its time goes on from its last event.
-            let now = self.clock.now().max(exec.last_event_time());
+            let now = self.now().max(exec.last_event_time());
             let step = match exec.handle(input.clone(), now) {
                 Ok(step) => step,
                 Err(HandleError::Finished { .. }) => {
@@ -239,7 +244,7 @@ impl Inner {
             }
             let status = exec.status();
             let index = (status != ExecutionStatus::Running).then(|| {
-                let stop_time = step.events.last().map(|e| e.timestamp).unwrap_or_else(|| self.clock.now());
+                let stop_time = step.events.last().map(|e| e.timestamp).unwrap_or_else(|| self.now());
                 IndexRecord::Closed(Closed { execution_id: id.to_owned(), status, stop_time })
             });
             match journal::append_step(&self.store, id, &step.events, index.into_iter().collect()).await {
@@ -396,7 +401,7 @@ impl Inner {
             let commands = exec.pending_commands();
             if status != ExecutionStatus::Running {
                 // Finished but its index record is missing (written by an older coordinator).
-                let record = Closed { execution_id: id.clone(), status, stop_time: self.clock.now() };
+                let record = Closed { execution_id: id.clone(), status, stop_time: self.now() };
                 let event = skald_core::NewEvent::new(journal::CLOSED_TYPE, skald_core::Json::from_value(&record));
                 self.store
                     .append(vec![skald_core::StreamAppend::new(crate::names::EXECUTIONS_STREAM, vec![event])])
@@ -414,7 +419,7 @@ impl Inner {
             if *shutdown.borrow() {
                 return;
             }
-            for (_, id, timer_id) in self.timers.take_due(self.clock.now()) {
+            for (_, id, timer_id) in self.timers.take_due(self.now()) {
                 let inner = self.clone();
                 tokio::spawn(async move { inner.deliver_until_done(&id, Input::TimerFired { timer_id }).await });
             }

@@ -42,7 +42,7 @@ impl Inner {
         }
         let definition = self.machines.definition(&request.state_machine, version).await?;
         let machine = MachineRef { name: request.state_machine.clone(), version };
-        let now = self.clock.now();
+        let now = self.now();
         let context = StartContext {
             execution_id: id.clone(),
             name: name.clone(),

@@ -83,12 +83,12 @@ impl CoordinatorHandle {
     /// Creates a state machine: version 1, or nothing new when the same definition exists.
     /// A different definition under an existing name is `state-machine-already-exists`.
     pub async fn create_state_machine(&self, name: &str, definition: Value) -> Result<StateMachine, SagaError> {
-        self.inner.machines.create(name, &definition, self.inner.clock.now()).await
+        self.inner.machines.create(name, &definition, self.inner.now()).await
     }
 
     /// Adds a version; running executions stay on theirs.
     pub async fn update_state_machine(&self, name: &str, definition: Value) -> Result<StateMachine, SagaError> {
-        self.inner.machines.update(name, &definition, self.inner.clock.now()).await
+        self.inner.machines.update(name, &definition, self.inner.now()).await
     }
 
     /// The latest version, or a given one.

@@ -19,10 +19,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use skald_asl::{ExecutionStatus, HistoryEvent, Timestamp};
+use skald_asl::{ExecutionStatus, HistoryEvent};
 use skald_core::{
     limits::READ_EVENTS_MAX, Direction, Error, EventStore, ExpectedVersion, Json, NewEvent, ReadOptions, RecordedEvent,
-    Selector, StreamAppend,
+    Selector, StreamAppend, Timestamp,
 };
 
 use crate::error::SagaError;
@@ -40,6 +40,7 @@ pub struct Opened {
     /// The version it runs.
     pub state_machine_version: u64,
     /// When it started.
+    #[serde(with = "skald_core::rfc3339_millis")]
     pub start_time: Timestamp,
 }
 
@@ -51,6 +52,7 @@ pub struct Closed {
     /// How it ended.
     pub status: ExecutionStatus,
     /// When.
+    #[serde(with = "skald_core::rfc3339_millis")]
     pub stop_time: Timestamp,
 }
 

@@ -35,9 +35,9 @@
 //! [`handle`] (the API), `engine` (slots, the deliver path, recovery, the timer loop),
 //! `executions` (start, describe, list, history), `tasks` (dispatch and built-ins), [`http`],
 //! `activities` (queues and tokens), `timers`, [`journal`] (history and index in the log),
-//! `machines` (definitions in the log), [`resources`], [`names`], [`model`], [`clock`],
-//! [`options`], [`error`]. The travel saga's task services and definition, which the examples and
-//! tests run, are `skald_examples::travel`.
+//! `machines` (definitions in the log), [`resources`], [`names`], [`model`], [`options`],
+//! [`error`]. The travel saga's task services and definition, which the examples and tests run,
+//! are `skald_examples::travel`.
 //!
 //! # Example
 //!
@@ -61,7 +61,6 @@
 //! ```
 
 mod activities;
-pub mod clock;
 mod engine;
 pub mod error;
 mod executions;
@@ -76,7 +75,6 @@ pub mod resources;
 mod tasks;
 mod timers;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::SagaError;
 pub use handle::{Coordinator, CoordinatorHandle, CoordinatorStats};
 pub use model::{

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use skald_asl::{definition::Kind, Definition, Timestamp, ValidationError};
-use skald_core::{Error, EventStore, ExpectedVersion, Json, NewEvent, ReadOptions, Selector, StreamAppend};
+use skald_asl::{definition::Kind, Definition, ValidationError};
+use skald_core::{Error, EventStore, ExpectedVersion, Json, NewEvent, ReadOptions, Selector, StreamAppend, Timestamp};
 
 use crate::error::SagaError;
 use crate::model::{StateMachine, StateMachineList};
@@ -29,6 +29,7 @@ const HEAD_FRESH_FOR: Duration = Duration::from_secs(1);
 #[derive(Serialize, Deserialize)]
 struct VersionCreated {
     definition: Value,
+    #[serde(with = "skald_core::rfc3339_millis")]
     created: Timestamp,
 }
 

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use skald_asl::{ExecutionStatus, HistoryEvent, Timestamp};
+use skald_asl::{ExecutionStatus, HistoryEvent};
+use skald_core::Timestamp;
 
 /// One version of a state machine.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -15,6 +16,7 @@ pub struct StateMachine {
     /// The definition, as written.
     pub definition: Value,
     /// When this version was created.
+    #[serde(with = "skald_core::rfc3339_millis")]
     pub created: Timestamp,
 }
 
@@ -65,6 +67,7 @@ pub struct StartedExecution {
     /// The version it runs.
     pub state_machine_version: u64,
     /// When it started.
+    #[serde(with = "skald_core::rfc3339_millis")]
     pub start_time: Timestamp,
     /// True when an earlier start with the same name and input is answered.
     pub already_started: bool,
@@ -92,8 +95,10 @@ pub struct ExecutionDescription {
     /// The error's cause.
     pub cause: Option<String>,
     /// When it started.
+    #[serde(with = "skald_core::rfc3339_millis")]
     pub start_time: Timestamp,
     /// When it ended.
+    #[serde(default, with = "skald_core::rfc3339_millis::option")]
     pub stop_time: Option<Timestamp>,
     /// History events so far.
     pub history_length: u64,
@@ -115,6 +120,7 @@ pub struct ExecutionSummary {
     /// How it stands.
     pub status: ExecutionStatus,
     /// When it started.
+    #[serde(with = "skald_core::rfc3339_millis")]
     pub start_time: Timestamp,
 }
 

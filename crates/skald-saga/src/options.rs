@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use skald_asl::HistoryEvent;
+use skald_core::{Clock, SystemClock};
 
-use crate::clock::{Clock, SystemClock};
 use crate::resources::ResourceRegistry;
 
 /// Where a [`Probe`] is called.
@@ -37,7 +37,7 @@ pub type Probe = Arc<dyn Fn(ProbePoint<'_>) + Send + Sync>;
 pub struct CoordinatorOptions {
     /// What Task resources name.
     pub resources: ResourceRegistry,
-    /// Where time comes from.
+    /// Where time comes from ([`skald_core::ManualClock`] in tests).
     pub clock: Arc<dyn Clock>,
     /// Longest wait for one HTTP task answer (a Task's `TimeoutSeconds`, when smaller, wins).
     pub http_timeout: Duration,

@@ -1,12 +1,12 @@
 //! Durable timers. A timer is durable because its `StartTimer` command is recorded in the history
 //! (as `TaskScheduled`'s timeout, `RetryScheduled`, `WaitTimerStarted`, …) and rebuilt by replay
 //! after a restart; this module is only the in-memory wheel: an ordered set of
-//! `(fire_at, execution, timer)` that one task sleeps on, using the coordinator's [`Clock`].
+//! `(fire_at, execution, timer)` that one task sleeps on, using the coordinator's [`skald_core::Clock`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use skald_asl::Timestamp;
+use skald_core::Timestamp;
 use tokio::sync::Notify;
 
 /// The pending timers of every open execution.

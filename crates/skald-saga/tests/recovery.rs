@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
-use skald_asl::Timestamp;
-use skald_core::{EventStore, MemoryStore};
-use skald_saga::{Coordinator, CoordinatorOptions, ExecutionStatus, ManualClock, ResourceRegistry, StartExecution};
+use skald_core::{EventStore, ManualClock, MemoryStore, Timestamp};
+use skald_saga::{Coordinator, CoordinatorOptions, ExecutionStatus, ResourceRegistry, StartExecution};
 
 fn t0() -> Timestamp {
     Timestamp::parse_rfc3339("2026-06-01T00:00:00Z").unwrap()
@@ -72,7 +71,7 @@ async fn wait_timer_fires_after_restart() {
     assert_eq!(first.stats().timers, 1);
     first.shutdown().await;
 
-    clock.advance(61_000);
+    clock.advance(Duration::from_secs(61));
     let second = restarts.start().await;
     let done = second.wait_for_execution(&id, WAIT).await.unwrap();
     assert_eq!(done.status, ExecutionStatus::Succeeded);
@@ -90,11 +89,11 @@ async fn timer_waits_for_its_time_after_restart() {
     let id = first.start_execution(StartExecution::new("pause", "p2", json!({}))).await.unwrap().execution_id;
     first.shutdown().await;
     let second = restarts.start().await;
-    clock.advance(1_000_000);
+    clock.advance(Duration::from_secs(1_000));
     settle().await;
     assert_eq!(second.describe_execution(&id).await.unwrap().status, ExecutionStatus::Running);
     assert_eq!(second.describe_execution(&id).await.unwrap().current_states, [(0, "Pause".to_owned())]);
-    clock.advance(2_600_001);
+    clock.advance(Duration::from_millis(2_600_001));
     let done = second.wait_for_execution(&id, WAIT).await.unwrap();
     assert_eq!(done.status, ExecutionStatus::Succeeded);
 }
@@ -113,7 +112,7 @@ async fn timers_fire_after_reopening_the_disk_store() {
         store.close();
         id
     };
-    clock.advance(31_000);
+    clock.advance(Duration::from_secs(31));
     let store = Arc::new(skald_log::Store::open(dir.path(), skald_log::Options::default()).unwrap());
     let saga = Coordinator::start(store.clone(), options()).await.unwrap();
     let done = saga.wait_for_execution(&id, WAIT).await.unwrap();
@@ -161,15 +160,15 @@ async fn retry_backoff_and_task_timeout_survive_a_restart() {
     let first = Coordinator::start(store.clone(), options()).await.unwrap();
     first.create_state_machine("slow", definition).await.unwrap();
     let id = first.start_execution(StartExecution::new("slow", "s1", json!({}))).await.unwrap().execution_id;
-    clock.advance(10_000); // first attempt times out; retry timer set for +5 s
+    clock.advance(Duration::from_secs(10)); // first attempt times out; retry timer set for +5 s
     until_recorded(&first, &id, "RetryScheduled", 1).await;
     first.shutdown().await;
     let second = Coordinator::start(store.clone(), options()).await.unwrap();
-    clock.advance(5_000); // the retry fires: second attempt
+    clock.advance(Duration::from_secs(5)); // the retry fires: second attempt
     until_recorded(&second, &id, "TaskScheduled", 2).await;
     second.shutdown().await;
     let third = Coordinator::start(store.clone(), options()).await.unwrap();
-    clock.advance(10_000); // second attempt times out: caught
+    clock.advance(Duration::from_secs(10)); // second attempt times out: caught
     let done = third.wait_for_execution(&id, WAIT).await.unwrap();
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     assert_eq!(done.output, Some(json!("gave up")));
@@ -194,7 +193,7 @@ async fn an_execution_stays_on_the_version_it_started_with() {
     // Restart in between, so the old one is rebuilt from its history with version 1.
     saga.shutdown().await;
     let saga = restarts.start().await;
-    clock.advance(11_000);
+    clock.advance(Duration::from_secs(11));
     let old = saga.wait_for_execution(&old.execution_id, WAIT).await.unwrap();
     let new = saga.wait_for_execution(&new.execution_id, WAIT).await.unwrap();
     assert_eq!(old.output, Some(json!({"said": "v1"})));
@@ -219,7 +218,7 @@ async fn idle_executions_are_evicted_and_reloaded() {
     for i in 0..50 {
         ids.push(saga.start_execution(StartExecution::new("pause", format!("e{i}"), json!({"i": i}))).await.unwrap());
     }
-    clock.advance(6_000);
+    clock.advance(Duration::from_secs(6));
     for s in ids {
         let done = saga.wait_for_execution(&s.execution_id, WAIT).await.unwrap();
         assert_eq!(done.status, ExecutionStatus::Succeeded);
@@ -338,7 +337,7 @@ async fn start_up_reads_the_executions_index_from_the_oldest_open_execution() {
     let third = restarts.start().await;
     assert_eq!(third.stats().recovery_index_records, 21);
     assert_eq!(third.stats().open_executions, 1);
-    clock.advance(3_600_001);
+    clock.advance(Duration::from_millis(3_600_001));
     assert_eq!(third.wait_for_execution(&long, WAIT).await.unwrap().status, ExecutionStatus::Succeeded);
     third.shutdown().await;
 
@@ -374,7 +373,7 @@ async fn a_checkpoint_never_hides_an_execution_another_coordinator_opens_later()
     // ...while the running one opens another execution after that scan, and then stops.
     let late = running.start_execution(StartExecution::new("pause", "late", json!({}))).await.unwrap().execution_id;
     running.shutdown().await;
-    clock.advance(61_000);
+    clock.advance(Duration::from_secs(61));
     let next = restarts.start().await;
     assert_eq!(next.stats().open_executions, 2);
     for id in [early, late] {
@@ -393,7 +392,7 @@ async fn a_checkpoint_that_does_not_decode_means_reading_the_index_from_the_star
     let garbage =
         skald_core::NewEvent::new("ExecutionsScanned", skald_core::Json::from_value(&json!({"open_from": "x"})));
     store.append(vec![skald_core::StreamAppend::new("$executions-checkpoint", vec![garbage])]).await.unwrap();
-    clock.advance(61_000);
+    clock.advance(Duration::from_secs(61));
     let second = restarts.start().await;
     assert_eq!(second.stats().recovery_index_records, 1);
     assert_eq!(second.wait_for_execution(&id, WAIT).await.unwrap().status, ExecutionStatus::Succeeded);

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::WAIT;
 use serde_json::{json, Value};
-use skald_core::{EventStore, MemoryStore, ReadOptions, Selector};
+use skald_core::{EventStore, ManualClock, MemoryStore, ReadOptions, Selector};
 use skald_saga::{
-    Coordinator, CoordinatorHandle, CoordinatorOptions, ExecutionStatus, ManualClock, ResourceRegistry, StartExecution,
+    Coordinator, CoordinatorHandle, CoordinatorOptions, ExecutionStatus, ResourceRegistry, StartExecution,
 };
 
 async fn coordinator(resources: ResourceRegistry) -> (Arc<dyn EventStore>, CoordinatorHandle) {
@@ -107,7 +107,7 @@ async fn wait_for_task_token_callback_with_catch() {
 #[tokio::test]
 async fn missed_heartbeat_times_the_task_out() {
     let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
-    let clock = ManualClock::new(skald_asl::Timestamp::from_millis(1_000_000));
+    let clock = ManualClock::new(skald_core::Timestamp::from_millis(1_000_000));
     let options = CoordinatorOptions {
         clock: Arc::new(clock.clone()),
         resources: ResourceRegistry::new().activity("work", "work"),
@@ -119,13 +119,13 @@ async fn missed_heartbeat_times_the_task_out() {
         .unwrap();
     let id = saga.start_execution(StartExecution::new("hb", "h1", json!({}))).await.unwrap().execution_id;
     let task = saga.get_activity_task("work", Duration::from_secs(5)).await.unwrap().unwrap();
-    clock.advance(8_000);
+    clock.advance(Duration::from_secs(8));
     tokio::time::sleep(Duration::from_millis(20)).await;
     saga.send_task_heartbeat(&task.task_token).await.unwrap();
-    clock.advance(8_000); // 16 s after start, 8 s after the heartbeat: still alive
+    clock.advance(Duration::from_secs(8)); // 16 s after start, 8 s after the heartbeat: still alive
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(saga.describe_execution(&id).await.unwrap().status, ExecutionStatus::Running);
-    clock.advance(3_000);
+    clock.advance(Duration::from_secs(3));
     let done = saga.wait_for_execution(&id, WAIT).await.unwrap();
     assert_eq!(done.status, ExecutionStatus::Failed);
     assert_eq!(done.error.as_deref(), Some("States.HeartbeatTimeout"));

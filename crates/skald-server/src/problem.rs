@@ -142,6 +142,13 @@ impl Problem {
                 problem.retry_after = Some(Duration::from_millis(*retry_after_ms));
                 problem
             }
+            Error::Unavailable { retry_after_ms, .. } => {
+                tracing::warn!(%error, "storage unavailable");
+                let mut problem = Problem::new(StatusCode::SERVICE_UNAVAILABLE, error.code(), detail)
+                    .with("retry_after_ms", *retry_after_ms);
+                problem.retry_after = Some(Duration::from_millis(*retry_after_ms));
+                problem
+            }
             Error::ShuttingDown => {
                 let mut problem = Problem::new(StatusCode::SERVICE_UNAVAILABLE, error.code(), detail);
                 problem.retry_after = Some(Duration::from_secs(1));
@@ -197,6 +204,7 @@ pub fn title_of(code: &str) -> &'static str {
         "stream-not-found" => "Stream not found",
         "stream-deleted" => "Stream deleted",
         "overloaded" => "Overloaded",
+        "unavailable" => "Storage unavailable",
         "shutting-down" => "Shutting down",
         "corrupt-data" => "Corrupt data",
         "storage-error" => "Storage error",

@@ -1,13 +1,8 @@
-//! The HTTP test suite, reusable against any [`EventStore`] (feature `testing`).
+//! The HTTP test suite, run on every backend of the test kit (feature `testing`).
 //!
 //! [`TestServer`] runs [`serve`](crate::serve) on `127.0.0.1:0`; [`cases`] holds one async function
-//! per behaviour, each taking a fresh store; [`http_suite!`](crate::http_suite) turns them into
-//! `#[tokio::test]`s. To run the suite against another backend:
-//!
-//! ```ignore
-//! // tests/http.rs of the backend crate (dev-dependencies: skald-server with feature `testing`, tokio)
-//! skald_server::http_suite!(|| std::sync::Arc::new(my_backend()) as std::sync::Arc<dyn skald_core::EventStore>);
-//! ```
+//! per behaviour, each taking a fresh [`skald_testkit::TestStore`]; [`http_suite!`](crate::http_suite)
+//! turns them into one `#[tokio::test]` per backend.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -235,11 +230,12 @@ impl SseReader {
     }
 }
 
-/// One test function per name, each calling `testing::cases::<name>` with a fresh store.
+/// Every case of [`cases`] on every backend of the test kit (`memory::…`, `embedded::…`,
+/// `postgres::…`). The calling crate needs `skald-testkit` as a dev-dependency.
 #[macro_export]
 macro_rules! http_suite {
-    ($make_store:expr) => {
-        $crate::http_suite!(@cases $make_store;
+    () => {
+        skald_testkit::backend_tests!($crate::testing::cases;
             append_one_stream_and_read_it,
             append_bare_array_and_expected_version_query,
             idempotent_retry_replays,
@@ -258,26 +254,15 @@ macro_rules! http_suite {
             every_route_is_served
         );
     };
-    (@cases $make_store:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() {
-                let make_store = $make_store;
-                $crate::testing::cases::$case(make_store()).await;
-            }
-        )*
-    };
 }
 
 /// The cases of [`http_suite!`](crate::http_suite), one behaviour each.
 pub mod cases {
-    use std::sync::Arc;
     use std::time::Duration;
 
     use reqwest::Method;
     use serde_json::{json, Value};
     use skald_core::limits::{APPEND_EVENTS_MAX, READ_EVENTS_MAX, REQUEST_BODY_BYTES_MAX};
-    use skald_core::EventStore;
 
     use super::{SseReader, TestServer};
     use crate::ServerConfig;
@@ -293,7 +278,8 @@ pub mod cases {
     }
 
     /// POST one stream, read it forward, backward and in pages.
-    pub async fn append_one_stream_and_read_it(store: Arc<dyn EventStore>) {
+    pub async fn append_one_stream_and_read_it(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         let reply = server
             .post("/v1/streams/order-1", json!({"expected_version": "no_stream", "events": events("Placed", 0..3)}))
@@ -335,7 +321,8 @@ pub mod cases {
     }
 
     /// A bare array body; the expected version in the query string.
-    pub async fn append_bare_array_and_expected_version_query(store: Arc<dyn EventStore>) {
+    pub async fn append_bare_array_and_expected_version_query(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         server.post("/v1/streams/cart-1?expected_version=no_stream", events("Added", 0..2)).await.expect_status(201);
         let reply = server.post("/v1/streams/cart-1?expected_version=0", events("Added", 2..3)).await;
@@ -351,7 +338,8 @@ pub mod cases {
     }
 
     /// Re-sending an append with the same ids writes nothing and answers 200 with the old outcome.
-    pub async fn idempotent_retry_replays(store: Arc<dyn EventStore>) {
+    pub async fn idempotent_retry_replays(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         let id = skald_core::Uuid::now_v7().to_string();
         let body = json!({"expected_version": "no_stream", "events": [{"id": id, "type": "A", "data": 1}]});
@@ -366,7 +354,8 @@ pub mod cases {
     }
 
     /// `principal` and `correlation_id` reach the events' metadata.
-    pub async fn audit_metadata_is_stamped(store: Arc<dyn EventStore>) {
+    pub async fn audit_metadata_is_stamped(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let config = ServerConfig { principal_header: Some("x-user".into()), ..Default::default() };
         let server = TestServer::start_with(store, config).await;
         let body = json!([{"type": "A", "data": {}}, {"type": "B", "data": {}, "metadata": {"correlation_id": "mine", "k": 1}}]);
@@ -381,7 +370,8 @@ pub mod cases {
     }
 
     /// `POST /v1/streams`: all streams or none.
-    pub async fn append_many_streams_atomically(store: Arc<dyn EventStore>) {
+    pub async fn append_many_streams_atomically(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         let body = json!({"streams": [
             {"stream": "order-9", "expected_version": "no_stream", "events": events("Placed", 0..2)},
@@ -410,7 +400,8 @@ pub mod cases {
     }
 
     /// `$all`, categories and types, with positions as cursors and point-in-time reads.
-    pub async fn read_all_categories_types_and_as_of(store: Arc<dyn EventStore>) {
+    pub async fn read_all_categories_types_and_as_of(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         server.post("/v1/streams/order-1", events("Placed", 0..2)).await.expect_status(201);
         server.post("/v1/streams/user-1", events("Joined", 0..1)).await.expect_status(201);
@@ -452,7 +443,8 @@ pub mod cases {
     }
 
     /// `GET /v1/streams` pages by name with `after`.
-    pub async fn list_streams_in_pages(store: Arc<dyn EventStore>) {
+    pub async fn list_streams_in_pages(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         for name in ["c-1", "a-1", "b-1"] {
             server.post(&format!("/v1/streams/{name}"), events("A", 0..2)).await.expect_status(201);
@@ -472,7 +464,8 @@ pub mod cases {
     }
 
     /// Metadata round trip; soft delete reads as 410; appending recreates.
-    pub async fn metadata_and_soft_delete(store: Arc<dyn EventStore>) {
+    pub async fn metadata_and_soft_delete(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         server.post("/v1/streams/doc-1", events("A", 0..3)).await.expect_status(201);
         let reply = server.get("/v1/streams/doc-1/metadata").await;
@@ -502,7 +495,8 @@ pub mod cases {
     }
 
     /// Every store error code that a working store produces, with its action fields.
-    pub async fn store_errors_are_problems(store: Arc<dyn EventStore>) {
+    pub async fn store_errors_are_problems(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         let reply = server.post("/v1/streams/$sub-x", events("A", 0..1)).await;
         reply.expect_problem(400, "invalid-request");
@@ -548,7 +542,8 @@ pub mod cases {
     }
 
     /// Malformed JSON, oversized bodies, unknown routes and methods.
-    pub async fn http_errors_are_problems(store: Arc<dyn EventStore>) {
+    pub async fn http_errors_are_problems(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         let reply = server.post_raw("/v1/streams/a-1", "{\n  \"events\": [\n    {\"type\": \"A\",}\n  ]\n}").await;
         reply.expect_problem(400, "invalid-json");
@@ -586,7 +581,8 @@ pub mod cases {
     }
 
     /// Read some, disconnect, append more, reconnect with `Last-Event-ID`: no gap, no duplicate.
-    pub async fn live_tail_resumes_after_last_event_id(store: Arc<dyn EventStore>) {
+    pub async fn live_tail_resumes_after_last_event_id(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         server.post("/v1/streams/order-1", events("A", 0..5)).await.expect_status(201);
         let response = server.sse("/v1/all/live?from=start", None).await;
@@ -614,7 +610,8 @@ pub mod cases {
     }
 
     /// Stream, category and type live tails see only their events.
-    pub async fn live_tail_of_one_stream_and_filters(store: Arc<dyn EventStore>) {
+    pub async fn live_tail_of_one_stream_and_filters(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         server.post("/v1/streams/order-1", events("Placed", 0..2)).await.expect_status(201);
         server.post("/v1/streams/user-1", events("Joined", 0..1)).await.expect_status(201);
@@ -631,7 +628,8 @@ pub mod cases {
     }
 
     /// Past `sse_connections_max` a live request is answered 503 with `Retry-After`.
-    pub async fn live_streams_are_bounded(store: Arc<dyn EventStore>) {
+    pub async fn live_streams_are_bounded(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let config = ServerConfig { sse_connections_max: 1, ..Default::default() };
         let server = TestServer::start_with(store, config).await;
         let first = server.sse("/v1/all/live", None).await;
@@ -655,7 +653,8 @@ pub mod cases {
     }
 
     /// Stopping the server ends live streams, finishes, and refuses new connections.
-    pub async fn graceful_shutdown_ends_live_streams(store: Arc<dyn EventStore>) {
+    pub async fn graceful_shutdown_ends_live_streams(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         server.post("/v1/streams/order-1", events("A", 0..1)).await.expect_status(201);
         let mut reader = SseReader::new(server.sse("/v1/all/live?from=start", None).await);
@@ -668,7 +667,8 @@ pub mod cases {
     }
 
     /// `/health`, `/metrics` (with engine histograms) and `/v1/openapi.json`.
-    pub async fn health_metrics_and_openapi(store: Arc<dyn EventStore>) {
+    pub async fn health_metrics_and_openapi(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         let reply = server.get("/health").await;
         reply.expect_status(200);
@@ -705,7 +705,8 @@ pub mod cases {
     }
 
     /// Every route of the table answers (no `route-not-found`, no `method-not-allowed`).
-    pub async fn every_route_is_served(store: Arc<dyn EventStore>) {
+    pub async fn every_route_is_served(kit: skald_testkit::TestStore) {
+        let store = kit.store();
         let server = TestServer::start(store).await;
         server.post("/v1/streams/order-1", events("A", 0..1)).await.expect_status(201);
         for (method, path) in crate::route_table() {

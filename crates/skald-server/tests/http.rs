@@ -1,22 +1,22 @@
-//! The HTTP suite against `MemoryStore`, plus the problems that only a failing store produces.
+//! The HTTP suite on every backend, plus the problems that only a failing store produces.
 
 use std::sync::Arc;
 
 use serde_json::json;
 use skald_core::{
     AppendOutcome, Error, EventStore, EventStream, MemoryStore, ReadOptions, ReadPage, Selector, StreamAppend,
-    StreamInfo, StreamList, SubscribeFrom,
+    StreamCondition, StreamInfo, StreamList, SubscribeFrom,
 };
 use skald_server::testing::TestServer;
 
-skald_server::http_suite!(|| Arc::new(MemoryStore::new()) as Arc<dyn EventStore>);
+skald_server::http_suite!();
 
 /// A store whose every operation fails with one error.
 struct FailingStore(Error);
 
 #[async_trait::async_trait]
 impl EventStore for FailingStore {
-    async fn append(&self, _: Vec<StreamAppend>) -> Result<AppendOutcome, Error> {
+    async fn append_if(&self, _: Vec<StreamAppend>, _: Vec<StreamCondition>) -> Result<AppendOutcome, Error> {
         Err(self.0.clone())
     }
     async fn read(&self, _: &Selector, _: ReadOptions) -> Result<ReadPage, Error> {
@@ -141,9 +141,13 @@ struct SlowStore(MemoryStore);
 
 #[async_trait::async_trait]
 impl EventStore for SlowStore {
-    async fn append(&self, appends: Vec<StreamAppend>) -> Result<AppendOutcome, Error> {
+    async fn append_if(
+        &self,
+        appends: Vec<StreamAppend>,
+        conditions: Vec<StreamCondition>,
+    ) -> Result<AppendOutcome, Error> {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        self.0.append(appends).await
+        self.0.append_if(appends, conditions).await
     }
     async fn read(&self, selector: &Selector, options: ReadOptions) -> Result<ReadPage, Error> {
         self.0.read(selector, options).await

@@ -10,7 +10,7 @@ use skald_asl::{
     replay, Command, Definition, Execution, ExecutionStatus, HistoryEvent, Input, StartContext, Timestamp,
 };
 
-pub const T0: i64 = 1_700_000_000_000;
+pub const T0: u64 = 1_700_000_000_000;
 
 pub fn context(seed: u64) -> StartContext {
     StartContext {
@@ -18,7 +18,7 @@ pub fn context(seed: u64) -> StartContext {
         name: "test-1".into(),
         state_machine_id: "arn:skald:sm:test".into(),
         state_machine_name: "test".into(),
-        start_time: Timestamp(T0),
+        start_time: Timestamp::from_millis(T0),
         seed,
     }
 }
@@ -61,7 +61,7 @@ impl Driver {
         let mut d = Driver {
             def: def.clone(),
             exec,
-            now: Timestamp(T0),
+            now: Timestamp::from_millis(T0),
             history: Vec::new(),
             tasks: BTreeMap::new(),
             timers: BTreeMap::new(),
@@ -137,7 +137,7 @@ impl Driver {
     }
 
     /// Moves the clock forward by `millis`, firing due timers in time order.
-    pub fn advance(&mut self, millis: i64) {
+    pub fn advance(&mut self, millis: u64) {
         let until = self.now.plus_millis(millis);
         loop {
             let due = self.timers.iter().filter(|(_, at)| **at <= until).min_by_key(|(id, at)| (**at, (*id).clone()));
@@ -161,7 +161,7 @@ impl Driver {
         else {
             return false;
         };
-        let delta = (at.0 - self.now.0).max(0);
+        let delta = at.millis().saturating_sub(self.now.millis());
         self.advance(delta);
         true
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use skald_core::{EventStore, MemoryStore, NewEvent, ReadOptions, Selector, StreamAppend, Uuid};
+use skald_core::{EventStore, NewEvent, ReadOptions, Selector, StreamAppend, Uuid};
 use skald_groups::{Backoff, GroupSpec, Groups, GroupsHandle, GroupsOptions};
 
 pub fn fast_options() -> GroupsOptions {
@@ -16,8 +16,9 @@ pub fn fast_options() -> GroupsOptions {
     }
 }
 
-pub async fn memory() -> (Arc<MemoryStore>, GroupsHandle) {
-    let store = Arc::new(MemoryStore::new());
+/// The kit's store and a groups service on it.
+pub async fn start(kit: &skald_testkit::TestStore) -> (Arc<dyn EventStore>, GroupsHandle) {
+    let store = kit.store();
     let groups = Groups::start(store.clone(), fast_options()).await.unwrap();
     (store, groups)
 }
@@ -48,5 +49,20 @@ pub async fn read_stream(store: &dyn EventStore, stream: &str) -> Vec<skald_core
     match store.read(&Selector::Stream(stream.into()), ReadOptions::forward(0, 10_000)).await {
         Ok(page) => page.events,
         Err(_) => Vec::new(),
+    }
+}
+
+/// Waits (up to 10 s) until `group` has read at least `events` matching events that wait for a
+/// worker, so that a lease right after gets them all: the dispatcher follows the log on its own
+/// task, and a real backend takes a moment to hand it what was just appended.
+pub async fn settle(groups: &GroupsHandle, group: &str, events: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = groups.group_stats(group).unwrap();
+        if stats.pending >= events {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{group}: {} of {events} events read in 10 s", stats.pending);
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }

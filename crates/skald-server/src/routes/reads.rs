@@ -36,10 +36,9 @@ impl ReadQuery {
                 return Err(Error::invalid("as_of_time", "give `as_of_position` or `as_of_time`, not both"))
             }
             (Some(position), None) => Some(AsOf::Position(position)),
-            (None, Some(time)) => Some(AsOf::Time(Timestamp::parse_rfc3339(&time).map_err(|e| match e {
-                Error::Invalid { reason, .. } => Error::invalid("as_of_time", reason),
-                other => other,
-            })?)),
+            (None, Some(time)) => Some(AsOf::Time(
+                Timestamp::parse_rfc3339(&time).map_err(|e| Error::invalid("as_of_time", format!("`{time}`: {e}")))?,
+            )),
             (None, None) => None,
         };
         let options = ReadOptions {

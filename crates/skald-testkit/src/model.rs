@@ -1,30 +1,42 @@
-//! Model-based property test: random appends (expected versions, retries, multi-stream batches),
-//! metadata changes, reads and close/reopen, checked step by step against `MemoryStore`.
+//! The differential model test: random appends (expected versions, retries, partial overlaps,
+//! multi-stream batches, appends submitted together so that a backend commits them as one group),
+//! metadata changes, deletes, reads and reopens — each applied to a backend and to
+//! [`MemoryStore`], and every answer compared. [`ops`] is the proptest strategy, [`check`] runs one
+//! sequence on a backend by name:
+//!
+//! ```ignore
+//! proptest! { #[test] fn embedded_behaves_like_the_model(ops in skald_testkit::model::ops()) {
+//!     skald_testkit::model::check("embedded", ops);
+//! } }
+//! ```
 
 use proptest::prelude::*;
 use serde_json::json;
 use skald_core::{
     AsOf, Direction, Error, EventStore, ExpectedVersion, MemoryStore, NewEvent, ReadOptions, ReadPage, Selector,
-    StreamAppend, StreamMetadata, Uuid,
+    StreamAppend, StreamCondition, StreamMetadata, Uuid,
 };
-use skald_log::{Options, Store};
 
 const STREAMS: [&str; 4] = ["order-1", "order-2", "payment-1", "stock"];
 const TYPES: [&str; 3] = ["Placed", "Paid", "Shipped"];
 
+/// An expected version, as generated.
 #[derive(Clone, Debug)]
-enum Expect {
+pub enum Expect {
     Any,
     NoStream,
     Exists,
     Exact(u64),
 }
 
+/// One step of a generated sequence.
 #[derive(Clone, Debug)]
-enum Op {
+pub enum Op {
     Append(Vec<(usize, Expect, Vec<usize>)>),
     /// Several appends submitted at once, so the writer commits them as one group.
     Concurrent(Vec<Vec<(usize, Expect, Vec<usize>)>>),
+    /// An append guarded by a condition on another stream.
+    Guarded(Vec<(usize, Expect, Vec<usize>)>, usize, Expect),
     RetryLast,
     /// The last append again behind a new first event: a partial overlap, refused whole.
     OverlapLast,
@@ -55,6 +67,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => prop::collection::vec(part(), 1..3).prop_map(Op::Append),
         3 => prop::collection::vec(prop::collection::vec(part(), 1..3), 2..8).prop_map(Op::Concurrent),
+        2 => (prop::collection::vec(part(), 1..2), 0..STREAMS.len(), expect()).prop_map(|(p, s, e)| Op::Guarded(p, s, e)),
         2 => Just(Op::RetryLast),
         1 => Just(Op::OverlapLast),
         6 => (0usize..4, 0..STREAMS.len(), prop::option::of(0u64..12), any::<bool>(), 1usize..6, prop::option::of(0u64..20))
@@ -63,6 +76,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..STREAMS.len()).prop_map(Op::Delete),
         1 => Just(Op::Reopen),
     ]
+}
+
+/// Sequences of up to 60 operations.
+pub fn ops() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(op(), 1..60)
 }
 
 fn to_request(parts: &[(usize, Expect, Vec<usize>)], ids: &mut u128) -> Vec<StreamAppend> {
@@ -78,15 +96,19 @@ fn to_request(parts: &[(usize, Expect, Vec<usize>)], ids: &mut u128) -> Vec<Stre
                     NewEvent::new(TYPES[*t], json!({"n": *ids})).with_id(Uuid::from_u128(*ids))
                 })
                 .collect();
-            let expected = match expect {
-                Expect::Any => ExpectedVersion::Any,
-                Expect::NoStream => ExpectedVersion::NoStream,
-                Expect::Exists => ExpectedVersion::Exists,
-                Expect::Exact(v) => ExpectedVersion::Exact(*v),
-            };
-            StreamAppend::new(STREAMS[*s], events).expect(expected)
+            StreamAppend::new(STREAMS[*s], events).expect(to_expected(expect).unwrap_or(ExpectedVersion::Any))
         })
         .collect()
+}
+
+/// The expected version generated, `None` for `any` (which a condition may not be).
+fn to_expected(expect: &Expect) -> Option<ExpectedVersion> {
+    match expect {
+        Expect::Any => None,
+        Expect::NoStream => Some(ExpectedVersion::NoStream),
+        Expect::Exists => Some(ExpectedVersion::Exists),
+        Expect::Exact(v) => Some(ExpectedVersion::Exact(*v)),
+    }
 }
 
 /// Pages compared without timestamps (each store stamps its own clock).
@@ -109,16 +131,15 @@ fn strip(page: Result<ReadPage, Error>) -> Result<(Vec<Comparable>, Option<u64>)
     })
 }
 
-fn options() -> Options {
-    // Tiny segments so that sealing and reading across segments happen in every run.
-    Options { segment_bytes_target: 2048, ..Options::default() }
+/// Runs `ops` on a fresh store of `backend` and on a `MemoryStore`, comparing every answer.
+pub fn check(backend: &str, ops: Vec<Op>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(crate::run(backend, |kit| compare(kit, ops)));
 }
 
-fn run(ops: Vec<Op>) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    runtime.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path(), options()).unwrap();
+async fn compare(mut kit: crate::TestStore, ops: Vec<Op>) {
+    {
+        let mut store = kit.store();
         let model = MemoryStore::new();
         let mut ids = 0u128;
         let mut last: Option<Vec<StreamAppend>> = None;
@@ -147,6 +168,21 @@ fn run(ops: Vec<Op>) {
                         if actual.is_ok() {
                             last = Some(request);
                         }
+                    }
+                }
+                Op::Guarded(parts, guard, expect) => {
+                    let request = to_request(&parts, &mut ids);
+                    let guard = STREAMS[guard];
+                    let Some(expected_version) = to_expected(&expect) else { continue };
+                    if request.iter().any(|a| a.stream == guard) {
+                        continue; // refused for shape by both; the validation case covers it
+                    }
+                    let condition = vec![StreamCondition { stream: guard.to_owned(), expected_version }];
+                    let expected = model.append_if(request.clone(), condition.clone()).await;
+                    let actual = store.append_if(request.clone(), condition).await;
+                    assert_eq!(actual, expected, "guarded append {request:?}");
+                    if actual.is_ok() {
+                        last = Some(request);
                     }
                 }
                 Op::RetryLast => {
@@ -195,10 +231,9 @@ fn run(ops: Vec<Op>) {
                     assert_eq!(actual, expected);
                 }
                 Op::Reopen => {
-                    store.close();
                     drop(store);
-                    store = Store::open(dir.path(), options()).unwrap();
-                    assert_eq!(store.recovery_report().cut_tail, None, "a clean close leaves no torn tail");
+                    kit.reopen().await;
+                    store = kit.store();
                 }
             }
             assert_eq!(store.head_position(), model.head_position());
@@ -208,14 +243,5 @@ fn run(ops: Vec<Op>) {
         }
         let listed = store.list_streams(None, 100).await.unwrap();
         assert_eq!(listed, model.list_streams(None, 100).await.unwrap());
-        store.close();
-    });
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
-    #[test]
-    fn store_behaves_like_the_model(ops in prop::collection::vec(op(), 1..60)) {
-        run(ops);
     }
 }

@@ -1,0 +1,311 @@
+//! Backends as test factories: [`Backend`] makes a fresh, isolated store per test; [`TestStore`] is
+//! that store plus the ways to close and reopen it, reach it from another node or another process,
+//! and clean it up; [`run`] runs one case on one backend by name and cleans up even when it panics.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use futures_util::FutureExt;
+use skald_core::{EventStore, MemoryStore};
+
+/// What a backend can do, where backends honestly differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Data outlives the process: a crashed child's acknowledged events are there on reopen.
+    pub durable: bool,
+    /// Several independent handles ("nodes") may use the same data at once.
+    pub nodes: bool,
+    /// A child process can open the store by its [`TestStore::location`].
+    pub processes: bool,
+}
+
+/// A kind of store the suites run on.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    /// Its name in test paths (`memory`, `embedded`, `postgres`).
+    fn name(&self) -> &'static str;
+    /// What it can do.
+    fn capabilities(&self) -> Capabilities;
+    /// A fresh, empty, isolated store.
+    async fn create(&self) -> TestStore;
+}
+
+/// One place a test's data lives, and how to open handles on it.
+#[async_trait::async_trait]
+pub(crate) trait Site: Send + Sync {
+    /// A new handle on the data.
+    async fn open(&self) -> Arc<dyn EventStore>;
+    /// Closes a handle cleanly (finishes its queued appends); `None`: every handle still open.
+    async fn close(&self, store: Option<Arc<dyn EventStore>>);
+    /// Where a child process finds the data (see [`open_location`]).
+    fn location(&self) -> Option<String>;
+    /// Removes the data.
+    async fn remove(&self);
+}
+
+/// A fresh store of one backend, for one test.
+pub struct TestStore {
+    backend: &'static str,
+    capabilities: Capabilities,
+    store: Option<Arc<dyn EventStore>>,
+    site: Arc<dyn Site>,
+}
+
+impl TestStore {
+    pub(crate) fn new(
+        backend: &'static str,
+        capabilities: Capabilities,
+        site: Arc<dyn Site>,
+        store: Arc<dyn EventStore>,
+    ) -> Self {
+        TestStore { backend, capabilities, store: Some(store), site }
+    }
+
+    /// The backend's name.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// What the backend can do.
+    pub fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    /// The store. Clones share it.
+    pub fn store(&self) -> Arc<dyn EventStore> {
+        self.store.clone().expect("the store is open")
+    }
+
+    /// Closes the store cleanly and opens it again, as a restart would. Every other handle on it
+    /// (services included) must be dropped first: the embedded engine allows one open handle.
+    pub async fn reopen(&mut self) {
+        let store = self.store.take().expect("the store is open");
+        assert_eq!(
+            Arc::strong_count(&store),
+            1,
+            "{}: drop every other handle of the store (services, subscriptions) before reopening it",
+            self.backend
+        );
+        self.site.close(Some(store)).await;
+        self.store = Some(self.site.open().await);
+    }
+
+    /// Closes the store without reopening it (a child process may open it meanwhile); [`Self::open_again`]
+    /// opens it again.
+    pub async fn close(&mut self) {
+        let store = self.store.take().expect("the store is open");
+        assert_eq!(Arc::strong_count(&store), 1, "{}: drop every other handle before closing", self.backend);
+        self.site.close(Some(store)).await;
+    }
+
+    /// Opens the store again after [`Self::close`].
+    pub async fn open_again(&mut self) {
+        assert!(self.store.is_none(), "the store is open already");
+        self.store = Some(self.site.open().await);
+    }
+
+    /// Another independent handle on the same data, as a second node would have one; `None` when
+    /// the backend allows only one ([`Capabilities::nodes`]).
+    pub async fn node(&self) -> Option<Arc<dyn EventStore>> {
+        if self.capabilities.nodes {
+            Some(self.site.open().await)
+        } else {
+            None
+        }
+    }
+
+    /// Where a child process finds this store ([`open_location`]); `None` for in-memory stores.
+    pub fn location(&self) -> Option<String> {
+        self.site.location()
+    }
+
+    async fn finish(self) {
+        self.site.close(None).await;
+        self.site.remove().await;
+    }
+}
+
+/// Every backend this build knows, whether configured or not.
+pub fn backends() -> Vec<Box<dyn Backend>> {
+    vec![Box::new(Memory), Box::new(Embedded::default())]
+}
+
+/// Whether `name` is selected by `SKALD_TEST_BACKENDS` (a comma-separated list; unset: all).
+fn selected(name: &str) -> bool {
+    match std::env::var("SKALD_TEST_BACKENDS") {
+        Ok(list) if !list.trim().is_empty() => list.split(',').any(|b| b.trim() == name),
+        _ => true,
+    }
+}
+
+/// Runs `case` on a fresh store of the backend named `backend`, then removes the store — also
+/// when the case panics. A backend that is not selected or not configured is skipped with a line
+/// on stderr; a configured one that cannot be reached fails the test.
+pub async fn run<F, Fut>(backend: &str, case: F)
+where
+    F: FnOnce(TestStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    if !selected(backend) {
+        eprintln!("skipped: backend `{backend}` is not in SKALD_TEST_BACKENDS");
+        return;
+    }
+    let Some(backend) = backends().into_iter().find(|b| b.name() == backend) else {
+        eprintln!("skipped: backend `{backend}` is not configured in this build or environment");
+        return;
+    };
+    let kit = backend.create().await;
+    let cleanup =
+        TestStore { backend: kit.backend, capabilities: kit.capabilities, store: None, site: kit.site.clone() };
+    let outcome = std::panic::AssertUnwindSafe(case(kit)).catch_unwind().await;
+    cleanup.finish().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Opens a store from a [`TestStore::location`], in a child process of the crash harness.
+pub async fn open_location(location: &str) -> Arc<dyn EventStore> {
+    let (kind, place) = location.split_once(':').unwrap_or_else(|| panic!("store location `{location}` has no kind"));
+    match kind {
+        "embedded" => Arc::new(Embedded::open_location(place)),
+        other => panic!("store location `{location}`: unknown kind `{other}`"),
+    }
+}
+
+/// The reference store in memory: not durable, one process; several handles share the memory.
+pub struct Memory;
+
+struct MemorySite(MemoryStore);
+
+#[async_trait::async_trait]
+impl Site for MemorySite {
+    async fn open(&self) -> Arc<dyn EventStore> {
+        Arc::new(self.0.clone())
+    }
+    async fn close(&self, _: Option<Arc<dyn EventStore>>) {}
+    fn location(&self) -> Option<String> {
+        None
+    }
+    async fn remove(&self) {}
+}
+
+#[async_trait::async_trait]
+impl Backend for Memory {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+    fn capabilities(&self) -> Capabilities {
+        // A reopen keeps the events (the same memory), so the reopen cases hold too; "nodes" in
+        // one process share the memory.
+        Capabilities { durable: false, nodes: true, processes: false }
+    }
+    async fn create(&self) -> TestStore {
+        let site = MemorySite(MemoryStore::new());
+        let store = site.open().await;
+        TestStore::new(self.name(), self.capabilities(), Arc::new(site), store)
+    }
+}
+
+/// The embedded engine in a temporary directory, with small segments so that reads cross them.
+pub struct Embedded {
+    /// Segments are sealed at this size.
+    pub segment_bytes_target: u64,
+}
+
+impl Default for Embedded {
+    fn default() -> Self {
+        Embedded { segment_bytes_target: 8 * 1024 }
+    }
+}
+
+impl Embedded {
+    fn options(segment_bytes_target: u64) -> skald_log::Options {
+        skald_log::Options { segment_bytes_target, ..skald_log::Options::default() }
+    }
+
+    /// Opens `<dir>?segment_bytes=<n>`, as [`EmbeddedSite::location`] writes it.
+    fn open_location(place: &str) -> skald_log::Store {
+        let (dir, query) = place.split_once('?').unwrap_or((place, ""));
+        let segment_bytes = query.strip_prefix("segment_bytes=").and_then(|n| n.parse().ok());
+        let options = Embedded::options(segment_bytes.unwrap_or(Embedded::default().segment_bytes_target));
+        skald_log::Store::open(dir, options)
+            .unwrap_or_else(|e| panic!("the embedded store in {dir} does not open: {e}"))
+    }
+}
+
+struct EmbeddedSite {
+    dir: PathBuf,
+    segment_bytes_target: u64,
+    /// The open handles' concrete stores, to close them (the trait object cannot).
+    open: Handles<skald_log::Store>,
+}
+
+#[async_trait::async_trait]
+impl Site for EmbeddedSite {
+    async fn open(&self) -> Arc<dyn EventStore> {
+        let store = skald_log::Store::open(&self.dir, Embedded::options(self.segment_bytes_target))
+            .unwrap_or_else(|e| panic!("the embedded store in {} does not open: {e}", self.dir.display()));
+        self.open.keep(store.clone(), Arc::new(store))
+    }
+    async fn close(&self, store: Option<Arc<dyn EventStore>>) {
+        for store in self.open.take(store) {
+            store.close();
+        }
+    }
+    fn location(&self) -> Option<String> {
+        Some(format!("embedded:{}?segment_bytes={}", self.dir.display(), self.segment_bytes_target))
+    }
+    async fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Embedded {
+    fn name(&self) -> &'static str {
+        "embedded"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { durable: true, nodes: false, processes: true }
+    }
+    async fn create(&self) -> TestStore {
+        let dir = tempfile::Builder::new().prefix("skald-test-").tempdir().expect("a temporary directory").keep();
+        let site = EmbeddedSite { dir, segment_bytes_target: self.segment_bytes_target, open: Handles::default() };
+        let store = site.open().await;
+        TestStore::new(self.name(), self.capabilities(), Arc::new(site), store)
+    }
+}
+
+/// The concrete handles a site opened, found again by the address of the trait object handed out.
+pub(crate) struct Handles<T>(Mutex<Vec<(usize, T)>>);
+
+impl<T> Default for Handles<T> {
+    fn default() -> Self {
+        Handles(Mutex::new(Vec::new()))
+    }
+}
+
+impl<T> Handles<T> {
+    /// Remembers `concrete` as the store behind `handed_out`, and returns `handed_out`.
+    pub(crate) fn keep(&self, concrete: T, handed_out: Arc<dyn EventStore>) -> Arc<dyn EventStore> {
+        let key = Arc::as_ptr(&handed_out) as *const () as usize;
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push((key, concrete));
+        handed_out
+    }
+
+    /// Forgets and returns the store behind `handed_out` (dropping that handle), or every one.
+    pub(crate) fn take(&self, handed_out: Option<Arc<dyn EventStore>>) -> Vec<T> {
+        let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match handed_out {
+            Some(store) => {
+                let key = Arc::as_ptr(&store) as *const () as usize;
+                drop(store);
+                let index = open.iter().position(|(k, _)| *k == key);
+                index.map(|i| open.remove(i).1).into_iter().collect()
+            }
+            None => open.drain(..).map(|(_, store)| store).collect(),
+        }
+    }
+}
