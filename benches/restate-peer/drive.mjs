@@ -1,6 +1,6 @@
 // Load driver of run.sh: keeps C travel sagas in flight through Restate's ingress for S seconds,
 // each caller starting a saga with a new trip_id and waiting for its end (request-response), over
-// and over, like `skald bench`'s saga workloads (crates/skald-cli/src/bench_sagas.rs).
+// and over, like `skald bench`'s saga workloads (crates/skald-bench/src/sagas.rs).
 //
 //   node drive.mjs success|compensation C S   → one line: workload, count, seconds, sagas/s,
 //                                               p50/p99/p999 latency (µs, start → finished)

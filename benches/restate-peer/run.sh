@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Restate peer of `skald bench`'s saga workloads (saga, compensation), to run right after
-# `skald bench` on the same machine: the same travel saga (crates/skald-saga/examples/
+# `skald bench` on the same machine: the same travel saga (crates/skald-examples/
 # travel-saga.asl.json) written as a Restate handler (saga.mjs, TypeScript SDK, plain JavaScript),
 # calling the same task services (the travel_services example, release build, on :7081) with the
 # same inputs, driven by drive.mjs through Restate's ingress: C callers each start a saga and wait

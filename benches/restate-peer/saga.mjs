@@ -1,5 +1,5 @@
-// The travel saga of crates/skald-saga/examples/travel-saga.asl.json as a Restate handler, served
-// on 127.0.0.1:9080 for run.sh. It calls the same task services (crates/skald-saga/src/travel.rs,
+// The travel saga of crates/skald-examples/travel-saga.asl.json as a Restate handler, served
+// on 127.0.0.1:9080 for run.sh. It calls the same task services (crates/skald-examples/src/travel.rs,
 // TRAVEL_URL, default http://127.0.0.1:7081) with the same bodies as Skald's definition:
 //
 //   ReserveFlight → ReserveCar → ProcessPayment → result (the input with flight_reservation,

@@ -1,65 +1,33 @@
-//! A small JSON-over-HTTP helper for the service commands (`skald sm`, `skald exec`,
-//! `skald groups`): one call, problems turned into errors that name their code.
+//! What the client commands share: the [`Client`] of `--url`, and how an answer is printed:
+//! JSON for scripts (`--json`), a table or a line for people.
 
 use anyhow::Context;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use skald_client::Client;
 
 use crate::Remote;
 
-/// The server of a service command, and whether to print JSON.
-pub(crate) struct Api {
-    client: reqwest::Client,
-    base: String,
-    pub(crate) json: bool,
+/// The client of the server `remote` names.
+pub(crate) fn client(remote: &Remote) -> anyhow::Result<Client> {
+    Client::new(&remote.url).with_context(|| format!("bad server URL `{}`", remote.url))
 }
 
-impl Api {
-    pub(crate) fn new(remote: &Remote) -> anyhow::Result<Api> {
-        let client = reqwest::Client::builder().build().context("building the HTTP client")?;
-        Ok(Api { client, base: remote.url.trim_end_matches('/').to_owned(), json: remote.json })
+/// Prints `answer` as one line of JSON with `--json`, else as `people` says. The JSON goes
+/// through a `Value`, so its keys come out sorted, as the service commands have always printed
+/// them.
+pub(crate) fn print<T: Serialize>(remote: &Remote, answer: &T, people: impl FnOnce(&T)) -> anyhow::Result<()> {
+    if remote.json {
+        println!("{}", serde_json::to_value(answer)?);
+    } else {
+        people(answer);
     }
-
-    pub(crate) async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Option<Value>> {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.with_context(|| format!("cannot reach {}", self.base))?;
-        let status = response.status();
-        let text = response.text().await.context("reading the answer")?;
-        if !status.is_success() {
-            let problem: Value = serde_json::from_str(&text).unwrap_or(json!({"detail": text}));
-            let code = problem["type"].as_str().unwrap_or("").trim_start_matches("/errors/").to_owned();
-            anyhow::bail!("{code} ({status}): {}", problem["detail"].as_str().unwrap_or(&text));
-        }
-        if text.trim().is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(serde_json::from_str(&text).context("the answer is not JSON")?))
-    }
-
-    pub(crate) fn print(&self, value: &Option<Value>, people: impl FnOnce(&Value)) {
-        match value {
-            Some(v) if self.json => println!("{v}"),
-            Some(v) => people(v),
-            None if self.json => println!("null"),
-            None => {}
-        }
-    }
+    Ok(())
 }
 
-pub(crate) fn segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+/// `value`, or `-` when there is none.
+pub(crate) fn or_dash(value: Option<impl std::fmt::Display>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
 pub(crate) fn parse_json(what: &str, text: &str) -> anyhow::Result<Value> {

@@ -1,4 +1,6 @@
-//! `skald bench`: the embedded store's throughput and latency, measured in-process.
+//! `skald bench`: the embedded store's throughput and latency, measured in-process by the
+//! workloads of `skald-bench`; this module picks them by `--only`, runs them on the store it
+//! opens, and prints their figures as a table or JSON.
 //!
 //! Workloads (each runs for `--seconds`):
 //! - `single`: one writer, one event per append, each waiting for its acknowledgement;
@@ -7,34 +9,44 @@
 //! - `replay`: reading the whole log from position 0 (filled up to `--replay-events` first);
 //! - `subscriber`: latency from calling append to a live subscriber receiving the event;
 //! - `group`, `fanout`, `grouplatency`, `pushlatency`, `sselatency`: consumer groups
-//!   ([`crate::bench_groups`]);
+//!   (`skald_bench::groups`, `skald_bench::sse`);
 //! - `saga`, `compensation`: the travel saga's success and compensation paths, each at
-//!   concurrency 1 and `--saga-concurrency`, its task services on loopback ([`crate::bench_sagas`]).
+//!   concurrency 1 and `--saga-concurrency`, its task services on loopback (`skald_bench::sagas`).
 //!
 //! An fsync probe (4 KiB write + fdatasync in a loop) runs before and after, because this
 //! machine's fsync rate changes over time and every figure depends on it.
 
-use std::fs::OpenOptions;
-use std::io::{Seek, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use futures_util::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use skald_core::{EventStore, Json, NewEvent, ReadOptions, Selector, StreamAppend, SubscribeFrom};
+use skald_bench::disk::fsync_probe;
+use skald_bench::sagas::{SagaBench, SagaPath, Until, WARM_UP_SAGAS};
+use skald_bench::sse::LoopbackServer;
+use skald_bench::{groups, payload, sse, store as workloads, Measurement};
+use skald_core::EventStore;
 use skald_log::{Options, Store};
 
-use crate::bench_sagas::{SagaBench, SagaPath};
-
-/// Latency samples kept per workload at most (memory stays bounded on long runs).
-pub(crate) const LATENCY_SAMPLES_MAX: usize = 4_000_000;
-/// Events read per page during replay.
-const REPLAY_PAGE_EVENTS: usize = 10_000;
+/// Positions each group reads in the `group` and `fanout` workloads.
+const GROUP_POSITIONS: u64 = 200_000;
+/// Every workload `--only` can name, in the order they run.
+const WORKLOADS: [&str; 12] = [
+    "single",
+    "concurrent",
+    "batched",
+    "replay",
+    "subscriber",
+    "group",
+    "fanout",
+    "grouplatency",
+    "pushlatency",
+    "sselatency",
+    "saga",
+    "compensation",
+];
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -72,7 +84,7 @@ pub struct BenchArgs {
 }
 
 #[derive(Serialize)]
-pub(crate) struct Figure {
+struct Figure {
     workload: String,
     /// What `events` and `events_per_second` count: `events`, or `sagas` for the saga workloads.
     unit: &'static str,
@@ -85,6 +97,22 @@ pub(crate) struct Figure {
     conditions: String,
 }
 
+impl From<&Measurement> for Figure {
+    fn from(m: &Measurement) -> Self {
+        Figure {
+            workload: m.workload.clone(),
+            unit: m.unit,
+            events: m.count,
+            seconds: m.elapsed.as_secs_f64(),
+            events_per_second: m.throughput(),
+            p50_us: m.p50_us,
+            p99_us: m.p99_us,
+            p999_us: m.p999_us,
+            conditions: m.conditions.clone(),
+        }
+    }
+}
+
 /// The disk's fsync rate, appending to a file (how a file grows) and overwriting written zeros
 /// (how the store writes its active segment): the condition every durable figure depends on.
 #[derive(Serialize)]
@@ -94,6 +122,19 @@ struct FsyncProbe {
     p50_us: u64,
     overwrite_fsyncs_per_second: f64,
     overwrite_p50_us: u64,
+}
+
+impl FsyncProbe {
+    fn run(dir: &std::path::Path, when: &'static str) -> anyhow::Result<FsyncProbe> {
+        let p = fsync_probe(dir)?;
+        Ok(FsyncProbe {
+            when,
+            fsyncs_per_second: p.fsyncs_per_second,
+            p50_us: p.p50_us,
+            overwrite_fsyncs_per_second: p.overwrite_fsyncs_per_second,
+            overwrite_p50_us: p.overwrite_p50_us,
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -113,24 +154,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "--batch-size must be 1 to {}",
         skald_core::limits::APPEND_EVENTS_MAX
     );
-    let known = [
-        "single",
-        "concurrent",
-        "batched",
-        "replay",
-        "subscriber",
-        "group",
-        "fanout",
-        "grouplatency",
-        "pushlatency",
-        "sselatency",
-        "saga",
-        "compensation",
-    ];
-    if let Some(bad) = args.only.iter().find(|w| !known.contains(&w.as_str())) {
-        anyhow::bail!("unknown workload `{bad}`; choose from {}", known.join(", "));
+    if let Some(bad) = args.only.iter().find(|w| !WORKLOADS.contains(&w.as_str())) {
+        anyhow::bail!("unknown workload `{bad}`; choose from {}", WORKLOADS.join(", "));
     }
-    let wants = |name: &str| args.only.is_empty() || args.only.iter().any(|w| w == name);
     let temp;
     let dir = match &args.data_dir {
         Some(dir) => dir.clone(),
@@ -141,74 +167,78 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let options = Options { sync: crate::config::parse_sync(&args.sync)?, ..Options::default() };
     let store = Store::open(&dir, options).with_context(|| format!("cannot open a store in {}", dir.display()))?;
-    let payload =
-        Json::from_slice(format!(r#"{{"pad":"{}"}}"#, "x".repeat(args.event_bytes.saturating_sub(10))).as_bytes())?;
-    let duration = Duration::from_secs_f64(args.seconds);
     let mut report = Report {
         sync: args.sync.clone(),
         event_bytes: args.event_bytes,
         fsync_probes: Vec::new(),
         figures: Vec::new(),
     };
-    report.fsync_probes.push(fsync_probe(&dir, "before")?);
-
-    if wants("single") {
-        report.figures.push(appends(&store, "single", 1, 1, &payload, duration).await?);
-    }
-    if wants("concurrent") {
-        report.figures.push(appends(&store, "concurrent", args.writers, 1, &payload, duration).await?);
-    }
-    if wants("batched") {
-        report.figures.push(appends(&store, "batched", 4, args.batch_size, &payload, duration).await?);
-    }
-    if wants("replay") {
-        fill(&store, args.replay_events, &payload).await?;
-        report.figures.push(replay(&store).await?);
-    }
-    if wants("subscriber") {
-        report.figures.push(subscriber_latency(&store, &payload, duration).await?);
-    }
-    let shared: Arc<dyn EventStore> = Arc::new(store.clone());
-    if wants("group") || wants("fanout") {
-        fill(&store, args.replay_events.min(200_000), &payload).await?;
-    }
-    if wants("group") {
-        report.figures.push(crate::bench_groups::throughput(shared.clone(), "group", 1).await?);
-    }
-    if wants("fanout") {
-        report.figures.push(crate::bench_groups::throughput(shared.clone(), "fanout", 10).await?);
-    }
-    if wants("grouplatency") {
-        report.figures.push(crate::bench_groups::latency(shared.clone(), &payload).await?);
-    }
-    if wants("pushlatency") {
-        report.figures.push(crate::bench_groups::push_latency(shared.clone(), &payload).await?);
-    }
-    if wants("sselatency") {
-        report.figures.push(crate::bench_groups::sse_latency(shared.clone(), &payload).await?);
-    }
-    let saga_paths: Vec<SagaPath> =
-        [SagaPath::Success, SagaPath::Compensation].into_iter().filter(|p| wants(p.workload())).collect();
-    if !saga_paths.is_empty() {
-        let sagas = SagaBench::start(store.clone()).await?;
-        let mut concurrencies = vec![1, args.saga_concurrency];
-        concurrencies.dedup();
-        for path in saga_paths {
-            for &concurrency in &concurrencies {
-                report.figures.push(sagas.run(path, concurrency, duration).await?);
-            }
-        }
-        sagas.shutdown().await;
-    }
-    report.fsync_probes.push(fsync_probe(&dir, "after")?);
+    report.fsync_probes.push(FsyncProbe::run(&dir, "before")?);
+    let measurements = measure(&args, &store).await?;
+    report.figures = measurements.iter().map(Figure::from).collect();
+    report.fsync_probes.push(FsyncProbe::run(&dir, "after")?);
     store.close();
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_report(&report);
+        print_report(&report, &measurements);
     }
     Ok(())
+}
+
+/// Runs the workloads `--only` names (all by default) in their order.
+async fn measure(args: &BenchArgs, log: &Store) -> anyhow::Result<Vec<Measurement>> {
+    let wants = |name: &str| args.only.is_empty() || args.only.iter().any(|w| w == name);
+    let store: Arc<dyn EventStore> = Arc::new(log.clone());
+    let data = payload(args.event_bytes);
+    let duration = Duration::from_secs_f64(args.seconds);
+    let mut figures = Vec::new();
+    for (name, writers, batch) in [("single", 1, 1), ("concurrent", args.writers, 1), ("batched", 4, args.batch_size)] {
+        if wants(name) {
+            figures.push(workloads::appends(&store, Some(log), name, writers, batch, &data, duration).await?);
+        }
+    }
+    if wants("replay") {
+        workloads::fill(&store, args.replay_events, &data).await?;
+        figures.push(workloads::replay(&store).await?);
+    }
+    if wants("subscriber") {
+        figures.push(workloads::subscriber_latency(&store, &data, duration).await?);
+    }
+    if wants("group") || wants("fanout") {
+        workloads::fill(&store, args.replay_events.min(GROUP_POSITIONS), &data).await?;
+    }
+    for (name, count) in [("group", 1), ("fanout", 10)] {
+        if wants(name) {
+            figures.push(groups::throughput(&store, name, count, GROUP_POSITIONS).await?);
+        }
+    }
+    if wants("grouplatency") {
+        figures.push(groups::latency(&store, &data).await?);
+    }
+    if wants("pushlatency") {
+        figures.push(groups::push_latency(&store, &data).await?);
+    }
+    if wants("sselatency") {
+        let server = LoopbackServer::start(store.clone()).await?;
+        figures.push(sse::group_latency(&store, &server.url, &data).await?);
+        server.stop().await;
+    }
+    let paths: Vec<SagaPath> =
+        [SagaPath::Success, SagaPath::Compensation].into_iter().filter(|p| wants(p.workload())).collect();
+    if !paths.is_empty() {
+        let sagas = SagaBench::start(store.clone(), Some(Arc::new(log.clone())), WARM_UP_SAGAS).await?;
+        let mut concurrencies = vec![1, args.saga_concurrency];
+        concurrencies.dedup();
+        for path in paths {
+            for &concurrency in &concurrencies {
+                figures.push(sagas.run(path, concurrency, Until::Elapsed(duration)).await?);
+            }
+        }
+        sagas.shutdown().await;
+    }
+    Ok(figures)
 }
 
 /// A temporary directory removed on drop.
@@ -228,241 +258,7 @@ impl Drop for TempDir {
     }
 }
 
-pub(crate) fn progress(name: &str) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {prefix:>10} {elapsed:>4} {msg}").expect("valid template"));
-    bar.set_prefix(name.to_owned());
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
-/// Shows a running count of `unit`s on the bar until the bar is finished.
-pub(crate) fn watch_count(
-    bar: ProgressBar,
-    count: Arc<AtomicU64>,
-    started: Instant,
-    unit: &'static str,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let n = count.load(Ordering::Relaxed);
-            let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("{n} {unit}, {rate:.0}/s"));
-            if bar.is_finished() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
-}
-
-async fn appends(
-    store: &Store,
-    name: &str,
-    writers: usize,
-    batch: usize,
-    payload: &Json,
-    duration: Duration,
-) -> anyhow::Result<Figure> {
-    let bar = progress(name);
-    let count = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let ticker = watch_count(bar.clone(), count.clone(), started, "events");
-    let before = write_counts(store);
-    let mut tasks = Vec::with_capacity(writers);
-    for writer in 0..writers {
-        let store = store.clone();
-        let payload = payload.clone();
-        let count = count.clone();
-        let stream = format!("bench{name}-{writer}");
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            while started.elapsed() < duration {
-                let events = (0..batch).map(|_| NewEvent::new("BenchEvent", payload.clone())).collect();
-                let sent = Instant::now();
-                store.append(vec![StreamAppend::new(stream.clone(), events)]).await?;
-                if latencies.len() < LATENCY_SAMPLES_MAX / writers {
-                    latencies.push(sent.elapsed().as_micros() as u64);
-                }
-                count.fetch_add(batch as u64, Ordering::Relaxed);
-            }
-            Ok::<_, skald_core::Error>(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-    ticker.await?;
-    let events = count.load(Ordering::Relaxed);
-    let (written, groups, syncs) = write_counts(store);
-    let per = |n: u64, by: u64| n as f64 / by.max(1) as f64;
-    let (written, groups, syncs) = (written - before.0, groups - before.1, syncs - before.2);
-    let conditions = format!(
-        "{writers} writer(s), {batch} event(s) per append, latency per append; {:.1} events per group, {:.1} per fsync",
-        per(written, groups),
-        per(written, syncs)
-    );
-    Ok(figure(name, events, seconds, latencies, conditions))
-}
-
-/// (events, groups, fsyncs) written so far.
-pub(crate) fn write_counts(store: &Store) -> (u64, u64, u64) {
-    let stats = store.stats();
-    (stats.events.load(Ordering::Relaxed), stats.groups.load(Ordering::Relaxed), stats.syncs.load(Ordering::Relaxed))
-}
-
-/// Appends batches until the log holds at least `target` events.
-async fn fill(store: &Store, target: u64, payload: &Json) -> anyhow::Result<()> {
-    let have = store.head_position().map_or(0, |p| p + 1);
-    if have >= target {
-        return Ok(());
-    }
-    let bar = ProgressBar::new(target - have);
-    bar.set_style(ProgressStyle::with_template("  filling {bar:30} {pos}/{len} events").expect("valid template"));
-    let mut left = target - have;
-    let mut stream = 0u64;
-    while left > 0 {
-        let batch = left.min(1000) as usize;
-        let events = (0..batch).map(|_| NewEvent::new("BenchEvent", payload.clone())).collect();
-        store.append(vec![StreamAppend::new(format!("benchfill-{}", stream % 100), events)]).await?;
-        stream += 1;
-        left -= batch as u64;
-        bar.inc(batch as u64);
-    }
-    bar.finish_and_clear();
-    Ok(())
-}
-
-async fn replay(store: &Store) -> anyhow::Result<Figure> {
-    let bar = progress("replay");
-    let count = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let ticker = watch_count(bar.clone(), count.clone(), started, "events");
-    let mut from = Some(0);
-    let mut bytes = 0u64;
-    while let Some(start) = from {
-        let page = store.read(&Selector::All, ReadOptions::forward(start, REPLAY_PAGE_EVENTS)).await?;
-        bytes += page.events.iter().map(|e| e.data.as_bytes().len() as u64).sum::<u64>();
-        count.fetch_add(page.events.len() as u64, Ordering::Relaxed);
-        from = page.next;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-    ticker.await?;
-    let events = count.load(Ordering::Relaxed);
-    let conditions = format!("whole log from position 0, pages of {REPLAY_PAGE_EVENTS}, {} MiB of data", bytes >> 20);
-    Ok(figure("replay", events, seconds, Vec::new(), conditions))
-}
-
-async fn subscriber_latency(store: &Store, payload: &Json, duration: Duration) -> anyhow::Result<Figure> {
-    let bar = progress("subscriber");
-    let count = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let ticker = watch_count(bar.clone(), count.clone(), started, "events");
-    let mut live = store.subscribe(Selector::Stream("benchlive-1".into()), SubscribeFrom::End);
-    let clock = Instant::now();
-    let mut writer = {
-        let store = store.clone();
-        let payload = payload.clone();
-        tokio::spawn(async move {
-            let mut sent = 0u64;
-            while started.elapsed() < duration {
-                let at = clock.elapsed().as_micros() as u64;
-                let event =
-                    NewEvent::new("BenchEvent", payload.clone()).with_metadata(serde_json::json!({"sent_us": at}));
-                store.append(vec![StreamAppend::new("benchlive-1", vec![event])]).await?;
-                sent += 1;
-            }
-            Ok::<_, skald_core::Error>(sent)
-        })
-    };
-    let mut latencies = Vec::new();
-    let mut received = 0u64;
-    let mut expected: Option<u64> = None;
-    while expected.is_none_or(|total| received < total) {
-        tokio::select! {
-            event = live.next() => {
-                let event = event.context("subscription ended")??;
-                let sent: u64 = event.metadata.to_value()["sent_us"].as_u64().unwrap_or(0);
-                if latencies.len() < LATENCY_SAMPLES_MAX {
-                    latencies.push((clock.elapsed().as_micros() as u64).saturating_sub(sent));
-                }
-                received += 1;
-                count.fetch_add(1, Ordering::Relaxed);
-            }
-            total = &mut writer, if expected.is_none() => {
-                expected = Some(total??);
-            }
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    bar.finish_and_clear();
-    ticker.await?;
-    let conditions =
-        "1 writer, single-event appends, 1 live subscriber; latency from append call to delivery".to_owned();
-    Ok(figure("subscriber", received, seconds, latencies, conditions))
-}
-
-pub(crate) fn figure(name: &str, events: u64, seconds: f64, mut latencies: Vec<u64>, conditions: String) -> Figure {
-    latencies.sort_unstable();
-    let pick = |q: f64| (!latencies.is_empty()).then(|| latencies[((latencies.len() - 1) as f64 * q).round() as usize]);
-    Figure {
-        workload: name.to_owned(),
-        unit: "events",
-        events,
-        seconds,
-        events_per_second: events as f64 / seconds.max(1e-9),
-        p50_us: pick(0.50),
-        p99_us: pick(0.99),
-        p999_us: pick(0.999),
-        conditions,
-    }
-}
-
-impl Figure {
-    /// The same figure, counting `unit`s instead of events.
-    pub(crate) fn counting(self, unit: &'static str) -> Self {
-        Figure { unit, ..self }
-    }
-}
-
-/// Times 4 KiB writes each followed by fdatasync for one second appending to a new file, then
-/// for one second overwriting a file of zeros written beforehand.
-fn fsync_probe(dir: &Path, when: &'static str) -> anyhow::Result<FsyncProbe> {
-    let path = dir.join("fsync-probe.tmp");
-    let (fsyncs_per_second, p50_us) = time_fsyncs(&path, false)?;
-    let (overwrite_fsyncs_per_second, overwrite_p50_us) = time_fsyncs(&path, true)?;
-    std::fs::remove_file(&path)?;
-    Ok(FsyncProbe { when, fsyncs_per_second, p50_us, overwrite_fsyncs_per_second, overwrite_p50_us })
-}
-
-/// `(fdatasync/s, p50 µs)` of 4 KiB writes at the end of `path`, over zeros if `over_zeros`.
-fn time_fsyncs(path: &Path, over_zeros: bool) -> anyhow::Result<(f64, u64)> {
-    /// Enough for one second at the fastest rate seen here (~10k/s).
-    const ZEROED_BYTES: usize = 64 * 1024 * 1024;
-    let mut file = OpenOptions::new().create(true).write(true).truncate(true).open(path)?;
-    if over_zeros {
-        file.write_all(&vec![0u8; ZEROED_BYTES])?;
-        file.sync_all()?;
-        file.seek(std::io::SeekFrom::Start(0))?;
-    }
-    let block = vec![7u8; 4096];
-    let mut samples = Vec::new();
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(1) && (samples.len() + 1) * block.len() <= ZEROED_BYTES {
-        let t = Instant::now();
-        file.write_all(&block)?;
-        file.sync_data()?;
-        samples.push(t.elapsed().as_micros() as u64);
-    }
-    samples.sort_unstable();
-    Ok((samples.len() as f64 / started.elapsed().as_secs_f64(), samples[samples.len() / 2]))
-}
-
-fn print_report(report: &Report) {
+fn print_report(report: &Report, measurements: &[Measurement]) {
     println!("sync mode: {}, event data: {} bytes", report.sync, report.event_bytes);
     for probe in &report.fsync_probes {
         println!(
@@ -475,23 +271,8 @@ fn print_report(report: &Report) {
         );
     }
     println!();
-    println!(
-        "{:<16} {:>10} {:<6} {:>8} {:>13} {:>9} {:>9} {:>9}  conditions",
-        "workload", "count", "", "seconds", "per second", "p50 µs", "p99 µs", "p999 µs"
-    );
-    let show = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
-    for f in &report.figures {
-        println!(
-            "{:<16} {:>10} {:<6} {:>8.2} {:>13.0} {:>9} {:>9} {:>9}  {}",
-            f.workload,
-            f.events,
-            f.unit,
-            f.seconds,
-            f.events_per_second,
-            show(f.p50_us),
-            show(f.p99_us),
-            show(f.p999_us),
-            f.conditions
-        );
+    println!("{}", Measurement::table_header());
+    for m in measurements {
+        println!("{m}");
     }
 }

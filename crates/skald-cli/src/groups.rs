@@ -2,12 +2,15 @@
 //! `crates/skald-server/src/routes/groups.rs`). Tables for people, `--json` for scripts.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
+use skald_client::{GroupInfo, GroupSpec, LeaseBatch, LeasedEvent, ParkedPage};
+use skald_core::Uuid;
 
-use crate::api::{parse_json, segment, Api};
+use crate::api::{client, parse_json, print};
 use crate::Remote;
 
 /// `skald groups …`
@@ -56,7 +59,7 @@ pub enum GroupsCommand {
         group: String,
         lease_id: u64,
         #[arg(long = "id")]
-        ids: Vec<String>,
+        ids: Vec<Uuid>,
         #[command(flatten)]
         remote: Remote,
     },
@@ -65,7 +68,7 @@ pub enum GroupsCommand {
         group: String,
         lease_id: u64,
         #[arg(long = "id", required = true)]
-        ids: Vec<String>,
+        ids: Vec<Uuid>,
         #[arg(long)]
         reason: Option<String>,
         #[arg(long)]
@@ -108,7 +111,7 @@ pub struct SpecArgs {
     remote: Remote,
 }
 
-fn spec_of(args: &SpecArgs) -> anyhow::Result<Value> {
+fn spec_of(args: &SpecArgs) -> anyhow::Result<GroupSpec> {
     let mut spec = match (&args.spec, &args.file) {
         (Some(text), _) => parse_json("--spec", text)?,
         (None, Some(path)) if path.as_os_str() == "-" => {
@@ -127,142 +130,109 @@ fn spec_of(args: &SpecArgs) -> anyhow::Result<Value> {
     if let Some(filter) = &args.filter {
         map.insert("filter".into(), parse_json("--filter", filter)?);
     }
-    Ok(spec)
+    serde_json::from_value(spec).context("the spec is not a group spec")
 }
 
-fn number(v: &Value, key: &str) -> String {
-    match &v[key] {
-        Value::Null => "-".into(),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() => format!("{f:.1}"),
-            _ => n.to_string(),
-        },
-        other => other.to_string(),
-    }
-}
-
-fn print_groups(groups: &[Value]) {
+fn print_groups(groups: &[GroupInfo]) {
     println!(
         "{:<24} {:>10} {:>10} {:>8} {:>7} {:>9} {:>8} {:>10} {:>8}",
         "GROUP", "DELIVERED", "ACKED", "RETRIED", "PARKED", "IN-FLIGHT", "WORKERS", "LAG", "LAG-S"
     );
     for g in groups {
-        let s = &g["stats"];
+        let s = &g.stats;
         println!(
             "{:<24} {:>10} {:>10} {:>8} {:>7} {:>9} {:>8} {:>10} {:>8}",
-            g["name"].as_str().unwrap_or("-"),
-            number(s, "delivered"),
-            number(s, "acked"),
-            number(s, "retried"),
-            number(s, "parked"),
-            number(s, "in_flight"),
-            number(s, "workers"),
-            number(s, "lag_events"),
-            number(s, "lag_seconds"),
+            g.spec.name,
+            s.delivered,
+            s.acked,
+            s.retried,
+            s.parked,
+            s.in_flight,
+            s.workers,
+            s.lag_events,
+            format!("{:.1}", s.lag_seconds),
         );
     }
 }
 
-fn print_batch(batch: &Value) {
-    println!("lease {}", batch["lease_id"]);
-    for e in batch["events"].as_array().into_iter().flatten() {
-        println!(
-            "{:>10} {:<24} {:>6} {:<20} attempt {} id {}",
-            e["position"],
-            e["stream"].as_str().unwrap_or("-"),
-            e["version"],
-            e["type"].as_str().unwrap_or("-"),
-            e["attempt"],
-            e["id"].as_str().unwrap_or("-")
-        );
+// The numbers of a batch and of parked events are printed without padding: these rows have
+// always been printed that way (their widths never applied), and scripts may read them.
+fn print_batch(batch: &LeaseBatch) {
+    println!("lease {}", batch.lease_id.map_or_else(|| "null".to_owned(), |id| id.to_string()));
+    for LeasedEvent { event: e, attempt } in &batch.events {
+        println!("{} {:<24} {} {:<20} attempt {attempt} id {}", e.position, e.stream, e.version, e.event_type, e.id);
+    }
+}
+
+fn print_parked(page: &ParkedPage) {
+    for p in &page.parked {
+        let e = &p.event;
+        println!("{} {:<24} {} attempts {} reason {}", e.position, e.stream, e.version, p.attempts, p.reason);
     }
 }
 
 /// Runs one `skald groups …` command.
 pub async fn run(command: GroupsCommand) -> anyhow::Result<()> {
-    use reqwest::Method;
     match command {
         GroupsCommand::List { remote } => {
-            let api = Api::new(&remote)?;
-            let answer = api.call(Method::GET, "/v1/groups", None).await?;
-            api.print(&answer, |v| print_groups(v["groups"].as_array().map(Vec::as_slice).unwrap_or_default()));
+            let list = client(&remote)?.list_groups().await?;
+            print(&remote, &list, |list| print_groups(&list.groups))?;
         }
         GroupsCommand::Get { group, remote } => {
-            let api = Api::new(&remote)?;
-            let answer = api.call(Method::GET, &format!("/v1/groups/{}", segment(&group)), None).await?;
-            api.print(&answer, |v| {
-                print_groups(std::slice::from_ref(v));
-                println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-            });
+            let info = client(&remote)?.get_group(&group).await?;
+            print(&remote, &info, |info| {
+                print_groups(std::slice::from_ref(info));
+                let value = serde_json::to_value(info).unwrap_or_default();
+                println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            })?;
         }
         GroupsCommand::Create(args) => {
-            let api = Api::new(&args.remote)?;
-            let answer = api.call(Method::POST, "/v1/groups", Some(spec_of(&args)?)).await?;
-            api.print(&answer, |v| println!("created group {}", v["name"].as_str().unwrap_or("-")));
+            let info = client(&args.remote)?.create_group(&spec_of(&args)?).await?;
+            print(&args.remote, &info, |info| println!("created group {}", info.spec.name))?;
         }
         GroupsCommand::Update(args) => {
-            let api = Api::new(&args.remote)?;
-            let path = format!("/v1/groups/{}", segment(&args.group));
-            let answer = api.call(Method::PUT, &path, Some(spec_of(&args)?)).await?;
-            api.print(&answer, |v| println!("updated group {}", v["name"].as_str().unwrap_or("-")));
+            let info = client(&args.remote)?.put_group(&spec_of(&args)?).await?;
+            print(&args.remote, &info, |info| println!("updated group {}", info.spec.name))?;
         }
         GroupsCommand::Delete { group, remote } => {
-            let api = Api::new(&remote)?;
-            api.call(Method::DELETE, &format!("/v1/groups/{}", segment(&group)), None).await?;
-            if !api.json {
+            client(&remote)?.delete_group(&group).await?;
+            if !remote.json {
                 println!("deleted group {group}");
             }
         }
         GroupsCommand::Lease { group, worker, max_events, wait, ack, remote } => {
-            let api = Api::new(&remote)?;
-            let path = format!(
-                "/v1/groups/{}/lease?worker={}&max_events={max_events}&wait={wait}",
-                segment(&group),
-                segment(&worker)
-            );
-            let answer = api.call(Method::POST, &path, None).await?;
-            api.print(&answer, print_batch);
-            if let Some(lease_id) = answer.as_ref().and_then(|b| b["lease_id"].as_u64()).filter(|_| ack) {
-                let path = format!("/v1/groups/{}/ack", segment(&group));
-                api.call(Method::POST, &path, Some(json!({"lease_id": lease_id}))).await?;
+            let client = client(&remote)?;
+            let batch = client.lease(&group, &worker, max_events, Duration::from_secs(wait)).await?;
+            print(&remote, &batch, print_batch)?;
+            if let Some(lease_id) = batch.lease_id.filter(|_| ack) {
+                client.ack_all(&group, lease_id).await?;
             }
         }
         GroupsCommand::Ack { group, lease_id, ids, remote } => {
-            let api = Api::new(&remote)?;
-            let body =
-                if ids.is_empty() { json!({"lease_id": lease_id}) } else { json!({"lease_id": lease_id, "ids": ids}) };
-            let answer = api.call(Method::POST, &format!("/v1/groups/{}/ack", segment(&group)), Some(body)).await?;
-            api.print(&answer, |v| println!("acked {} ({} not in the lease)", v["acked"], v["unknown"]));
+            let client = client(&remote)?;
+            let acked = if ids.is_empty() {
+                client.ack_all(&group, lease_id).await?
+            } else {
+                client.ack(&group, lease_id, &ids).await?
+            };
+            print(&remote, &acked, |a| println!("acked {} ({} not in the lease)", a.acked, a.unknown))?;
         }
         GroupsCommand::Nack { group, lease_id, ids, reason, park, remote } => {
-            let api = Api::new(&remote)?;
-            let body = json!({"lease_id": lease_id, "ids": ids, "reason": reason, "park": park});
-            let answer = api.call(Method::POST, &format!("/v1/groups/{}/nack", segment(&group)), Some(body)).await?;
-            api.print(&answer, |v| println!("nacked {} ({} not in the lease)", v["nacked"], v["unknown"]));
+            let client = client(&remote)?;
+            let nacked = if park {
+                client.park(&group, lease_id, &ids, reason.as_deref()).await?
+            } else {
+                client.nack(&group, lease_id, &ids, reason.as_deref()).await?
+            };
+            print(&remote, &nacked, |n| println!("nacked {} ({} not in the lease)", n.nacked, n.unknown))?;
         }
         GroupsCommand::Parked { group, from, limit, remote } => {
-            let api = Api::new(&remote)?;
-            let path = format!("/v1/groups/{}/parked?from={from}&limit={limit}", segment(&group));
-            let answer = api.call(Method::GET, &path, None).await?;
-            api.print(&answer, |v| {
-                for p in v["parked"].as_array().into_iter().flatten() {
-                    let e = &p["event"];
-                    println!(
-                        "{:>10} {:<24} {:>6} attempts {} reason {}",
-                        e["position"],
-                        e["stream"].as_str().unwrap_or("-"),
-                        e["version"],
-                        p["attempts"],
-                        p["reason"].as_str().unwrap_or("-")
-                    );
-                }
-            });
+            let page = client(&remote)?.parked(&group, from, limit).await?;
+            print(&remote, &page, print_parked)?;
         }
         GroupsCommand::Replay { group, remote } => {
-            let api = Api::new(&remote)?;
-            let path = format!("/v1/groups/{}/parked/replay", segment(&group));
-            let answer = api.call(Method::POST, &path, None).await?;
-            api.print(&answer, |v| println!("replaying {} parked events", v["replayed"]));
+            let replayed = client(&remote)?.replay_parked(&group).await?;
+            print(&remote, &replayed, |r| println!("replaying {} parked events", r.replayed))?;
         }
     }
     Ok(())

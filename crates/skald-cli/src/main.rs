@@ -3,8 +3,6 @@
 
 mod api;
 mod bench;
-mod bench_groups;
-mod bench_sagas;
 mod config;
 mod groups;
 mod projection;

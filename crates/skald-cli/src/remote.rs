@@ -3,11 +3,11 @@
 use anyhow::Context;
 use clap::Args;
 use futures_util::StreamExt;
-use skald_client::Client;
 use skald_core::{
     AsOf, Direction, ExpectedVersion, Json, NewEvent, ReadOptions, RecordedEvent, Selector, SubscribeFrom, Timestamp,
 };
 
+use crate::api::client;
 use crate::Remote;
 
 #[derive(Args)]
@@ -108,10 +108,6 @@ pub struct StreamsArgs {
     limit: usize,
     #[command(flatten)]
     remote: Remote,
-}
-
-fn client(remote: &Remote) -> anyhow::Result<Client> {
-    Client::new(&remote.url).with_context(|| format!("bad server URL `{}`", remote.url))
 }
 
 pub async fn append(args: AppendArgs) -> anyhow::Result<()> {

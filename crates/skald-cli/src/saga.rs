@@ -2,12 +2,15 @@
 //! `crates/skald-server/src/routes/sagas.rs`). Tables for people, `--json` for scripts.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::Value;
+use skald_client::{ExecutionDescription, ExecutionStatus, ListExecutions, StartExecution};
+use skald_core::Direction;
 
-use crate::api::{parse_json, segment, Api};
+use crate::api::{client, or_dash, parse_json, print};
 use crate::Remote;
 
 /// `skald sm …`
@@ -161,49 +164,33 @@ fn read_definition(path: &PathBuf) -> anyhow::Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
-fn text(v: &Value, key: &str) -> String {
-    match &v[key] {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
 /// Runs `skald sm …`.
 pub async fn sm(command: SmCommand) -> anyhow::Result<()> {
-    use reqwest::Method;
     match command {
         SmCommand::Create(args) | SmCommand::Update(args) => {
-            let api = Api::new(&args.remote)?;
-            let body = json!({"definition": read_definition(&args.definition)?});
-            let answer =
-                api.call(Method::PUT, &format!("/v1/state-machines/{}", segment(&args.name)), Some(body)).await?;
-            api.print(&answer, |v| println!("{} version {}", text(v, "name"), text(v, "version")));
+            let definition = read_definition(&args.definition)?;
+            let machine = client(&args.remote)?.put_state_machine(&args.name, &definition).await?;
+            print(&args.remote, &machine, |m| println!("{} version {}", m.name, m.version))?;
         }
         SmCommand::Describe { name, version, remote } => {
-            let api = Api::new(&remote)?;
-            let query = version.map(|v| format!("?version={v}")).unwrap_or_default();
-            let answer = api.call(Method::GET, &format!("/v1/state-machines/{}{query}", segment(&name)), None).await?;
-            api.print(&answer, |v| {
-                println!("{} version {} (created {})", text(v, "name"), text(v, "version"), text(v, "created"));
-                println!("{}", serde_json::to_string_pretty(&v["definition"]).unwrap_or_default());
-            });
+            let machine = client(&remote)?.describe_state_machine(&name, version).await?;
+            print(&remote, &machine, |m| {
+                println!("{} version {} (created {})", m.name, m.version, m.created);
+                println!("{}", serde_json::to_string_pretty(&m.definition).unwrap_or_default());
+            })?;
         }
         SmCommand::List { after, limit, remote } => {
-            let api = Api::new(&remote)?;
-            let after = after.map(|a| format!("&after={}", segment(&a))).unwrap_or_default();
-            let answer = api.call(Method::GET, &format!("/v1/state-machines?limit={limit}{after}"), None).await?;
-            api.print(&answer, |v| {
+            let list = client(&remote)?.list_state_machines(after.as_deref(), limit).await?;
+            print(&remote, &list, |list| {
                 println!("{:<40} {:>8}  created", "NAME", "VERSION");
-                for m in v["state_machines"].as_array().into_iter().flatten() {
-                    println!("{:<40} {:>8}  {}", text(m, "name"), text(m, "version"), text(m, "created"));
+                for m in &list.state_machines {
+                    println!("{:<40} {:>8}  {}", m.name, m.version, m.created);
                 }
-            });
+            })?;
         }
         SmCommand::Delete { name, remote } => {
-            let api = Api::new(&remote)?;
-            api.call(Method::DELETE, &format!("/v1/state-machines/{}", segment(&name)), None).await?;
-            if !api.json {
+            client(&remote)?.delete_state_machine(&name).await?;
+            if !remote.json {
                 println!("deleted {name}");
             }
         }
@@ -213,112 +200,85 @@ pub async fn sm(command: SmCommand) -> anyhow::Result<()> {
 
 /// Runs `skald exec …`.
 pub async fn exec(command: ExecCommand) -> anyhow::Result<()> {
-    use reqwest::Method;
     match command {
         ExecCommand::Start { state_machine, name, input, version, remote } => {
-            let api = Api::new(&remote)?;
-            let body = json!({"state_machine": state_machine, "name": name, "input": parse_json("--input", &input)?, "version": version});
-            let answer = api.call(Method::POST, "/v1/executions", Some(body)).await?;
-            api.print(&answer, |v| {
-                let again = if v["already_started"] == json!(true) { " (already started)" } else { "" };
-                println!("{}{again}", text(v, "execution_id"));
-            });
+            let request = StartExecution { state_machine, version, name, input: parse_json("--input", &input)? };
+            let started = client(&remote)?.start_execution(&request).await?;
+            print(&remote, &started, |s| {
+                let again = if s.already_started { " (already started)" } else { "" };
+                println!("{}{again}", s.execution_id);
+            })?;
         }
         ExecCommand::Describe { id, remote } => {
-            let api = Api::new(&remote)?;
-            let answer = api.call(Method::GET, &format!("/v1/executions/{}", segment(&id)), None).await?;
-            api.print(&answer, |v| {
-                for key in [
-                    "execution_id",
-                    "state_machine",
-                    "state_machine_version",
-                    "status",
-                    "start_time",
-                    "stop_time",
-                    "error",
-                    "cause",
-                    "history_length",
-                ] {
-                    println!("{key:<22} {}", text(v, key));
-                }
-                println!("{:<22} {}", "input", v["input"]);
-                println!("{:<22} {}", "output", v["output"]);
-            });
+            let described = client(&remote)?.describe_execution(&id).await?;
+            print(&remote, &described, print_description)?;
         }
         ExecCommand::List { state_machine, status, from, limit, remote } => {
-            let api = Api::new(&remote)?;
-            let mut query = format!("?limit={limit}");
-            if let Some(sm) = state_machine {
-                query += &format!("&state_machine={}", segment(&sm));
-            }
-            if let Some(status) = status {
-                query += &format!("&status={}", segment(&status));
-            }
-            if let Some(from) = from {
-                query += &format!("&from={from}");
-            }
-            let answer = api.call(Method::GET, &format!("/v1/executions{query}"), None).await?;
-            api.print(&answer, |v| {
+            let status = status.map(|s| s.parse::<ExecutionStatus>()).transpose()?;
+            let request = ListExecutions { state_machine, status, from, limit: Some(limit) };
+            let list = client(&remote)?.list_executions(&request).await?;
+            print(&remote, &list, |list| {
                 println!("{:<50} {:<10} started", "EXECUTION", "STATUS");
-                for e in v["executions"].as_array().into_iter().flatten() {
-                    println!("{:<50} {:<10} {}", text(e, "execution_id"), text(e, "status"), text(e, "start_time"));
+                for e in &list.executions {
+                    println!("{:<50} {:<10} {}", e.execution_id, e.status, e.start_time);
                 }
-                if let Some(next) = v["next"].as_u64() {
+                if let Some(next) = list.next {
                     println!("more: --from {next}");
                 }
-            });
+            })?;
         }
         ExecCommand::History { id, from, limit, backward, remote } => {
-            let api = Api::new(&remote)?;
-            let direction = if backward { "backward" } else { "forward" };
-            let from = from.map(|f| format!("&from={f}")).unwrap_or_default();
-            let path = format!("/v1/executions/{}/history?limit={limit}&direction={direction}{from}", segment(&id));
-            let answer = api.call(Method::GET, &path, None).await?;
-            api.print(&answer, |v| {
+            let direction = if backward { Direction::Backward } else { Direction::Forward };
+            let page = client(&remote)?.execution_history(&id, from, limit, direction).await?;
+            print(&remote, &page, |page| {
                 println!("{:>5} {:>5}  {:<26} TYPE", "ID", "PREV", "TIME");
-                for e in v["events"].as_array().into_iter().flatten() {
-                    println!(
-                        "{:>5} {:>5}  {:<26} {}",
-                        text(e, "id"),
-                        text(e, "previous_event_id"),
-                        text(e, "timestamp"),
-                        text(e, "type")
-                    );
+                for e in &page.events {
+                    println!("{:>5} {:>5}  {:<26} {}", e.id, e.previous_event_id, e.timestamp, e.event_type);
                 }
-            });
+            })?;
         }
         ExecCommand::Stop { id, error, cause, remote } => {
-            let api = Api::new(&remote)?;
-            let path = format!("/v1/executions/{}/stop", segment(&id));
-            let answer = api.call(Method::POST, &path, Some(json!({"error": error, "cause": cause}))).await?;
-            api.print(&answer, |v| println!("{} {}", text(v, "execution_id"), text(v, "status")));
+            let stopped = client(&remote)?.stop_execution(&id, &error, &cause).await?;
+            print(&remote, &stopped, |d| println!("{} {}", d.execution_id, d.status))?;
         }
         ExecCommand::TaskSuccess { token, output, remote } => {
-            let api = Api::new(&remote)?;
-            let body = json!({"output": parse_json("--output", &output)?});
-            api.call(Method::POST, &format!("/v1/tasks/{}/success", segment(&token)), Some(body)).await?;
+            client(&remote)?.send_task_success(&token, &parse_json("--output", &output)?).await?;
         }
         ExecCommand::TaskFailure { token, error, cause, remote } => {
-            let api = Api::new(&remote)?;
-            let body = json!({"error": error, "cause": cause});
-            api.call(Method::POST, &format!("/v1/tasks/{}/failure", segment(&token)), Some(body)).await?;
+            client(&remote)?.send_task_failure(&token, &error, &cause).await?;
         }
         ExecCommand::TaskHeartbeat { token, remote } => {
-            let api = Api::new(&remote)?;
-            api.call(Method::POST, &format!("/v1/tasks/{}/heartbeat", segment(&token)), None).await?;
+            client(&remote)?.send_task_heartbeat(&token).await?;
         }
         ExecCommand::ActivityTask { activity, wait, remote } => {
-            let api = Api::new(&remote)?;
-            let path = format!("/v1/activities/{}/task?wait={wait}", segment(&activity));
-            let answer = api.call(Method::GET, &path, None).await?;
-            if answer.is_none() && !api.json {
-                println!("no task");
-            }
-            api.print(&answer, |v| {
-                println!("token {}", text(v, "task_token"));
-                println!("input {}", v["input"]);
-            });
+            let task = client(&remote)?.get_activity_task(&activity, Duration::from_secs(wait)).await?;
+            print(&remote, &task, |task| match task {
+                Some(task) => {
+                    println!("token {}", task.task_token);
+                    println!("input {}", task.input);
+                }
+                None => println!("no task"),
+            })?;
         }
     }
     Ok(())
+}
+
+fn print_description(d: &ExecutionDescription) {
+    let rows = [
+        ("execution_id", d.execution_id.clone()),
+        ("state_machine", d.state_machine.clone()),
+        ("state_machine_version", d.state_machine_version.to_string()),
+        ("status", d.status.to_string()),
+        ("start_time", d.start_time.clone()),
+        ("stop_time", or_dash(d.stop_time.as_ref())),
+        ("error", or_dash(d.error.as_ref())),
+        ("cause", or_dash(d.cause.as_ref())),
+        ("history_length", d.history_length.to_string()),
+    ];
+    for (key, value) in rows {
+        println!("{key:<22} {value}");
+    }
+    println!("{:<22} {}", "input", d.input);
+    println!("{:<22} {}", "output", d.output.as_ref().unwrap_or(&Value::Null));
 }

@@ -1,5 +1,6 @@
-//! [`Client`]: one method per route of the HTTP API, typed with skald-core's request and
-//! response types.
+//! [`Client`]: the connection to one server, its request helpers, and the methods of the event-log
+//! routes (appends, reads, streams, live tails), typed with skald-core's request and response
+//! types. The saga and consumer-group methods are in `crate::sagas` and `crate::groups`.
 
 use std::time::Duration;
 
@@ -131,7 +132,7 @@ impl Client {
             Selector::Category(category) => self.url(&["v1", "categories", category], &query),
             Selector::Type(event_type) => self.url(&["v1", "types", event_type], &query),
         };
-        self.send(Method::GET, url, None::<&()>).await
+        self.send(Method::GET, url, NO_BODY).await
     }
 
     /// Reads a page of one stream.
@@ -160,12 +161,12 @@ impl Client {
         if let Some(after) = after {
             query.push(("after", after.to_owned()));
         }
-        self.send(Method::GET, self.url(&["v1", "streams"], &query), None::<&()>).await
+        self.send(Method::GET, self.url(&["v1", "streams"], &query), NO_BODY).await
     }
 
     /// A stream's settings.
     pub async fn metadata(&self, stream: &str) -> Result<StreamMetadata, ClientError> {
-        self.send(Method::GET, self.url(&["v1", "streams", stream, "metadata"], &[]), None::<&()>).await
+        self.send(Method::GET, self.url(&["v1", "streams", stream, "metadata"], &[]), NO_BODY).await
     }
 
     /// Replaces a stream's settings; returns them as stored.
@@ -176,14 +177,12 @@ impl Client {
     /// Soft-deletes a stream if its head matches `expected`.
     pub async fn delete_stream(&self, stream: &str, expected: ExpectedVersion) -> Result<(), ClientError> {
         let query = [("expected_version", wire_expected(expected))];
-        let url = self.url(&["v1", "streams", stream], &query);
-        let response = self.request(Method::DELETE, url).timeout(REQUEST_TIMEOUT).send().await?;
-        check(response).await.map(drop)
+        self.send_no_content(Method::DELETE, self.url(&["v1", "streams", stream], &query), NO_BODY).await
     }
 
     /// `GET /health`.
     pub async fn health(&self) -> Result<Health, ClientError> {
-        self.send(Method::GET, self.url(&["health"], &[]), None::<&()>).await
+        self.send(Method::GET, self.url(&["health"], &[]), NO_BODY).await
     }
 
     /// Catch-up then live events of `selector` from `from`, over SSE, resuming after the last
@@ -216,14 +215,24 @@ impl Client {
             Selector::Category(category) => self.url(&["v1", "categories", category, "live"], &query),
             Selector::Type(event_type) => self.url(&["v1", "types", event_type, "live"], &query),
         };
+        self.open_event_stream(url, last_seen).await
+    }
+
+    /// Opens an SSE response at `url`, resuming after `last_event_id` when given.
+    pub(crate) async fn open_event_stream(
+        &self,
+        url: Url,
+        last_event_id: Option<u64>,
+    ) -> Result<reqwest::Response, ClientError> {
         let mut request = self.request(Method::GET, url).header("accept", "text/event-stream");
-        if let Some(position) = last_seen {
-            request = request.header("last-event-id", position.to_string());
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
         }
         check(request.send().await?).await
     }
 
-    fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
+    /// `segments` below the base URL, each percent-encoded as one path segment, with `query`.
+    pub(crate) fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Url {
         let mut url = self.base.clone();
         {
             // `cannot_be_a_base` was refused in `new`, so the segments are there.
@@ -240,20 +249,50 @@ impl Client {
         self.http.request(method, url).headers(self.headers.clone())
     }
 
-    async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
+    /// Sends one request that must be answered within `timeout`; a non-success answer becomes
+    /// [`ClientError::Problem`].
+    pub(crate) async fn call<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut request = self.request(method, url).timeout(timeout);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        check(request.send().await?).await
+    }
+
+    /// A request whose answer is a JSON body.
+    pub(crate) async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
         method: Method,
         url: Url,
         body: Option<&B>,
     ) -> Result<T, ClientError> {
-        let mut request = self.request(method, url).timeout(REQUEST_TIMEOUT);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = check(request.send().await?).await?;
-        let bytes = response.bytes().await?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+        decode(self.call(method, url, body, REQUEST_TIMEOUT).await?).await
     }
+
+    /// A request answered without a body (`204 No Content`).
+    pub(crate) async fn send_no_content<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+    ) -> Result<(), ClientError> {
+        self.call(method, url, body, REQUEST_TIMEOUT).await.map(drop)
+    }
+}
+
+/// For requests without a body.
+pub(crate) const NO_BODY: Option<&()> = None;
+
+/// The JSON body of a successful answer.
+pub(crate) async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+    let bytes = response.bytes().await?;
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
 }
 
 /// Passes success through; turns anything else into [`ClientError::Problem`].

@@ -42,6 +42,18 @@ pub(crate) struct Message {
     pub data: String,
 }
 
+impl Message {
+    /// The problem an `event: problem` message carries (the server's last message on a stream
+    /// it ends with an error).
+    pub fn problem(&self) -> Option<ClientError> {
+        (self.event.as_deref() == Some("problem")).then(|| {
+            let body =
+                serde_json::from_str(&self.data).unwrap_or_else(|_| serde_json::Value::String(self.data.clone()));
+            crate::client::problem_of(500, body)
+        })
+    }
+}
+
 /// Splits a byte stream into SSE messages (`\n` or `\r\n` line ends; comments skipped).
 #[derive(Default)]
 pub(crate) struct Parser {
@@ -168,20 +180,16 @@ impl Subscription {
     }
 
     fn handle(&mut self, message: Message) -> Step {
-        match message.event.as_deref() {
-            Some("problem") => {
-                let body: serde_json::Value =
-                    serde_json::from_str(&message.data).unwrap_or(serde_json::Value::String(message.data));
-                self.fail(crate::client::problem_of(500, body))
+        if let Some(problem) = message.problem() {
+            return self.fail(problem);
+        }
+        match serde_json::from_str::<RecordedEvent>(&message.data) {
+            Ok(event) => {
+                self.failures = 0;
+                self.last_position = Some(event.position);
+                Step::Yield(Ok(event))
             }
-            _ => match serde_json::from_str::<RecordedEvent>(&message.data) {
-                Ok(event) => {
-                    self.failures = 0;
-                    self.last_position = Some(event.position);
-                    Step::Yield(Ok(event))
-                }
-                Err(error) => self.fail(ClientError::Decode(format!("SSE event data: {error}"))),
-            },
+            Err(error) => self.fail(ClientError::Decode(format!("SSE event data: {error}"))),
         }
     }
 

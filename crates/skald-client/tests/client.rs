@@ -1,6 +1,5 @@
 //! The client against a real server (`MemoryStore`) on 127.0.0.1.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,38 +10,11 @@ use skald_core::{
     AsOf, Direction, EventStore, ExpectedVersion, MemoryStore, NewEvent, ReadOptions, Selector, StreamAppend,
     StreamMetadata, SubscribeFrom,
 };
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+mod common;
+use common::start;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-struct Server {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), skald_server::ServerError>>,
-}
-
-async fn start(store: Arc<dyn EventStore>, addr: &str) -> Server {
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let config = skald_server::ServerConfig::default();
-    let task = tokio::spawn(skald_server::serve(listener, store, config, async {
-        let _ = stopped.await;
-    }));
-    Server { addr, stop, task }
-}
-
-impl Server {
-    fn client(&self) -> Client {
-        Client::new(&format!("http://{}", self.addr)).unwrap()
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
 
 fn events(event_type: &str, range: std::ops::Range<u64>) -> Vec<NewEvent> {
     range.map(|n| NewEvent::new(event_type, json!({"n": n}))).collect()

@@ -37,8 +37,8 @@
 //! is a property test of four workers that crash and rejoin at random; `tests/pull.rs` covers
 //! the service end to end; `tests/crash.rs` SIGKILLs a child process running a skald-log store
 //! with four workers, some of which abandon batches; `tests/push.rs` pushes to a real HTTP
-//! endpoint that fails, times out and answers partial batch failures; `benches/groups.rs`
-//! measures throughput, fan-out and latency.
+//! endpoint that fails, times out and answers partial batch failures. Throughput, fan-out and
+//! latency are measured by `skald-bench` (`skald bench`, `cargo bench -p skald-bench --bench groups`).
 //!
 //! ```
 //! use std::{sync::Arc, time::Duration};

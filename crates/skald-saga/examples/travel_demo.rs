@@ -1,4 +1,4 @@
-//! The travel saga, durable, in one process: the three services of `skald_saga::travel` on
+//! The travel saga, durable, in one process: the three services of `skald_examples::travel` on
 //! loopback, a coordinator on a skald-log store, and three bookings — one that succeeds, one whose
 //! payment is declined (everything undone in reverse), one whose car cancellation fails once and
 //! is retried. Prints each outcome and the last one's history.
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use skald_core::Direction;
-use skald_saga::travel::{self, Services};
+use skald_examples::travel::{self, Services};
 use skald_saga::{Coordinator, CoordinatorOptions, StartExecution};
 
 #[tokio::main]

@@ -1,10 +1,10 @@
 //! Serves the travel saga's three task services — flights, cars, payments — on one address, for a
 //! `skald serve` whose resource registry points at them. The services themselves (endpoints, how
-//! the input picks a failure, idempotency by key) are `skald_saga::travel`.
+//! the input picks a failure, idempotency by key) are `skald_examples::travel`.
 //!
 //! `cargo run -p skald-saga --example travel_services [ADDR]` (default 127.0.0.1:7081).
 
-use skald_saga::travel::{self, Services, ENDPOINTS};
+use skald_examples::travel::{self, Services, ENDPOINTS};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

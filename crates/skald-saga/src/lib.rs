@@ -36,8 +36,8 @@
 //! `executions` (start, describe, list, history), `tasks` (dispatch and built-ins), [`http`],
 //! `activities` (queues and tokens), `timers`, [`journal`] (history and index in the log),
 //! `machines` (definitions in the log), [`resources`], [`names`], [`model`], [`options`],
-//! [`error`]; with the `travel` feature, `travel` (the travel saga's task services
-//! and definition, for examples, tests and benchmarks).
+//! [`error`]. The travel saga's task services and definition, which the examples and tests run,
+//! are `skald_examples::travel`.
 //!
 //! # Example
 //!
@@ -75,8 +75,6 @@ pub mod resources;
 pub mod shards;
 mod tasks;
 mod timers;
-#[cfg(feature = "travel")]
-pub mod travel;
 
 pub use error::{Owner, SagaError};
 pub use handle::{Coordinator, CoordinatorHandle, CoordinatorStats};

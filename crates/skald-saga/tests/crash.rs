@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{check_saga_effects, trip};
-use skald_saga::travel::{self, Services};
+use skald_examples::travel::{self, Services};
 use skald_saga::{Coordinator, CoordinatorOptions, ExecutionStatus, ProbePoint, StartExecution};
 
 const DIR_ENV: &str = "SAGA_CRASH_DIR";

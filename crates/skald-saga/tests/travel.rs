@@ -1,4 +1,4 @@
-//! The travel saga end to end on a MemoryStore, against the HTTP services of `skald_saga::travel`
+//! The travel saga end to end on a MemoryStore, against the HTTP services of `skald_examples::travel`
 //! on loopback: success, a failure at each step with its compensations, a compensation that fails
 //! once and is retried, and the history and idempotency promises around it.
 

@@ -1,4 +1,4 @@
-//! Shared test helpers: the travel services (`skald_saga::travel`), coordinators on a MemoryStore,
+//! Shared test helpers: the travel services (`skald_examples::travel`), coordinators on a MemoryStore,
 //! and ledger checks.
 
 #![allow(dead_code)]
@@ -12,7 +12,7 @@ use skald_saga::{
     Coordinator, CoordinatorHandle, CoordinatorOptions, ExecutionDescription, ExecutionStatus, StartExecution,
 };
 
-pub use skald_saga::travel::{self, Services};
+pub use skald_examples::travel::{self, Services};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 

@@ -1,7 +1,8 @@
 //! The three task services of the travel saga — flights, cars, payments — as one small axum
 //! server, the resource registry that maps the saga's resource names to them, and the saga's
-//! definition (`examples/travel-saga.asl.json`). Behind the `travel` feature: the examples, the
-//! tests, `cargo bench -p skald-saga` and `skald bench` all run the saga against these services.
+//! definition (`travel-saga.asl.json` at this crate's root). skald-saga's examples and tests,
+//! the `skald-bench` saga workloads (`skald bench`, `cargo bench -p skald-bench`) all run the saga
+//! against these services.
 //!
 //! Endpoints (all `POST`, JSON in and out), one per step of the saga and one per compensation:
 //!
@@ -37,10 +38,11 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::ResourceRegistry;
+use skald_saga::http::IDEMPOTENCY_HEADER;
+use skald_saga::ResourceRegistry;
 
 /// The saga's definition as it is checked in (Amazon States Language).
-const DEFINITION: &str = include_str!("../examples/travel-saga.asl.json");
+const DEFINITION: &str = include_str!("../travel-saga.asl.json");
 
 /// The endpoints served, as paths below the base URL.
 pub const ENDPOINTS: [&str; 6] = [
@@ -153,7 +155,7 @@ fn bad_request(cause: String) -> Answer {
 }
 
 fn handle(services: &Services, endpoint: &'static str, headers: &HeaderMap, body: &Value) -> Answer {
-    let key = headers.get(crate::http::IDEMPOTENCY_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let key = headers.get(IDEMPOTENCY_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let trip = body.get("trip_id").and_then(Value::as_str).unwrap_or_default().to_owned();
     let mut ledger = services.lock().unwrap_or_else(|p| p.into_inner());
     *ledger.requests.entry(key.to_owned()).or_default() += 1;
@@ -205,7 +207,7 @@ fn decide(ledger: &mut Ledger, endpoint: &str, trip: &str, body: &Value) -> (u16
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{self, Outcome};
+    use skald_saga::http::{self, Outcome};
     use std::time::Duration;
 
     #[tokio::test]
