@@ -113,13 +113,17 @@ pub async fn acquire(
     }
 }
 
-/// Releases lease `name` held under `fence` (nothing happens if it changed hands meanwhile).
-pub async fn release(store: &dyn EventStore, fence: &Fence, node: &str) -> Result<(), Error> {
+/// Releases lease `name` held under `fence`. Answers the lease as the release leaves it, or
+/// `None` when it had changed hands meanwhile (nothing is written then).
+pub async fn release(store: &dyn EventStore, fence: &Fence, node: &str) -> Result<Option<LeaseRecord>, Error> {
     let change = LeaseChange { node: node.to_owned(), address: String::new() };
     let event = NewEvent::new(RELEASED_TYPE, Json::from_value(&change));
     let append = StreamAppend::new(fence.stream.clone(), vec![event]).expect(ExpectedVersion::Exact(fence.epoch));
     match store.append(vec![append]).await {
-        Ok(_) | Err(Error::WrongExpectedVersion { .. }) => Ok(()),
+        Ok(outcome) => {
+            Ok(Some(LeaseRecord { owner: None, version: outcome.streams[0].first_version, since: Timestamp::now() }))
+        }
+        Err(Error::WrongExpectedVersion { .. }) => Ok(None),
         Err(error) => Err(error),
     }
 }

@@ -422,7 +422,11 @@ impl Shared {
                         let fence =
                             Fence { stream: lease_stream(name), epoch: record.as_ref().map_or(0, |r| r.version) };
                         tracing::info!(lease = %name, to = ?desired, "handing a lease over");
-                        lease::release(&*self.store, &fence, me).await?;
+                        // Taken into the view at once: until then the old record still names this
+                        // node, and the next look would call it the owner again.
+                        if let Some(released) = lease::release(&*self.store, &fence, me).await? {
+                            self.apply(name, released);
+                        }
                     }
                 }
             }
