@@ -4,7 +4,8 @@
 //! 2. The writer takes every job waiting, up to [`GROUP_APPENDS_MAX`] / [`GROUP_EVENTS_MAX`] /
 //!    [`GROUP_BYTES_MAX`], and flattens them into the arrays of `skald_append` (see `SCHEMA.md`).
 //!    A job that repeats an event id of an earlier job of the group starts the next group, so that
-//!    `skald_append` never has to tell an id of its own call from a stored one.
+//!    `skald_append` never has to tell an id of its own call from a stored one. When fewer appends
+//!    wait than the last group held, the writer first waits up to [`GATHER_MAX`] for the rest.
 //! 3. One call of `skald_append`, in autocommit mode: the whole group is one transaction, checked
 //!    append by append under the commit lock. The answer says, per append, written (with versions
 //!    and positions), refused on an expected version, or "ids already stored".
@@ -18,6 +19,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use skald_core::{
@@ -36,6 +38,9 @@ pub const GROUP_APPENDS_MAX: usize = 1024;
 pub const GROUP_EVENTS_MAX: usize = 10_000;
 /// Event bytes committed by one call at most (a single larger append still goes alone).
 pub const GROUP_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// How long the writer waits at most for the appenders of the last group to come back.
+pub const GATHER_MAX: Duration = Duration::from_millis(1);
 
 /// `skald_append`'s per-append answer codes (`o_status`).
 const STATUS_WRITTEN: i32 = 0;
@@ -91,6 +96,7 @@ impl Writer {
     /// Runs until every sender is gone, answering each queued append before it returns.
     pub async fn run(self, mut queue: mpsc::Receiver<Job>) {
         let mut carried: Option<Job> = None;
+        let mut last_group_appends = 0;
         loop {
             let first = match carried.take() {
                 Some(job) => job,
@@ -101,7 +107,22 @@ impl Writer {
             };
             let mut group = Group::default();
             group.push(first);
-            while let Ok(job) = queue.try_recv() {
+            // The appenders answered by the last group are sending their next appends right now:
+            // wait (briefly) until as many are back, so that a group is not committed with the
+            // first one alone and the rest left to the next — which halved the throughput of
+            // 64 appenders. One writer alone (groups of one) never waits.
+            let deadline = tokio::time::Instant::now() + GATHER_MAX;
+            loop {
+                let job = match queue.try_recv() {
+                    Ok(job) => job,
+                    Err(mpsc::error::TryRecvError::Empty) if group.jobs.len() < last_group_appends => {
+                        match tokio::time::timeout_at(deadline, queue.recv()).await {
+                            Ok(Some(job)) => job,
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                    Err(_) => break,
+                };
                 if group.admits(&job) {
                     group.push(job);
                 } else {
@@ -109,6 +130,7 @@ impl Writer {
                     break;
                 }
             }
+            last_group_appends = group.jobs.len();
             let answers = self.commit(&group.jobs).await;
             for (job, answer) in group.jobs.into_iter().zip(answers) {
                 // The appender may have given up waiting; its append stands either way.

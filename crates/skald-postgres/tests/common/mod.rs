@@ -55,3 +55,34 @@ where
     })
     .await;
 }
+
+/// A plain connection beside the store's, for what a test does behind its back.
+pub async fn raw_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("raw connection");
+    tokio::spawn(connection);
+    client
+}
+
+/// SQL that commits one event (`type` Raw, `{}`) through `skald_append`, as a node's writer does:
+/// run inside an explicit transaction, it holds the commit lock until that transaction ends.
+pub fn raw_append_sql(schema: &str, stream: &str) -> String {
+    format!(
+        "SELECT o_position FROM \"{schema}\".skald_append(ARRAY['{stream}'], ARRAY[0], ARRAY[1], ARRAY[-1::int8], \
+         ARRAY[1], ARRAY[NULL::text], ARRAY[NULL::bytea], ARRAY[1], ARRAY[gen_random_uuid()], ARRAY['Raw'], \
+         ARRAY['{{}}'::bytea], ARRAY['{{}}'::bytea])"
+    )
+}
+
+/// Ends every session of the stores on `schema` (what a PostgreSQL restart does to them).
+pub async fn terminate_sessions(url: &str, schema: &str) -> i64 {
+    let client = raw_client(url).await;
+    let row = client
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            &[&format!("skald:{schema}")],
+        )
+        .await
+        .expect("terminate sessions");
+    row.get(0)
+}
