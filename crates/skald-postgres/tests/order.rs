@@ -40,16 +40,18 @@ async fn readers_never_skip_an_event_across_nodes() {
         }
         let all = nodes[0].subscribe(Selector::All, SubscribeFrom::Start);
         let category = nodes[1].subscribe(Selector::Category("cat".into()), SubscribeFrom::Start);
+        // `done`: the appenders have finished; `settled`: the disruptors too (nothing more commits).
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let settled = Arc::new(std::sync::atomic::AtomicBool::new(false));
 
         // Paged reader on the last node: every page of `$all` must continue exactly where the last ended.
         let pager = {
             let store = nodes[NODES - 1].clone();
-            let done = done.clone();
+            let settled = settled.clone();
             tokio::spawn(async move {
                 let mut cursor = 0u64;
                 loop {
-                    let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                    let finished = settled.load(std::sync::atomic::Ordering::SeqCst);
                     let page = store.read(&Selector::All, ReadOptions::forward(cursor, 97)).await.expect("page");
                     for event in &page.events {
                         assert_eq!(event.position, cursor, "a paged read skipped or repeated a position");
@@ -136,6 +138,7 @@ async fn readers_never_skip_an_event_across_nodes() {
         for disruptor in disruptors {
             raw_committed += disruptor.await.expect("disruptor");
         }
+        settled.store(true, std::sync::atomic::Ordering::SeqCst);
         assert!(raw_committed > 0, "the disruptors committed something");
 
         let head = nodes[0].read(&Selector::All, ReadOptions::backward(1)).await.expect("head").events[0].position;
