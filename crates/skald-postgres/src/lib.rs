@@ -160,8 +160,9 @@ impl PgStore {
         let mut writer_config = config.clone();
         writer_config.options("-c synchronous_commit=on");
         let writer_pool = pool_one(writer_config, options.connect_timeout)?;
-        let head = Reader { pool: &pool, sql: &sql }.head().await?;
-        let committed = watch::Sender::new(head);
+        let committed = watch::Sender::new(None);
+        let head = Reader { pool: &pool, sql: &sql, committed: &committed }.head().await?;
+        advance(&committed, head);
         let (stop, stop_rx) = watch::channel(false);
         let (queue, jobs) = mpsc::channel(options.writer_queue_appends_max.max(1));
         let writer = writer::Writer { pool: writer_pool.clone(), sql: sql.clone(), committed: committed.clone() };
@@ -210,7 +211,7 @@ impl PgStore {
     }
 
     fn reader(&self) -> Reader<'_> {
-        Reader { pool: &self.inner.pool, sql: &self.inner.sql }
+        Reader { pool: &self.inner.pool, sql: &self.inner.sql, committed: &self.inner.committed }
     }
 
     fn sender(&self) -> Result<mpsc::Sender<writer::Job>, Error> {

@@ -13,6 +13,7 @@ use skald_core::{
     AsOf, Direction, Error, Json, ReadOptions, ReadPage, RecordedEvent, Selector, StreamInfo, StreamList,
     StreamMetadata, Timestamp,
 };
+use tokio::sync::watch;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
@@ -62,6 +63,12 @@ impl Sql {
                  AND e.time_us >= $4 ORDER BY e.version {order} LIMIT $5"
             )
         };
+        // A stream with metadata but no event yet has a row and no head: the inner join drops it.
+        let stream_infos = format!(
+            "SELECT st.stream, h.version, h.position, st.metadata FROM {s}.streams st CROSS JOIN LATERAL \
+             (SELECT e.version, e.position FROM {s}.events e WHERE e.stream = st.stream \
+             ORDER BY e.version DESC LIMIT 1) h"
+        );
         Sql {
             append: format!("SELECT * FROM {s}.skald_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
             stored_ids: format!("SELECT id, stream, version, position FROM {s}.events WHERE id = ANY($1)"),
@@ -74,14 +81,8 @@ impl Sql {
                  e.position <= {bound} ORDER BY e.version DESC LIMIT 1) FROM {s}.streams st WHERE st.stream = $1"
             ),
             stream: [stream("ASC"), stream("DESC")],
-            stream_info: format!(
-                "SELECT stream, head_version, head_position, metadata FROM {s}.streams \
-                 WHERE stream = $1 AND head_version IS NOT NULL"
-            ),
-            list_streams: format!(
-                "SELECT stream, head_version, head_position, metadata FROM {s}.streams \
-                 WHERE stream > $1 AND head_version IS NOT NULL ORDER BY stream LIMIT $2"
-            ),
+            stream_info: format!("{stream_infos} WHERE st.stream = $1"),
+            list_streams: format!("{stream_infos} WHERE st.stream > $1 ORDER BY st.stream LIMIT $2"),
         }
     }
 }
@@ -104,6 +105,9 @@ fn bound_params(as_of: Option<AsOf>) -> (i64, Option<i64>) {
 pub struct Reader<'a> {
     pub pool: &'a Pool,
     pub sql: &'a Sql,
+    /// The node's committed head: a read that sees a newer commit than it (whose NOTIFY has not
+    /// arrived yet) moves it, so `head_position` is never behind what this node has returned.
+    pub committed: &'a watch::Sender<Option<u64>>,
 }
 
 impl Reader<'_> {
@@ -118,6 +122,12 @@ impl Reader<'_> {
     }
 
     pub async fn read(&self, selector: &Selector, options: ReadOptions) -> Result<ReadPage, Error> {
+        let page = self.read_page(selector, options).await?;
+        crate::advance(self.committed, page.events.iter().map(|e| e.position).max());
+        Ok(page)
+    }
+
+    async fn read_page(&self, selector: &Selector, options: ReadOptions) -> Result<ReadPage, Error> {
         options.validate()?;
         let direction = usize::from(options.direction == Direction::Backward);
         let (bound, time) = bound_params(options.as_of);
@@ -238,7 +248,7 @@ fn metadata(stored: Option<Vec<u8>>) -> Result<StreamMetadata, Error> {
     }
 }
 
-/// A streams row: (stream, head_version, head_position, metadata).
+/// A stream row with its head: (stream, head version, head position, metadata).
 fn stream_info(row: &Row) -> Result<StreamInfo, Error> {
     Ok(StreamInfo {
         stream: column(row, 0)?,

@@ -82,8 +82,6 @@ CREATE INDEX events_type ON {s}.events (type, position);
 
 CREATE TABLE {s}.streams (
     stream text COLLATE "C" PRIMARY KEY,
-    head_version int8,
-    head_position int8,
     metadata bytea
 );
 
@@ -105,8 +103,8 @@ DECLARE
     v_next int8;
     v_time int8;
     v_heads int8[];
-    v_head_pos int8[];
     v_touched bool[];
+    v_new bool[];
     v_stored int4[];
     v_status int4[];
     v_actual int8[];
@@ -142,11 +140,14 @@ BEGIN
             v_actual := array_fill(NULL::int8, ARRAY[v_parts]);
             v_version := array_fill(NULL::int8, ARRAY[v_parts]);
             v_position := array_fill(NULL::int8, ARRAY[v_parts]);
-            SELECT array_agg(st.head_version ORDER BY g.slot), array_agg(st.head_position ORDER BY g.slot),
-                   array_agg(false ORDER BY g.slot)
-                INTO v_heads, v_head_pos, v_touched
+            -- A stream's head is its last event: one probe of (stream, version) each, and no
+            -- table of heads to update at every append.
+            SELECT array_agg(h.version ORDER BY g.slot), array_agg(false ORDER BY g.slot),
+                   array_agg(h.version IS NULL ORDER BY g.slot)
+                INTO v_heads, v_touched, v_new
                 FROM unnest(g_stream) WITH ORDINALITY AS g(name, slot)
-                LEFT JOIN {s}.streams st ON st.stream = g.name;
+                LEFT JOIN LATERAL (SELECT x.version FROM {s}.events x WHERE x.stream = g.name
+                                   ORDER BY x.version DESC LIMIT 1) h ON true;
             v_stored := '{}';
             IF v_attempt = 2 THEN
                 SELECT coalesce(array_agg(DISTINCT p_append[e.part]), '{}') INTO v_stored
@@ -184,7 +185,6 @@ BEGIN
                                 v_version[v_k] := coalesce(v_heads[p_slot[v_k]], -1) + 1;
                                 v_position[v_k] := v_next;
                                 v_heads[p_slot[v_k]] := v_version[v_k] + p_count[v_k] - 1;
-                                v_head_pos[p_slot[v_k]] := v_next + p_count[v_k] - 1;
                                 v_touched[p_slot[v_k]] := true;
                                 v_next := v_next + p_count[v_k];
                             END IF;
@@ -209,10 +209,11 @@ BEGIN
         END;
     END LOOP;
     IF v_next > v_start THEN
-        INSERT INTO {s}.streams AS st (stream, head_version, head_position)
-        SELECT g_stream[g.slot], v_heads[g.slot], v_head_pos[g.slot]
-        FROM generate_subscripts(g_stream, 1) AS g(slot) WHERE v_touched[g.slot]
-        ON CONFLICT (stream) DO UPDATE SET head_version = excluded.head_version, head_position = excluded.head_position;
+        -- The stream list: a row per stream, made by its first event (or its metadata).
+        INSERT INTO {s}.streams AS st (stream)
+        SELECT g_stream[g.slot] FROM generate_subscripts(g_stream, 1) AS g(slot)
+        WHERE v_touched[g.slot] AND v_new[g.slot]
+        ON CONFLICT (stream) DO NOTHING;
         -- The last metadata written for a stream in this call wins, as it would one by one.
         INSERT INTO {s}.streams AS st (stream, metadata)
         SELECT DISTINCT ON (p_described[p.n]) p_described[p.n], p_metadata[p.n]
