@@ -31,8 +31,8 @@ async fn append_until_acked(store: &PgStore, request: Vec<StreamAppend>) -> (u64
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminated_connections_give_unavailable_then_recover() {
     common::with_schema(|url, schema| async move {
-        let store = PgStore::connect(common::options(&url, &schema)).await.expect("connect");
-        let other = PgStore::connect(common::options(&url, &schema)).await.expect("connect other node");
+        let store = common::connect(&url, &schema).await;
+        let other = common::connect(&url, &schema).await;
         let mut acked: BTreeMap<u64, Uuid> = BTreeMap::new();
         let mut unavailable = 0;
         for round in 0..3 {
@@ -83,11 +83,7 @@ async fn terminated_connections_give_unavailable_then_recover() {
         // The listeners reconnected too: the other node's commits reach this node's head.
         let event = NewEvent::new("After", json!({}));
         let outcome = append_until_acked(&other, vec![StreamAppend::new("after-1", vec![event])]).await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while store.head_position() != Some(outcome.0) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(store.head_position(), Some(outcome.0), "NOTIFY reaches the node after reconnecting");
+        assert!(common::wait_for_head(&store, outcome.0).await, "NOTIFY reaches the node after reconnecting");
         store.close().await;
         other.close().await;
     })

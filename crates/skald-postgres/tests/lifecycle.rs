@@ -14,7 +14,7 @@ use skald_postgres::PgStore;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_reopen_is_answered_with_the_original_positions() {
     common::with_schema(|url, schema| async move {
-        let store = PgStore::connect(common::options(&url, &schema)).await.expect("connect");
+        let store = common::connect(&url, &schema).await;
         store.append(vec![StreamAppend::new("other-1", vec![NewEvent::new("A", json!({}))])]).await.expect("append");
         let request = vec![
             StreamAppend::new("pay-1", vec![NewEvent::new("A", json!({"n": 1})), NewEvent::new("B", json!({"n": 2}))])
@@ -25,7 +25,7 @@ async fn a_retry_after_reopen_is_answered_with_the_original_positions() {
         store.close().await;
         assert_eq!(store.append(request.clone()).await.unwrap_err(), Error::ShuttingDown);
 
-        let store = PgStore::connect(common::options(&url, &schema)).await.expect("reconnect");
+        let store = common::connect(&url, &schema).await;
         assert_eq!(store.head_position(), Some(3), "the head is read at connect");
         let again = store.append(request).await.expect("retry");
         assert!(again.replayed);
@@ -39,7 +39,7 @@ async fn a_retry_after_reopen_is_answered_with_the_original_positions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newer_schema_is_refused_with_both_versions_named() {
     common::with_schema(|url, schema| async move {
-        let store = PgStore::connect(common::options(&url, &schema)).await.expect("connect");
+        let store = common::connect(&url, &schema).await;
         store.close().await;
         let newer = SCHEMA_VERSION + 7;
         let raw = common::raw_client(&url).await;
@@ -83,8 +83,8 @@ async fn nodes_starting_together_migrate_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notify_wakes_a_subscriber_on_another_node() {
     common::with_schema(|url, schema| async move {
-        let reader = PgStore::connect(common::options(&url, &schema)).await.expect("connect reader");
-        let writer = PgStore::connect(common::options(&url, &schema)).await.expect("connect writer");
+        let reader = common::connect(&url, &schema).await;
+        let writer = common::connect(&url, &schema).await;
         let mut live = reader.subscribe(Selector::Category("order".into()), SubscribeFrom::End);
         // Let the subscription reach its wait for the head to move.
         let pending = tokio::time::timeout(Duration::from_millis(200), live.next()).await;

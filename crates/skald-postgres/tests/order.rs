@@ -14,7 +14,6 @@ use serde_json::json;
 use skald_core::{
     EventStore, EventStream, ExpectedVersion, NewEvent, ReadOptions, Selector, StreamAppend, SubscribeFrom, Uuid,
 };
-use skald_postgres::PgStore;
 
 const NODES: usize = 3;
 const APPENDERS_PER_NODE: usize = 8;
@@ -36,7 +35,7 @@ async fn readers_never_skip_an_event_across_nodes() {
     common::with_schema(|url, schema| async move {
         let mut nodes = Vec::new();
         for _ in 0..NODES {
-            nodes.push(PgStore::connect(common::options(&url, &schema)).await.expect("connect"));
+            nodes.push(common::connect(&url, &schema).await);
         }
         let all = nodes[0].subscribe(Selector::All, SubscribeFrom::Start);
         let category = nodes[1].subscribe(Selector::Category("cat".into()), SubscribeFrom::Start);
@@ -165,11 +164,7 @@ async fn readers_never_skip_an_event_across_nodes() {
         assert_eq!(pager.await.expect("pager"), total as u64, "the paged reader reached the head");
         for node in &nodes {
             // Every node's watch has caught up (its own commits or NOTIFY from the others).
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-            while node.head_position() != Some(head) && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            assert_eq!(node.head_position(), Some(head));
+            assert!(common::wait_for_head(node, head).await, "a node's head stayed behind");
             node.close().await;
         }
     })
@@ -179,8 +174,8 @@ async fn readers_never_skip_an_event_across_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_commit_delays_later_commits_instead_of_being_overtaken() {
     common::with_schema(|url, schema| async move {
-        let a = PgStore::connect(common::options(&url, &schema)).await.expect("connect a");
-        let b = PgStore::connect(common::options(&url, &schema)).await.expect("connect b");
+        let a = common::connect(&url, &schema).await;
+        let b = common::connect(&url, &schema).await;
         a.append(vec![StreamAppend::new("seed-1", vec![NewEvent::new("Seed", json!({}))])]).await.expect("seed");
 
         // A commit in progress elsewhere: position 1 is taken, not yet visible.

@@ -46,7 +46,7 @@ where
     Fut: Future<Output = ()>,
 {
     with_schema(|url, schema| async move {
-        let store = PgStore::connect(options(&url, &schema)).await.expect("connect to PostgreSQL");
+        let store = connect(&url, &schema).await;
         let outcome = AssertUnwindSafe(body(store.clone())).catch_unwind().await;
         store.close().await;
         if let Err(panic) = outcome {
@@ -85,4 +85,22 @@ pub async fn terminate_sessions(url: &str, schema: &str) -> i64 {
         .await
         .expect("terminate sessions");
     row.get(0)
+}
+
+/// A store ("node") on `schema`.
+pub async fn connect(url: &str, schema: &str) -> PgStore {
+    PgStore::connect(options(url, schema)).await.expect("connect to PostgreSQL")
+}
+
+/// Waits (up to 10 s) until `store`'s committed head is `head`; false if it never gets there.
+pub async fn wait_for_head(store: &PgStore, head: u64) -> bool {
+    use skald_core::EventStore;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.head_position() != Some(head) {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    true
 }
