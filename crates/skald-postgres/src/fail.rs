@@ -25,6 +25,7 @@ fn is_availability_code(code: &str) -> bool {
             | "57P03" // cannot_connect_now (starting up, shutting down)
             | "53300" // too_many_connections
             | "58030" // io_error on the server
+            | "55P03" // lock_not_available: the commit lock stayed taken past `lock_timeout`
         )
 }
 

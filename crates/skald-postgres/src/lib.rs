@@ -54,6 +54,10 @@ use tokio_postgres::NoTls;
 
 use crate::read::{Reader, Sql};
 
+/// How long a group commit waits for the commit lock at most before its appends answer
+/// `unavailable` (nothing of them is written; a retry is safe).
+pub const COMMIT_LOCK_WAIT_MAX: Duration = Duration::from_secs(10);
+
 /// How to connect a [`PgStore`].
 #[derive(Clone, Debug)]
 pub struct PgOptions {
@@ -156,9 +160,10 @@ impl PgStore {
 
         let sql = Arc::new(Sql::new(&options.schema));
         let pool = pool(config.clone(), options.pool_size, options.connect_timeout)?;
-        // An acknowledged append must survive a crash of PostgreSQL, whatever the server default.
+        // An acknowledged append must survive a crash of PostgreSQL, whatever the server default;
+        // and a commit lock held elsewhere (a stuck session) must not stall the writer for ever.
         let mut writer_config = config.clone();
-        writer_config.options("-c synchronous_commit=on");
+        writer_config.options(format!("-c synchronous_commit=on -c lock_timeout={}", COMMIT_LOCK_WAIT_MAX.as_millis()));
         let writer_pool = pool_one(writer_config, options.connect_timeout)?;
         let committed = watch::Sender::new(None);
         let head = Reader { pool: &pool, sql: &sql, committed: &committed }.head().await?;

@@ -118,3 +118,38 @@ async fn bad_options_are_refused_before_connecting() {
     let error = PgStore::connect(options).await.err().expect("refused");
     assert_eq!(error.code(), "unavailable", "{error:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_writer_queue_answers_overloaded() {
+    common::with_schema(|url, schema| async move {
+        let options = skald_postgres::PgOptions { writer_queue_appends_max: 2, ..common::options(&url, &schema) };
+        let store = PgStore::connect(options).await.expect("connect");
+        // Hold the commit lock, so the writer's first call waits and the queue behind it fills.
+        let raw = common::raw_client(&url).await;
+        raw.batch_execute("BEGIN").await.expect("begin");
+        let lock = format!(
+            "SELECT pg_advisory_xact_lock({}, hashtext('{schema}'))",
+            skald_postgres::schema::APPEND_LOCK_CLASS
+        );
+        raw.batch_execute(&lock).await.expect("lock");
+        let append = |i: u64| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.append(vec![StreamAppend::new("q-1", vec![NewEvent::new("A", json!({ "i": i }))])]).await
+            })
+        };
+        let first = append(0);
+        tokio::time::sleep(Duration::from_millis(200)).await; // the writer took it and waits for the lock
+        let queued = [append(1), append(2)];
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let refused = append(3).await.expect("task").unwrap_err();
+        assert!(matches!(refused, Error::Overloaded { .. }), "{refused:?}");
+        raw.batch_execute("COMMIT").await.expect("commit");
+        assert_eq!(first.await.expect("task").expect("first").streams[0].first_position, 0);
+        for task in queued {
+            task.await.expect("task").expect("queued appends are committed");
+        }
+        store.close().await;
+    })
+    .await;
+}

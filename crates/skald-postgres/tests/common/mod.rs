@@ -33,10 +33,11 @@ where
     let Some(url) = url() else { return };
     let schema = format!("skald_test_{}", uuid::Uuid::new_v4().simple());
     let outcome = AssertUnwindSafe(body(url.clone(), schema.clone())).catch_unwind().await;
-    PgStore::drop_schema(&url, &schema).await.expect("drop the test schema");
+    let dropped = PgStore::drop_schema(&url, &schema).await;
     if let Err(panic) = outcome {
-        resume_unwind(panic);
+        resume_unwind(panic); // the test's own failure says more than a failed drop
     }
+    dropped.expect("drop the test schema");
 }
 
 /// Runs `body` with a store on a fresh schema, closing the store afterwards.
