@@ -170,7 +170,12 @@ impl PgStore {
         advance(&committed, head);
         let (stop, stop_rx) = watch::channel(false);
         let (queue, jobs) = mpsc::channel(options.writer_queue_appends_max.max(1));
-        let writer = writer::Writer { pool: writer_pool.clone(), sql: sql.clone(), committed: committed.clone() };
+        let writer = writer::Writer {
+            pool: writer_pool.clone(),
+            sql: sql.clone(),
+            committed: committed.clone(),
+            heads: writer::HeadCache::default(),
+        };
         let listener = listener::Listener {
             config,
             listen: format!("LISTEN {}", schema::quoted(&options.schema)),

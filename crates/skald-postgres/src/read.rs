@@ -70,7 +70,7 @@ impl Sql {
              ORDER BY e.version DESC LIMIT 1) h"
         );
         Sql {
-            append: format!("SELECT * FROM {s}.skald_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
+            append: format!("SELECT o_status, o_actual, o_version, o_position, o_head, o_heads, o_known_held FROM {s}.skald_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"),
             stored_ids: format!("SELECT id, stream, version, position FROM {s}.events WHERE id = ANY($1)"),
             head: format!("SELECT next_position FROM {s}.head"),
             all: global(""),

@@ -92,10 +92,12 @@ CREATE TABLE {s}.commits (
 );
 
 CREATE FUNCTION {s}.skald_append(
-    g_stream text[], p_append int4[], p_slot int4[], p_expected int8[], p_count int4[],
+    g_stream text[], g_known int8[], g_epoch int8,
+    p_append int4[], p_slot int4[], p_expected int8[], p_count int4[],
     p_described text[], p_metadata bytea[],
-    e_part int4[], e_id uuid[], e_type text[], e_data bytea[], e_metadata bytea[])
-RETURNS TABLE (o_status int4, o_actual int8, o_version int8, o_position int8, o_head int8)
+    e_part int4[], e_id uuid[], e_type text[], e_data bytea[], e_metadata bytea[],
+    OUT o_status int4[], OUT o_actual int8[], OUT o_version int8[], OUT o_position int8[], OUT o_head int8,
+    OUT o_heads int8[], OUT o_known_held bool)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_parts int4 := coalesce(array_length(p_append, 1), 0);
@@ -103,30 +105,28 @@ DECLARE
     v_next int8;
     v_time int8;
     v_heads int8[];
-    v_touched bool[];
     v_new bool[];
     v_stored int4[];
-    v_status int4[];
-    v_actual int8[];
-    v_version int8[];
-    v_position int8[];
     v_first_event int4[] := array_fill(0, ARRAY[v_parts]);
     v_event int4 := 1;
     v_attempt int4;
     v_i int4;
     v_j int4;
+    v_k int4;
+    v_slot int4;
+    v_count int4;
+    v_expected int8;
     v_failed int4;
     v_h int8;
-    v_ok bool;
 BEGIN
     -- Every commit of every node passes here, one at a time, until its transaction ends: the
     -- counter below hands out positions in commit order, and a rollback hands out none.
     PERFORM pg_advisory_xact_lock({lock_class}, hashtext('{name}'));
     SELECT h.next_position, greatest(h.last_time_us, (extract(epoch FROM clock_timestamp()) * 1000000)::int8)
         INTO v_start, v_time FROM {s}.head h;
-    FOR v_j IN 1..v_parts LOOP
-        v_first_event[v_j] := v_event;
-        v_event := v_event + p_count[v_j];
+    FOR v_k IN 1..v_parts LOOP
+        v_first_event[v_k] := v_event;
+        v_event := v_event + p_count[v_k];
     END LOOP;
     -- Attempt 1 assumes that no id of an append that passes its checks is stored yet (the unique
     -- index on id checks that while inserting, for free); if one is, the attempt is undone and
@@ -136,18 +136,21 @@ BEGIN
     FOR v_attempt IN 1..2 LOOP
         BEGIN
             v_next := v_start;
-            v_status := array_fill(3, ARRAY[v_parts]);
-            v_actual := array_fill(NULL::int8, ARRAY[v_parts]);
-            v_version := array_fill(NULL::int8, ARRAY[v_parts]);
-            v_position := array_fill(NULL::int8, ARRAY[v_parts]);
+            o_status := array_fill(3, ARRAY[v_parts]);
+            o_actual := array_fill(NULL::int8, ARRAY[v_parts]);
+            o_version := array_fill(NULL::int8, ARRAY[v_parts]);
+            o_position := array_fill(NULL::int8, ARRAY[v_parts]);
+            v_new := array_fill(false, ARRAY[coalesce(array_length(g_stream, 1), 0)]);
             -- A stream's head is its last event: one probe of (stream, version) each, and no
-            -- table of heads to update at every append.
-            SELECT array_agg(h.version ORDER BY g.slot), array_agg(false ORDER BY g.slot),
-                   array_agg(h.version IS NULL ORDER BY g.slot)
-                INTO v_heads, v_touched, v_new
-                FROM unnest(g_stream) WITH ORDINALITY AS g(name, slot)
-                LEFT JOIN LATERAL (SELECT x.version FROM {s}.events x WHERE x.stream = g.name
-                                   ORDER BY x.version DESC LIMIT 1) h ON true;
+            -- table of heads to update at every append. (A scalar max() per stream plans to
+            -- a cheaper loop than a lateral join: a third of the time.) The node's cached heads
+            -- (`g_known`: -1 no stream, NULL unknown) are exact when nothing was committed since
+            -- its last commit (`g_epoch`, the next position then): those need no probe.
+            o_known_held := g_epoch IS NOT DISTINCT FROM v_start;
+            v_heads := ARRAY(SELECT CASE WHEN o_known_held AND g.known IS NOT NULL THEN nullif(g.known, -1)
+                                    ELSE (SELECT max(x.version) FROM {s}.events x WHERE x.stream = g.name) END
+                             FROM unnest(g_stream, g_known) WITH ORDINALITY AS g(name, known, slot)
+                             ORDER BY g.slot);
             v_stored := '{}';
             IF v_attempt = 2 THEN
                 SELECT coalesce(array_agg(DISTINCT p_append[e.part]), '{}') INTO v_stored
@@ -155,51 +158,65 @@ BEGIN
                     WHERE EXISTS (SELECT 1 FROM {s}.events x WHERE x.id = e.id);
             END IF;
             -- Appends in order, each checked alone against the heads left by the ones before it.
+            -- (Hot loop: every array element is read once into a variable.)
             v_i := 1;
             WHILE v_i <= v_parts LOOP
                 v_j := v_i;
                 WHILE v_j < v_parts AND p_append[v_j + 1] = p_append[v_i] LOOP v_j := v_j + 1; END LOOP;
-                IF p_append[v_i] = ANY (v_stored) THEN
-                    FOR v_k IN v_i..v_j LOOP v_status[v_k] := 1; END LOOP;
+                v_failed := 0;
+                IF v_attempt = 2 AND p_append[v_i] = ANY (v_stored) THEN
+                    v_failed := -1;
                 ELSE
-                    v_failed := 0;
                     FOR v_k IN v_i..v_j LOOP
-                        v_h := v_heads[p_slot[v_k]];
-                        v_ok := CASE p_expected[v_k] WHEN -1 THEN true WHEN -2 THEN v_h IS NULL
-                                WHEN -3 THEN v_h IS NOT NULL ELSE coalesce(v_h = p_expected[v_k], false) END;
-                        IF NOT v_ok THEN v_failed := v_k; EXIT; END IF;
+                        v_expected := p_expected[v_k];
+                        IF v_expected <> -1 THEN
+                            v_h := v_heads[p_slot[v_k]];
+                            IF (CASE v_expected WHEN -2 THEN v_h IS NOT NULL WHEN -3 THEN v_h IS NULL
+                                ELSE v_h IS DISTINCT FROM v_expected END) THEN
+                                v_failed := v_k;
+                                EXIT;
+                            END IF;
+                        END IF;
                     END LOOP;
                     -- A refused append may be a retry (answered from its stored ids instead):
                     -- attempt 1 has not looked for its ids yet.
                     IF v_failed > 0 AND v_attempt = 1 AND EXISTS (SELECT 1 FROM {s}.events x WHERE x.id = ANY (
                             e_id[v_first_event[v_i]:v_first_event[v_j] + p_count[v_j] - 1])) THEN
-                        FOR v_k IN v_i..v_j LOOP v_status[v_k] := 1; END LOOP;
-                        v_stored := v_stored || p_append[v_i];
-                    ELSIF v_failed > 0 THEN
-                        v_status[v_failed] := 2;
-                        v_actual[v_failed] := v_heads[p_slot[v_failed]];
-                    ELSE
-                        FOR v_k IN v_i..v_j LOOP
-                            v_status[v_k] := 0;
-                            IF p_count[v_k] > 0 THEN
-                                v_version[v_k] := coalesce(v_heads[p_slot[v_k]], -1) + 1;
-                                v_position[v_k] := v_next;
-                                v_heads[p_slot[v_k]] := v_version[v_k] + p_count[v_k] - 1;
-                                v_touched[p_slot[v_k]] := true;
-                                v_next := v_next + p_count[v_k];
-                            END IF;
-                        END LOOP;
+                        v_failed := -1;
                     END IF;
+                END IF;
+                IF v_failed = -1 THEN
+                    FOR v_k IN v_i..v_j LOOP o_status[v_k] := 1; END LOOP;
+                ELSIF v_failed > 0 THEN
+                    o_status[v_failed] := 2;
+                    o_actual[v_failed] := v_heads[p_slot[v_failed]];
+                ELSE
+                    FOR v_k IN v_i..v_j LOOP
+                        o_status[v_k] := 0;
+                        v_count := p_count[v_k];
+                        IF v_count > 0 THEN
+                            v_slot := p_slot[v_k];
+                            v_h := v_heads[v_slot];
+                            IF v_h IS NULL THEN
+                                v_new[v_slot] := true;
+                                v_h := -1;
+                            END IF;
+                            o_version[v_k] := v_h + 1;
+                            o_position[v_k] := v_next;
+                            v_heads[v_slot] := v_h + v_count;
+                            v_next := v_next + v_count;
+                        END IF;
+                    END LOOP;
                 END IF;
                 v_i := v_j + 1;
             END LOOP;
             IF v_next > v_start THEN
                 INSERT INTO {s}.events (position, stream, version, id, type, time_us, data, metadata)
-                SELECT v_position[e.part] + (e.n - v_first_event[e.part]), g_stream[p_slot[e.part]],
-                       v_version[e.part] + (e.n - v_first_event[e.part]), e.id, e.type, v_time, e.data, e.meta
+                SELECT o_position[e.part] + (e.n - v_first_event[e.part]), g_stream[p_slot[e.part]],
+                       o_version[e.part] + (e.n - v_first_event[e.part]), e.id, e.type, v_time, e.data, e.meta
                 FROM unnest(e_part, e_id, e_type, e_data, e_metadata)
                      WITH ORDINALITY AS e(part, id, type, data, meta, n)
-                WHERE v_status[e.part] = 0;
+                WHERE o_status[e.part] = 0;
             END IF;
             EXIT attempts;
         EXCEPTION WHEN unique_violation THEN
@@ -211,22 +228,23 @@ BEGIN
     IF v_next > v_start THEN
         -- The stream list: a row per stream, made by its first event (or its metadata).
         INSERT INTO {s}.streams AS st (stream)
-        SELECT g_stream[g.slot] FROM generate_subscripts(g_stream, 1) AS g(slot)
-        WHERE v_touched[g.slot] AND v_new[g.slot]
+        SELECT g_stream[g.slot] FROM generate_subscripts(g_stream, 1) AS g(slot) WHERE v_new[g.slot]
         ON CONFLICT (stream) DO NOTHING;
         -- The last metadata written for a stream in this call wins, as it would one by one.
-        INSERT INTO {s}.streams AS st (stream, metadata)
-        SELECT DISTINCT ON (p_described[p.n]) p_described[p.n], p_metadata[p.n]
-        FROM generate_subscripts(p_append, 1) AS p(n)
-        WHERE v_status[p.n] = 0 AND p_described[p.n] IS NOT NULL
-        ORDER BY p_described[p.n], p.n DESC
-        ON CONFLICT (stream) DO UPDATE SET metadata = excluded.metadata;
+        IF cardinality(array_remove(p_described, NULL)) > 0 THEN
+            INSERT INTO {s}.streams AS st (stream, metadata)
+            SELECT DISTINCT ON (p_described[p.n]) p_described[p.n], p_metadata[p.n]
+            FROM generate_subscripts(p_append, 1) AS p(n)
+            WHERE o_status[p.n] = 0 AND p_described[p.n] IS NOT NULL
+            ORDER BY p_described[p.n], p.n DESC
+            ON CONFLICT (stream) DO UPDATE SET metadata = excluded.metadata;
+        END IF;
         INSERT INTO {s}.commits (time_us, last_position) VALUES (v_time, v_next - 1);
         UPDATE {s}.head SET next_position = v_next, last_time_us = v_time;
         PERFORM pg_notify('{name}', (v_next - 1)::text);
     END IF;
-    RETURN QUERY SELECT v_status[p.n], v_actual[p.n], v_version[p.n], v_position[p.n], v_next - 1
-        FROM generate_subscripts(p_append, 1) AS p(n) ORDER BY p.n;
+    o_head := v_next - 1;
+    o_heads := v_heads;
 END
 $fn$;
 "#;

@@ -208,3 +208,48 @@ async fn an_open_commit_delays_later_commits_instead_of_being_overtaken() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_taking_turns_on_one_stream_see_each_others_versions() {
+    common::with_schema(|url, schema| async move {
+        // Each writer caches the heads it wrote; a commit by anyone else must invalidate them.
+        let nodes = [common::connect(&url, &schema).await, common::connect(&url, &schema).await];
+        let raw = common::raw_client(&url).await;
+        let mut head: Option<u64> = None;
+        for i in 0..60u64 {
+            if i % 7 == 3 {
+                // A commit from outside both nodes' caches.
+                raw.batch_execute(&common::raw_append_sql(&schema, "turns-1")).await.expect("raw append");
+                head = Some(head.map_or(0, |h| h + 1));
+                continue;
+            }
+            let node = &nodes[(i % 2) as usize];
+            let stale = head.map_or(ExpectedVersion::Exact(u64::MAX), |h| {
+                if h == 0 {
+                    ExpectedVersion::NoStream
+                } else {
+                    ExpectedVersion::Exact(h - 1)
+                }
+            });
+            let refused = node
+                .append(vec![StreamAppend::new("turns-1", vec![NewEvent::new("T", json!({ "i": i }))]).expect(stale)])
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), "wrong-expected-version", "{refused:?}");
+            let expected = head.map_or(ExpectedVersion::NoStream, ExpectedVersion::Exact);
+            let event = NewEvent::new("T", json!({ "i": i }));
+            let outcome = node
+                .append(vec![StreamAppend::new("turns-1", vec![event]).expect(expected)])
+                .await
+                .unwrap_or_else(|e| panic!("turn {i}: {e:?}"));
+            let version = outcome.streams[0].first_version;
+            assert_eq!(Some(version), Some(head.map_or(0, |h| h + 1)), "turn {i}");
+            head = Some(version);
+        }
+        for node in &nodes {
+            assert_eq!(node.stream_info("turns-1").await.expect("info").head_version, head.expect("written"));
+            node.close().await;
+        }
+    })
+    .await;
+}

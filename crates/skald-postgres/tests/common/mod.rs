@@ -68,7 +68,7 @@ pub async fn raw_client(url: &str) -> tokio_postgres::Client {
 /// run inside an explicit transaction, it holds the commit lock until that transaction ends.
 pub fn raw_append_sql(schema: &str, stream: &str) -> String {
     format!(
-        "SELECT o_position FROM \"{schema}\".skald_append(ARRAY['{stream}'], ARRAY[0], ARRAY[1], ARRAY[-1::int8], \
+        "SELECT o_position[1] FROM \"{schema}\".skald_append(ARRAY['{stream}'], ARRAY[NULL::int8], NULL, ARRAY[0], ARRAY[1], ARRAY[-1::int8], \
          ARRAY[1], ARRAY[NULL::text], ARRAY[NULL::bytea], ARRAY[1], ARRAY[gen_random_uuid()], ARRAY['Raw'], \
          ARRAY['{{}}'::bytea], ARRAY['{{}}'::bytea])"
     )
