@@ -182,6 +182,17 @@ impl Writer {
         }
     }
 
+    /// Where `ids` are stored.
+    async fn stored_ids(
+        &self,
+        client: &deadpool_postgres::Object,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, StoredId>, Error> {
+        let lookup = client.prepare_cached(&self.sql.stored_ids).await.map_err(fail::from_pg)?;
+        let rows = client.query(&lookup, &[&ids]).await.map_err(fail::from_pg)?;
+        rows.iter().map(stored_id).collect()
+    }
+
     /// Commits one group; one answer per job, in order.
     async fn commit(&mut self, jobs: &[Job]) -> Vec<Result<AppendOutcome, Error>> {
         match self.try_commit(jobs).await {
@@ -249,15 +260,15 @@ impl Writer {
         if !retries.is_empty() {
             let ids: Vec<Uuid> =
                 retries.iter().flat_map(|i| &jobs[*i].appends).flat_map(|a| &a.events).map(|e| e.id).collect();
-            let lookup = client.prepare_cached(&self.sql.stored_ids).await.map_err(fail::from_pg)?;
-            let rows = client.query(&lookup, &[&ids]).await.map_err(fail::from_pg)?;
-            let stored = rows.iter().map(stored_id).collect::<Result<HashMap<_, _>, _>>()?;
+            // The group is committed: a failed lookup fails the retries only (they may be resent).
+            let stored = self.stored_ids(&client, &ids).await;
             for index in retries {
-                answers[index] = match check_retry(&jobs[index].appends, |id| Ok(stored.get(id).cloned())) {
-                    Ok(RetryCheck::Replay(outcome)) => Ok(outcome),
-                    Ok(RetryCheck::Fresh) => Err(Error::Storage("ids reported stored were not found".into())),
-                    Err(error) => Err(error),
-                };
+                answers[index] = stored.as_ref().map_err(Clone::clone).and_then(|stored| {
+                    match check_retry(&jobs[index].appends, |id| Ok(stored.get(id).cloned()))? {
+                        RetryCheck::Replay(outcome) => Ok(outcome),
+                        RetryCheck::Fresh => Err(Error::Storage("ids reported stored were not found".into())),
+                    }
+                });
             }
         }
         Ok(answers)
