@@ -26,6 +26,7 @@ fn is_availability_code(code: &str) -> bool {
             | "53300" // too_many_connections
             | "58030" // io_error on the server
             | "55P03" // lock_not_available: the commit lock stayed taken past `lock_timeout`
+            | "57014" // query_canceled (an operator's pg_cancel_backend): rolled back, retry
         )
 }
 
