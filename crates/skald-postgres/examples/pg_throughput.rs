@@ -53,6 +53,20 @@ where
     (latencies.len() as f64 / elapsed, p99)
 }
 
+/// Inserts `BATCHES` batches of `BATCH` rows into the baseline table; returns rows/s.
+async fn raw_batches(client: &tokio_postgres::Client, prefix: &str) -> Result<f64, tokio_postgres::Error> {
+    let batch_insert = "INSERT INTO skald_raw_baseline (stream, id, type, data, metadata)
+        SELECT $1, id, $3, data, $5 FROM unnest($2::uuid[], $4::bytea[]) AS u(id, data)";
+    let start = Instant::now();
+    for b in 0..BATCHES {
+        let ids: Vec<uuid::Uuid> = (0..BATCH).map(|_| uuid::Uuid::now_v7()).collect();
+        let data: Vec<Vec<u8>> = (0..BATCH).map(|i| serde_json::to_vec(&payload(i)).expect("json")).collect();
+        let stream = format!("{prefix}-{b}");
+        client.execute(batch_insert, &[&stream, &ids, &"OrderPlaced", &data, &b"{}".as_slice()]).await?;
+    }
+    Ok((BATCHES * BATCH) as f64 / start.elapsed().as_secs_f64())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Ok(url) = std::env::var("SKALD_TEST_POSTGRES_URL") else {
@@ -116,16 +130,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await;
     println!("raw INSERT per event, {WRITERS} conns: {rate:>9.0} events/s  p99 {p99:?}");
 
-    let batch_insert = "INSERT INTO skald_raw_baseline (stream, id, type, data, metadata)
-        SELECT $1, id, $3, data, $5 FROM unnest($2::uuid[], $4::bytea[]) AS u(id, data)";
-    let start = Instant::now();
-    for b in 0..BATCHES {
-        let ids: Vec<uuid::Uuid> = (0..BATCH).map(|_| uuid::Uuid::now_v7()).collect();
-        let data: Vec<Vec<u8>> = (0..BATCH).map(|i| serde_json::to_vec(&payload(i)).expect("json")).collect();
-        let stream = format!("batch-{b}");
-        client.execute(batch_insert, &[&stream, &ids, &"OrderPlaced", &data, &b"{}".as_slice()]).await?;
-    }
-    let rate = (BATCHES * BATCH) as f64 / start.elapsed().as_secs_f64();
+    let rate = raw_batches(&client, "batch").await?;
     println!("raw INSERT of {BATCH} rows:           {rate:>9.0} events/s");
     // The same with the indexes Skald's reads need (stream, category, type besides position, id).
     client
@@ -135,14 +140,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
              CREATE INDEX ON skald_raw_baseline (type, position)",
         )
         .await?;
-    let start = Instant::now();
-    for b in 0..BATCHES {
-        let ids: Vec<uuid::Uuid> = (0..BATCH).map(|_| uuid::Uuid::now_v7()).collect();
-        let data: Vec<Vec<u8>> = (0..BATCH).map(|i| serde_json::to_vec(&payload(i)).expect("json")).collect();
-        let stream = format!("indexed-{b}");
-        client.execute(batch_insert, &[&stream, &ids, &"OrderPlaced", &data, &b"{}".as_slice()]).await?;
-    }
-    let rate = (BATCHES * BATCH) as f64 / start.elapsed().as_secs_f64();
+    let rate = raw_batches(&client, "indexed").await?;
     println!("raw INSERT of {BATCH} rows, 5 indexes: {rate:>9.0} events/s");
     client.batch_execute("DROP TABLE skald_raw_baseline").await?;
     Ok(())
