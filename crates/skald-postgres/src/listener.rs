@@ -5,7 +5,7 @@
 //! connection is up, so after every (re)connect the task `LISTEN`s first and then reads the head:
 //! a commit between the two is seen by one or the other, and nothing is missed. A lost connection
 //! is retried with backoff ([`BACKOFF_MIN`] doubling to [`BACKOFF_MAX`]). The watch only moves
-//! forward ([`crate::advance`]), so duplicate or late notifications do no harm.
+//! forward (`advance` in the crate root), so duplicate or late notifications do no harm.
 
 use std::time::Duration;
 
