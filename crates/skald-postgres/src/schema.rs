@@ -279,7 +279,11 @@ pub async fn migrate(client: &mut Client, schema: &str) -> Result<(), Error> {
     let current: i32 = if exists {
         let row =
             transaction.query_opt(&format!("SELECT max(version) FROM {table}"), &[]).await.map_err(fail::from_pg)?;
-        row.and_then(|row| row.get::<_, Option<i32>>(0)).unwrap_or(0)
+        let version: Option<i32> = match row {
+            Some(row) => crate::fail::column(&row, 0)?,
+            None => None,
+        };
+        version.unwrap_or(0)
     } else {
         0
     };
