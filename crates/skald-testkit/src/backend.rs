@@ -126,9 +126,14 @@ impl TestStore {
     }
 }
 
-/// Every backend this build knows, whether configured or not.
+/// Every backend this build knows that is configured here: PostgreSQL only when
+/// `SKALD_TEST_POSTGRES_URL` is set.
 pub fn backends() -> Vec<Box<dyn Backend>> {
-    vec![Box::new(Memory), Box::new(Embedded::default())]
+    let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(Memory), Box::new(Embedded::default())];
+    if let Some(postgres) = Postgres::from_env() {
+        backends.push(Box::new(postgres));
+    }
+    backends
 }
 
 /// Whether `name` is selected by `SKALD_TEST_BACKENDS` (a comma-separated list; unset: all).
@@ -170,6 +175,7 @@ pub async fn open_location(location: &str) -> Arc<dyn EventStore> {
     let (kind, place) = location.split_once(':').unwrap_or_else(|| panic!("store location `{location}` has no kind"));
     match kind {
         "embedded" => Arc::new(Embedded::open_location(place)),
+        "postgres" => Arc::new(Postgres::open_location(place).await),
         other => panic!("store location `{location}`: unknown kind `{other}`"),
     }
 }
@@ -307,5 +313,77 @@ impl<T> Handles<T> {
             }
             None => open.drain(..).map(|(_, store)| store).collect(),
         }
+    }
+}
+
+/// PostgreSQL: one fresh schema per test in the database of `SKALD_TEST_POSTGRES_URL`, dropped
+/// afterwards. Durable, shared by nodes and processes.
+pub struct Postgres {
+    url: String,
+}
+
+/// The environment variable naming the PostgreSQL database the tests use.
+pub const POSTGRES_URL_ENV: &str = "SKALD_TEST_POSTGRES_URL";
+
+impl Postgres {
+    /// The backend when `SKALD_TEST_POSTGRES_URL` is set.
+    pub fn from_env() -> Option<Postgres> {
+        std::env::var(POSTGRES_URL_ENV).ok().filter(|url| !url.is_empty()).map(|url| Postgres { url })
+    }
+
+    fn options(url: &str, schema: &str) -> skald_postgres::PgOptions {
+        skald_postgres::PgOptions { schema: schema.to_owned(), pool_size: 4, ..skald_postgres::PgOptions::new(url) }
+    }
+
+    /// Connects to `<schema>@<url>`, as [`PostgresSite::location`] writes it.
+    async fn open_location(place: &str) -> skald_postgres::PgStore {
+        let (schema, url) =
+            place.split_once('@').unwrap_or_else(|| panic!("postgres location `{place}` has no schema"));
+        skald_postgres::PgStore::connect(Self::options(url, schema))
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {url} (schema {schema}) does not connect: {e}"))
+    }
+}
+
+struct PostgresSite {
+    url: String,
+    schema: String,
+    open: Handles<skald_postgres::PgStore>,
+}
+
+#[async_trait::async_trait]
+impl Site for PostgresSite {
+    async fn open(&self) -> Arc<dyn EventStore> {
+        let store = Postgres::open_location(&format!("{}@{}", self.schema, self.url)).await;
+        self.open.keep(store.clone(), Arc::new(store))
+    }
+    async fn close(&self, store: Option<Arc<dyn EventStore>>) {
+        for store in self.open.take(store) {
+            store.close().await;
+        }
+    }
+    fn location(&self) -> Option<String> {
+        Some(format!("postgres:{}@{}", self.schema, self.url))
+    }
+    async fn remove(&self) {
+        if let Err(e) = skald_postgres::PgStore::drop_schema(&self.url, &self.schema).await {
+            eprintln!("could not drop the test schema {}: {e}", self.schema);
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for Postgres {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { durable: true, nodes: true, processes: true }
+    }
+    async fn create(&self) -> TestStore {
+        let schema = format!("skald_test_{}", uuid::Uuid::new_v4().simple());
+        let site = PostgresSite { url: self.url.clone(), schema, open: Handles::default() };
+        let store = site.open().await;
+        TestStore::new(self.name(), self.capabilities(), Arc::new(site), store)
     }
 }
