@@ -1,5 +1,5 @@
-//! Crash tests on the disk store. The coordinator runs in a child process (this test binary run
-//! again with `SAGA_CRASH_DIR` set) against a `skald-log` store; the travel services run in the
+//! Crash tests on every backend a child process can open (the embedded engine, PostgreSQL). The
+//! coordinator runs in a child process (the kit's crash harness); the travel services run in the
 //! parent, recording every effect by Idempotency-Key, so they outlive the kills.
 //!
 //! - `killed_at_every_history_boundary`: for each path of the travel saga (success, a failure at
@@ -11,20 +11,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::{check_saga_effects, trip};
+use serde_json::json;
 use skald_examples::travel::{self, Services};
 use skald_saga::{Coordinator, CoordinatorOptions, ExecutionStatus, ProbePoint, StartExecution};
-
-const DIR_ENV: &str = "SAGA_CRASH_DIR";
-const BASE_ENV: &str = "SAGA_CRASH_BASE";
-const AT_ENV: &str = "SAGA_CRASH_AT";
-const TRIPS_ENV: &str = "SAGA_CRASH_TRIPS";
+use skald_testkit::crash::{child_params, report, Child, Seed};
+use skald_testkit::TestStore;
 
 /// Input of a trip named `<kind>-…`.
 fn input_of(name: &str) -> serde_json::Value {
@@ -48,16 +44,14 @@ fn expected_status(name: &str) -> ExecutionStatus {
 /// The child: runs the coordinator until every trip is done, aborting at the chosen boundary.
 #[test]
 fn crash_child() {
-    let Ok(dir) = std::env::var(DIR_ENV) else { return };
-    let base = std::env::var(BASE_ENV).unwrap();
-    let trips: Vec<String> = std::env::var(TRIPS_ENV).unwrap().split(',').map(str::to_owned).collect();
-    let crash_at = std::env::var(AT_ENV).ok().and_then(|at| {
+    let Some(params) = child_params() else { return };
+    let base = params.params["base"].as_str().unwrap().to_owned();
+    let trips: Vec<String> = serde_json::from_value(params.params["trips"].clone()).unwrap();
+    let crash_at = params.params["crash_at"].as_str().and_then(|at| {
         let (kind, n) = at.split_once(':')?;
         Some((kind.to_owned(), n.parse::<usize>().ok()?))
     });
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(async move {
-        let store = Arc::new(skald_log::Store::open(&dir, skald_log::Options::default()).unwrap());
+    params.block_on(|store| async move {
         let appends = Arc::new(AtomicUsize::new(0));
         let answers = Arc::new(AtomicUsize::new(0));
         let probe: skald_saga::Probe = Arc::new(move |point| {
@@ -82,7 +76,7 @@ fn crash_child() {
         }
         for id in ids {
             let done = saga.wait_for_execution(&id, Duration::from_secs(60)).await.unwrap();
-            println!("done {} {}", done.name, done.status);
+            report(format!("done {} {}", done.name, done.status));
         }
         std::process::exit(0);
     });
@@ -94,51 +88,26 @@ struct Run {
 }
 
 fn run_child(
-    dir: &std::path::Path,
+    location: &str,
     base: &str,
     trips: &[String],
     crash_at: Option<String>,
     kill_after: Option<Duration>,
 ) -> Run {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads", "1"])
-        .env(DIR_ENV, dir)
-        .env(BASE_ENV, base)
-        .env(TRIPS_ENV, trips.join(","))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    if let Some(at) = crash_at {
-        command.env(AT_ENV, at);
-    }
-    let mut child = command.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut done = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            // The harness may print `test crash_child ... ` on the same line.
-            let Some(at) = line.find("done ") else { continue };
-            let parts: Vec<&str> = line[at..].split_whitespace().collect();
-            if parts.len() == 3 {
-                done.push((parts[1].to_owned(), parts[2].to_owned()));
-            }
-        }
-        done
-    });
-    if let Some(after) = kill_after {
-        std::thread::sleep(after);
-        let _ = child.kill(); // SIGKILL
-    }
-    let status = child.wait().unwrap();
-    Run { crashed: !status.success(), done: reader.join().unwrap() }
-}
-
-fn services() -> (tokio::runtime::Runtime, Services, String) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let services = Services::default();
-    let base = runtime.block_on(travel::spawn(services.clone())).unwrap();
-    (runtime, services, base)
+    let child = Child::spawn("crash_child", location, json!({"base": base, "trips": trips, "crash_at": crash_at}));
+    let finished = match kill_after {
+        Some(after) => child.kill_after(after),
+        None => child.wait(),
+    };
+    let done = finished
+        .lines
+        .iter()
+        .filter_map(|line| match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["done", name, status] => Some(((*name).to_owned(), (*status).to_owned())),
+            _ => None,
+        })
+        .collect();
+    Run { crashed: finished.crashed, done }
 }
 
 fn check_done(services: &Services, run: &Run, trips: &[String], context: &str) {
@@ -151,20 +120,45 @@ fn check_done(services: &Services, run: &Run, trips: &[String], context: &str) {
     }
 }
 
-#[test]
-fn killed_at_every_history_boundary() {
-    if std::env::var(DIR_ENV).is_ok() {
-        return;
-    }
-    let (_runtime, services, base) = services();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_killed_at_every_history_boundary() {
+    skald_testkit::run("embedded", killed_at_every_history_boundary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_at_every_history_boundary() {
+    skald_testkit::run("postgres", killed_at_every_history_boundary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_killed_at_random_moments() {
+    skald_testkit::run("embedded", killed_at_random_moments).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_at_random_moments() {
+    skald_testkit::run("postgres", killed_at_random_moments).await;
+}
+
+/// The travel services on the test's runtime (they outlive every kill of the child).
+async fn services() -> (Services, String) {
+    let services = Services::default();
+    let base = travel::spawn(services.clone()).await.unwrap();
+    (services, base)
+}
+
+async fn killed_at_every_history_boundary(mut kit: TestStore) {
+    let location = kit.location().expect("a store a child process can open");
+    kit.close().await;
+    let (services, base) = services().await;
     let mut crashes = 0;
     for kind in ["ok", "flight", "car", "payment", "flaky"] {
         for boundary in ["append", "answer"] {
             for n in 1.. {
                 let name = format!("{kind}-{boundary}{n}");
                 let trips = vec![name.clone()];
-                let dir = tempfile::tempdir().unwrap();
-                let first = run_child(dir.path(), &base, &trips, Some(format!("{boundary}:{n}")), None);
+                let crash_at = Some(format!("{boundary}:{n}"));
+                let first = tokio::task::block_in_place(|| run_child(&location, &base, &trips, crash_at, None));
                 if !first.crashed {
                     // The run got through: every boundary of this path was crashed at.
                     check_done(&services, &first, &trips, &name);
@@ -173,33 +167,29 @@ fn killed_at_every_history_boundary() {
                 }
                 crashes += 1;
                 assert!(first.done.is_empty(), "{name}: finished before the crash");
-                let second = run_child(dir.path(), &base, &trips, None, None);
+                let second = tokio::task::block_in_place(|| run_child(&location, &base, &trips, None, None));
                 check_done(&services, &second, &trips, &format!("{name} after a crash at {boundary} {n}"));
             }
         }
     }
     eprintln!("{crashes} crashes, every saga completed or compensated, no effect twice");
     assert!(crashes >= 40, "only {crashes} crash points");
+    kit.open_again().await;
 }
 
-#[test]
-fn killed_at_random_moments() {
-    if std::env::var(DIR_ENV).is_ok() {
-        return;
-    }
-    let (_runtime, services, base) = services();
+async fn killed_at_random_moments(mut kit: TestStore) {
+    let location = kit.location().expect("a store a child process can open");
+    kit.close().await;
+    let (services, base) = services().await;
     let kinds = ["ok", "flight", "car", "payment", "flaky"];
     let trips: Vec<String> = (0..30).map(|i| format!("{}-r{i}", kinds[i % kinds.len()])).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut seed = Seed::from_env("saga crash", 0x2545_F491_4F6C_DD1D);
     for cycle in 0..6 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let after = Duration::from_millis(100 + seed % 400);
-        let run = run_child(dir.path(), &base, &trips, None, Some(after));
+        let after = seed.duration(Duration::from_millis(100), Duration::from_millis(400));
+        let run = tokio::task::block_in_place(|| run_child(&location, &base, &trips, None, Some(after)));
         eprintln!("cycle {cycle}: killed after {after:?}, {} sagas reported done", run.done.len());
     }
-    let last = run_child(dir.path(), &base, &trips, None, None);
+    let last = tokio::task::block_in_place(|| run_child(&location, &base, &trips, None, None));
     check_done(&services, &last, &trips, "after random kills");
+    kit.open_again().await;
 }

@@ -8,8 +8,23 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
-use skald_core::{EventStore, ManualClock, MemoryStore, Timestamp};
+use skald_core::{EventStore, ManualClock, Timestamp};
 use skald_saga::{Coordinator, CoordinatorOptions, ExecutionStatus, ResourceRegistry, StartExecution};
+use skald_testkit::TestStore;
+
+skald_testkit::backend_tests!(crate;
+    wait_timer_fires_after_restart,
+    timer_waits_for_its_time_after_restart,
+    timers_fire_after_reopening_the_store,
+    retry_backoff_and_task_timeout_survive_a_restart,
+    an_execution_stays_on_the_version_it_started_with,
+    idle_executions_are_evicted_and_reloaded,
+    travel_saga_resumes_after_an_in_process_restart,
+    two_coordinators_on_one_store_never_interleave_a_history,
+    start_up_reads_the_executions_index_from_the_oldest_open_execution,
+    a_checkpoint_never_hides_an_execution_another_coordinator_opens_later,
+    a_checkpoint_that_does_not_decode_means_reading_the_index_from_the_start,
+);
 
 fn t0() -> Timestamp {
     Timestamp::parse_rfc3339("2026-06-01T00:00:00Z").unwrap()
@@ -22,8 +37,8 @@ struct Restarts {
 }
 
 impl Restarts {
-    fn in_memory() -> Self {
-        Restarts { store: Arc::new(MemoryStore::new()), clock: ManualClock::new(t0()) }
+    fn on(kit: &TestStore) -> Self {
+        Restarts { store: kit.store(), clock: ManualClock::new(t0()) }
     }
 
     async fn start(&self) -> skald_saga::CoordinatorHandle {
@@ -61,9 +76,8 @@ async fn settle() {
     tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
-#[tokio::test]
-async fn wait_timer_fires_after_restart() {
-    let restarts = Restarts::in_memory();
+async fn wait_timer_fires_after_restart(kit: TestStore) {
+    let restarts = Restarts::on(&kit);
     let clock = &restarts.clock;
     let first = restarts.start().await;
     first.create_state_machine("pause", wait_then_pass(60, "v1")).await.unwrap();
@@ -80,9 +94,8 @@ async fn wait_timer_fires_after_restart() {
     assert!(done.stop_time.unwrap() >= t0().plus_millis(60_000));
 }
 
-#[tokio::test]
-async fn timer_waits_for_its_time_after_restart() {
-    let restarts = Restarts::in_memory();
+async fn timer_waits_for_its_time_after_restart(kit: TestStore) {
+    let restarts = Restarts::on(&kit);
     let clock = &restarts.clock;
     let first = restarts.start().await;
     first.create_state_machine("pause", wait_then_pass(3600, "later")).await.unwrap();
@@ -98,35 +111,29 @@ async fn timer_waits_for_its_time_after_restart() {
     assert_eq!(done.status, ExecutionStatus::Succeeded);
 }
 
-#[tokio::test]
-async fn timers_fire_after_reopening_the_disk_store() {
-    let dir = tempfile::tempdir().unwrap();
+async fn timers_fire_after_reopening_the_store(mut kit: TestStore) {
     let clock = ManualClock::new(t0());
     let options = || CoordinatorOptions { clock: Arc::new(clock.clone()), ..Default::default() };
     let id = {
-        let store = Arc::new(skald_log::Store::open(dir.path(), skald_log::Options::default()).unwrap());
-        let saga = Coordinator::start(store.clone(), options()).await.unwrap();
+        let saga = Coordinator::start(kit.store(), options()).await.unwrap();
         saga.create_state_machine("pause", wait_then_pass(30, "disk")).await.unwrap();
         let id = saga.start_execution(StartExecution::new("pause", "d1", json!({}))).await.unwrap().execution_id;
         saga.shutdown().await;
-        store.close();
         id
     };
+    kit.reopen().await;
     clock.advance(Duration::from_secs(31));
-    let store = Arc::new(skald_log::Store::open(dir.path(), skald_log::Options::default()).unwrap());
-    let saga = Coordinator::start(store.clone(), options()).await.unwrap();
+    let saga = Coordinator::start(kit.store(), options()).await.unwrap();
     let done = saga.wait_for_execution(&id, WAIT).await.unwrap();
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     assert_eq!(done.output, Some(json!({"said": "disk"})));
     saga.shutdown().await;
-    store.close();
 }
 
-#[tokio::test]
-async fn retry_backoff_and_task_timeout_survive_a_restart() {
+async fn retry_backoff_and_task_timeout_survive_a_restart(kit: TestStore) {
     // A task whose endpoint never answers times out (TimeoutSeconds), is retried after a backoff,
     // and finally caught; the coordinator restarts in between.
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn EventStore> = kit.store();
     let clock = ManualClock::new(t0());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/slow", listener.local_addr().unwrap());
@@ -178,9 +185,8 @@ async fn retry_backoff_and_task_timeout_survive_a_restart() {
     assert_eq!(kinds.iter().filter(|k| **k == "RetryScheduled").count(), 1, "{kinds:?}");
 }
 
-#[tokio::test]
-async fn an_execution_stays_on_the_version_it_started_with() {
-    let restarts = Restarts::in_memory();
+async fn an_execution_stays_on_the_version_it_started_with(kit: TestStore) {
+    let restarts = Restarts::on(&kit);
     let clock = &restarts.clock;
     let saga = restarts.start().await;
     let v1 = saga.create_state_machine("pause", wait_then_pass(10, "v1")).await.unwrap();
@@ -207,9 +213,8 @@ async fn an_execution_stays_on_the_version_it_started_with() {
     assert_eq!(again.version, 4, "a delete uses a version number");
 }
 
-#[tokio::test]
-async fn idle_executions_are_evicted_and_reloaded() {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+async fn idle_executions_are_evicted_and_reloaded(kit: TestStore) {
+    let store: Arc<dyn EventStore> = kit.store();
     let clock = ManualClock::new(t0());
     let options = CoordinatorOptions { clock: Arc::new(clock.clone()), executions_cached_max: 8, ..Default::default() };
     let saga = Coordinator::start(store.clone(), options).await.unwrap();
@@ -226,9 +231,8 @@ async fn idle_executions_are_evicted_and_reloaded() {
     assert_eq!(saga.stats().open_executions, 0);
 }
 
-#[tokio::test]
-async fn travel_saga_resumes_after_an_in_process_restart() {
-    let w = world().await;
+async fn travel_saga_resumes_after_an_in_process_restart(kit: TestStore) {
+    let w = world(&kit).await;
     let started = w
         .saga
         .start_execution(StartExecution::new("travel", "flaky-restart", trip("flaky-restart", "SK", "c", 5000)))
@@ -244,9 +248,8 @@ async fn travel_saga_resumes_after_an_in_process_restart() {
     check_saga_effects(&w.services, "flaky-restart", ExecutionStatus::Failed);
 }
 
-#[tokio::test]
-async fn two_coordinators_on_one_store_never_interleave_a_history() {
-    let w = world().await;
+async fn two_coordinators_on_one_store_never_interleave_a_history(kit: TestStore) {
+    let w = world(&kit).await;
     let mut ids = Vec::new();
     for i in 0..20 {
         let name = format!("{}-two{i}", if i % 2 == 0 { "ok" } else { "payment" });
@@ -303,9 +306,8 @@ async fn last_checkpoint(store: &Arc<dyn EventStore>) -> Value {
     page.events[0].data.to_value()
 }
 
-#[tokio::test]
-async fn start_up_reads_the_executions_index_from_the_oldest_open_execution() {
-    let restarts = Restarts::in_memory();
+async fn start_up_reads_the_executions_index_from_the_oldest_open_execution(kit: TestStore) {
+    let restarts = Restarts::on(&kit);
     let (store, clock) = (&restarts.store, &restarts.clock);
     let first = restarts.start().await;
     assert_eq!(first.stats().recovery_index_records, 0);
@@ -354,9 +356,8 @@ async fn start_up_reads_the_executions_index_from_the_oldest_open_execution() {
     assert_eq!(sixth.stats().recovery_index_records, 0);
 }
 
-#[tokio::test]
-async fn a_checkpoint_never_hides_an_execution_another_coordinator_opens_later() {
-    let restarts = Restarts::in_memory();
+async fn a_checkpoint_never_hides_an_execution_another_coordinator_opens_later(kit: TestStore) {
+    let restarts = Restarts::on(&kit);
     let (store, clock) = (&restarts.store, &restarts.clock);
     let running = restarts.start().await;
     running.create_state_machine("quick", pass_only()).await.unwrap();
@@ -373,17 +374,16 @@ async fn a_checkpoint_never_hides_an_execution_another_coordinator_opens_later()
     // ...while the running one opens another execution after that scan, and then stops.
     let late = running.start_execution(StartExecution::new("pause", "late", json!({}))).await.unwrap().execution_id;
     running.shutdown().await;
-    clock.advance(Duration::from_secs(61));
     let next = restarts.start().await;
-    assert_eq!(next.stats().open_executions, 2);
+    assert_eq!(next.stats().open_executions, 2, "both are recovered");
+    clock.advance(Duration::from_secs(61));
     for id in [early, late] {
         assert_eq!(next.wait_for_execution(&id, WAIT).await.unwrap().status, ExecutionStatus::Succeeded);
     }
 }
 
-#[tokio::test]
-async fn a_checkpoint_that_does_not_decode_means_reading_the_index_from_the_start() {
-    let restarts = Restarts::in_memory();
+async fn a_checkpoint_that_does_not_decode_means_reading_the_index_from_the_start(kit: TestStore) {
+    let restarts = Restarts::on(&kit);
     let (store, clock) = (&restarts.store, &restarts.clock);
     let first = restarts.start().await;
     first.create_state_machine("pause", wait_then_pass(60, "late")).await.unwrap();

@@ -8,13 +8,28 @@ use std::time::Duration;
 
 use common::WAIT;
 use serde_json::{json, Value};
-use skald_core::{EventStore, ManualClock, MemoryStore, ReadOptions, Selector};
+use skald_core::{EventStore, ManualClock, ReadOptions, Selector};
 use skald_saga::{
     Coordinator, CoordinatorHandle, CoordinatorOptions, ExecutionStatus, ResourceRegistry, StartExecution,
 };
+use skald_testkit::TestStore;
 
-async fn coordinator(resources: ResourceRegistry) -> (Arc<dyn EventStore>, CoordinatorHandle) {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+skald_testkit::backend_tests!(crate;
+    activity_workers_poll_and_answer,
+    activity_long_poll_wakes_when_a_task_arrives,
+    wait_for_task_token_callback_with_catch,
+    missed_heartbeat_times_the_task_out,
+    builtin_append_event_happens_once_per_attempt,
+    builtin_child_execution_sync_returns_its_result_or_error,
+    http_failures_raise_states_errors,
+    stop_aborts_with_error_and_cause,
+    api_errors_have_stable_codes,
+    input_size_limit_is_configurable,
+    state_machines_are_listed_by_name_with_their_latest_version,
+);
+
+async fn coordinator(kit: &TestStore, resources: ResourceRegistry) -> (Arc<dyn EventStore>, CoordinatorHandle) {
+    let store: Arc<dyn EventStore> = kit.store();
     let options = CoordinatorOptions { resources, ..Default::default() };
     (store.clone(), Coordinator::start(store, options).await.unwrap())
 }
@@ -27,9 +42,8 @@ fn one_task(resource: &str, extra: Value) -> Value {
     json!({ "StartAt": "T", "States": { "T": task } })
 }
 
-#[tokio::test]
-async fn activity_workers_poll_and_answer() {
-    let (_, saga) = coordinator(ResourceRegistry::new().activity("approve", "approvals")).await;
+async fn activity_workers_poll_and_answer(kit: TestStore) {
+    let (_, saga) = coordinator(&kit, ResourceRegistry::new().activity("approve", "approvals")).await;
     saga.create_state_machine("act", one_task("approve", json!({}))).await.unwrap();
     let id = saga.start_execution(StartExecution::new("act", "a1", json!({"amount": 7}))).await.unwrap().execution_id;
     assert!(saga.get_activity_task("other", Duration::from_millis(10)).await.unwrap().is_none());
@@ -45,9 +59,8 @@ async fn activity_workers_poll_and_answer() {
     assert_eq!(again.code(), "task-token-not-found");
 }
 
-#[tokio::test]
-async fn activity_long_poll_wakes_when_a_task_arrives() {
-    let (_, saga) = coordinator(ResourceRegistry::new()).await;
+async fn activity_long_poll_wakes_when_a_task_arrives(kit: TestStore) {
+    let (_, saga) = coordinator(&kit, ResourceRegistry::new()).await;
     let arn = "arn:aws:states:us-east-1:123456789012:activity:Review";
     saga.create_state_machine("act", one_task(arn, json!({}))).await.unwrap();
     let poller = tokio::spawn({
@@ -63,9 +76,8 @@ async fn activity_long_poll_wakes_when_a_task_arrives() {
     assert_eq!(done.error.as_deref(), Some("Rejected"));
 }
 
-#[tokio::test]
-async fn wait_for_task_token_callback_with_catch() {
-    let (_, saga) = coordinator(ResourceRegistry::new()).await;
+async fn wait_for_task_token_callback_with_catch(kit: TestStore) {
+    let (_, saga) = coordinator(&kit, ResourceRegistry::new()).await;
     let definition = json!({
         "StartAt": "Ask",
         "States": {
@@ -104,9 +116,8 @@ async fn wait_for_task_token_callback_with_catch() {
     assert_eq!(saga.send_task_heartbeat("nope").await.unwrap_err().code(), "task-token-not-found");
 }
 
-#[tokio::test]
-async fn missed_heartbeat_times_the_task_out() {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+async fn missed_heartbeat_times_the_task_out(kit: TestStore) {
+    let store: Arc<dyn EventStore> = kit.store();
     let clock = ManualClock::new(skald_core::Timestamp::from_millis(1_000_000));
     let options = CoordinatorOptions {
         clock: Arc::new(clock.clone()),
@@ -132,9 +143,8 @@ async fn missed_heartbeat_times_the_task_out() {
     assert_eq!(saga.send_task_success(&task.task_token, json!(1)).await.unwrap_err().code(), "task-token-not-found");
 }
 
-#[tokio::test]
-async fn builtin_append_event_happens_once_per_attempt() {
-    let (store, saga) = coordinator(ResourceRegistry::new()).await;
+async fn builtin_append_event_happens_once_per_attempt(kit: TestStore) {
+    let (store, saga) = coordinator(&kit, ResourceRegistry::new()).await;
     let definition = one_task(
         "skald:append-event",
         json!({ "Parameters": { "stream.$": "States.Format('booking-{}', $.trip)", "type": "BookingRequested", "data.$": "$" } }),
@@ -149,9 +159,8 @@ async fn builtin_append_event_happens_once_per_attempt() {
     assert_eq!(page.events[0].data.to_value(), json!({"trip": "t9"}));
 }
 
-#[tokio::test]
-async fn builtin_child_execution_sync_returns_its_result_or_error() {
-    let (_, saga) = coordinator(ResourceRegistry::new()).await;
+async fn builtin_child_execution_sync_returns_its_result_or_error(kit: TestStore) {
+    let (_, saga) = coordinator(&kit, ResourceRegistry::new()).await;
     saga.create_state_machine(
         "child",
         json!({
@@ -191,8 +200,7 @@ async fn builtin_child_execution_sync_returns_its_result_or_error() {
     assert_eq!(children.executions.len(), 2);
 }
 
-#[tokio::test]
-async fn http_failures_raise_states_errors() {
+async fn http_failures_raise_states_errors(kit: TestStore) {
     // A port nothing listens on: transport failure.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}/x", dead.local_addr().unwrap());
@@ -219,7 +227,7 @@ async fn http_failures_raise_states_errors() {
         .http("huge", format!("{base}/huge"))
         // This build has no TLS.
         .http("tls", base.replace("http://", "https://"));
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn EventStore> = kit.store();
     let options = CoordinatorOptions {
         resources: registry,
         http_timeout: Duration::from_millis(300),
@@ -245,9 +253,8 @@ async fn http_failures_raise_states_errors() {
     }
 }
 
-#[tokio::test]
-async fn stop_aborts_with_error_and_cause() {
-    let (_, saga) = coordinator(ResourceRegistry::new().activity("w", "w")).await;
+async fn stop_aborts_with_error_and_cause(kit: TestStore) {
+    let (_, saga) = coordinator(&kit, ResourceRegistry::new().activity("w", "w")).await;
     saga.create_state_machine("s", one_task("w", json!({}))).await.unwrap();
     let id = saga.start_execution(StartExecution::new("s", "s1", json!({}))).await.unwrap().execution_id;
     let stopped = saga.stop_execution(&id, "Operator.Stop", "changed my mind").await.unwrap();
@@ -264,9 +271,8 @@ async fn stop_aborts_with_error_and_cause() {
     assert_eq!(aborted.executions.len(), 1);
 }
 
-#[tokio::test]
-async fn api_errors_have_stable_codes() {
-    let (_, saga) = coordinator(ResourceRegistry::new()).await;
+async fn api_errors_have_stable_codes(kit: TestStore) {
+    let (_, saga) = coordinator(&kit, ResourceRegistry::new()).await;
     let err = saga.create_state_machine("bad", one_task("nowhere", json!({}))).await.unwrap_err();
     assert_eq!(err.code(), "invalid-definition");
     let skald_saga::SagaError::InvalidDefinition { errors } = &err else { panic!() };
@@ -298,9 +304,8 @@ async fn api_errors_have_stable_codes() {
     );
 }
 
-#[tokio::test]
-async fn input_size_limit_is_configurable() {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+async fn input_size_limit_is_configurable(kit: TestStore) {
+    let store: Arc<dyn EventStore> = kit.store();
     let options = CoordinatorOptions { execution_input_bytes_max: 64, ..Default::default() };
     let saga = Coordinator::start(store, options).await.unwrap();
     saga.create_state_machine("p", json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}))
@@ -310,9 +315,8 @@ async fn input_size_limit_is_configurable() {
     assert!(matches!(err, skald_saga::SagaError::InputTooLarge { max: 64, .. }));
 }
 
-#[tokio::test]
-async fn state_machines_are_listed_by_name_with_their_latest_version() {
-    let (_, saga) = coordinator(ResourceRegistry::new()).await;
+async fn state_machines_are_listed_by_name_with_their_latest_version(kit: TestStore) {
+    let (_, saga) = coordinator(&kit, ResourceRegistry::new()).await;
     let pass = |r: &str| json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": r, "End": true}}});
     for name in ["b", "a", "c"] {
         saga.create_state_machine(name, pass(name)).await.unwrap();

@@ -1,4 +1,4 @@
-//! The travel saga end to end on a MemoryStore, against the HTTP services of `skald_examples::travel`
+//! The travel saga end to end on every backend, against the HTTP services of `skald_examples::travel`
 //! on loopback: success, a failure at each step with its compensations, a compensation that fails
 //! once and is retried, and the history and idempotency promises around it.
 
@@ -8,10 +8,21 @@ use common::*;
 use serde_json::json;
 use skald_core::Direction;
 use skald_saga::{ExecutionStatus, ListExecutions, StartExecution};
+use skald_testkit::TestStore;
 
-#[tokio::test]
-async fn travel_saga_succeeds() {
-    let w = world().await;
+skald_testkit::backend_tests!(crate;
+    travel_saga_succeeds,
+    travel_saga_flight_failure_undoes_the_flight,
+    travel_saga_car_failure_undoes_car_then_flight,
+    travel_saga_payment_declined_undoes_everything_in_reverse,
+    travel_saga_compensation_that_fails_is_retried,
+    history_is_linked_and_paged,
+    start_is_idempotent_by_name,
+    concurrent_sagas_and_listing_by_status,
+);
+
+async fn travel_saga_succeeds(kit: TestStore) {
+    let w = world(&kit).await;
     let done = w.run("ok-1", trip("ok-1", "SK 1429", "compact", 420)).await;
     assert_eq!(done.status, ExecutionStatus::Succeeded);
     let output = done.output.unwrap();
@@ -24,9 +35,8 @@ async fn travel_saga_succeeds() {
     assert!(ledger.effects.iter().all(|e| e.key.starts_with("travel.ok-1:task-")), "{:?}", ledger.effects);
 }
 
-#[tokio::test]
-async fn travel_saga_flight_failure_undoes_the_flight() {
-    let w = world().await;
+async fn travel_saga_flight_failure_undoes_the_flight(kit: TestStore) {
+    let w = world(&kit).await;
     let done = w.run("f-1", trip("f-1", "FAIL", "compact", 420)).await;
     assert_eq!(done.status, ExecutionStatus::Failed);
     assert_eq!(done.error.as_deref(), Some("BookingFailed"));
@@ -35,18 +45,16 @@ async fn travel_saga_flight_failure_undoes_the_flight() {
     check_saga_effects(&w.services, "f-1", ExecutionStatus::Failed);
 }
 
-#[tokio::test]
-async fn travel_saga_car_failure_undoes_car_then_flight() {
-    let w = world().await;
+async fn travel_saga_car_failure_undoes_car_then_flight(kit: TestStore) {
+    let w = world(&kit).await;
     let done = w.run("c-1", trip("c-1", "SK 1", "FAIL", 420)).await;
     assert_eq!(done.status, ExecutionStatus::Failed);
     assert_eq!(w.effects("c-1"), ["flights/reservations", "cars/cancellations", "flights/cancellations"]);
     check_saga_effects(&w.services, "c-1", ExecutionStatus::Failed);
 }
 
-#[tokio::test]
-async fn travel_saga_payment_declined_undoes_everything_in_reverse() {
-    let w = world().await;
+async fn travel_saga_payment_declined_undoes_everything_in_reverse(kit: TestStore) {
+    let w = world(&kit).await;
     let done = w.run("p-1", trip("p-1", "SK 1", "compact", 5000)).await;
     assert_eq!(done.status, ExecutionStatus::Failed);
     assert!(done.cause.unwrap().contains("card declined"));
@@ -70,9 +78,8 @@ async fn travel_saga_payment_declined_undoes_everything_in_reverse() {
     assert!(declined);
 }
 
-#[tokio::test]
-async fn travel_saga_compensation_that_fails_is_retried() {
-    let w = world().await;
+async fn travel_saga_compensation_that_fails_is_retried(kit: TestStore) {
+    let w = world(&kit).await;
     let done = w.run("flaky-1", trip("flaky-1", "SK 1", "compact", 5000)).await;
     assert_eq!(done.status, ExecutionStatus::Failed);
     check_saga_effects(&w.services, "flaky-1", ExecutionStatus::Failed);
@@ -92,9 +99,8 @@ async fn travel_saga_compensation_that_fails_is_retried() {
     assert_eq!(keys.len(), 7, "3 bookings tried + refund + 2 car cancellations + flight cancellation: {keys:?}");
 }
 
-#[tokio::test]
-async fn history_is_linked_and_paged() {
-    let w = world().await;
+async fn history_is_linked_and_paged(kit: TestStore) {
+    let w = world(&kit).await;
     let done = w.run("h-1", trip("h-1", "SK 1", "compact", 5000)).await;
     let all = w.saga.history(&done.execution_id, None, 1000, Direction::Forward).await.unwrap();
     assert_eq!(all.events.len() as u64, done.history_length);
@@ -117,9 +123,8 @@ async fn history_is_linked_and_paged() {
     assert_eq!(back.next, Some(done.history_length - 2));
 }
 
-#[tokio::test]
-async fn start_is_idempotent_by_name() {
-    let w = world().await;
+async fn start_is_idempotent_by_name(kit: TestStore) {
+    let w = world(&kit).await;
     let input = trip("i-1", "SK 1", "compact", 420);
     let first = w.saga.start_execution(StartExecution::new("travel", "i-1", input.clone())).await.unwrap();
     let again = w.saga.start_execution(StartExecution::new("travel", "i-1", input.clone())).await.unwrap();
@@ -133,9 +138,8 @@ async fn start_is_idempotent_by_name() {
     assert_eq!(w.effects("i-1").len(), 3, "started once");
 }
 
-#[tokio::test]
-async fn concurrent_sagas_and_listing_by_status() {
-    let w = world().await;
+async fn concurrent_sagas_and_listing_by_status(kit: TestStore) {
+    let w = world(&kit).await;
     let mut tasks = Vec::new();
     for i in 0..40 {
         let saga = w.saga.clone();

@@ -1,4 +1,4 @@
-//! Shared test helpers: the travel services (`skald_examples::travel`), coordinators on a MemoryStore,
+//! Shared test helpers: the travel services (`skald_examples::travel`), coordinators on the kit's store,
 //! and ledger checks.
 
 #![allow(dead_code)]
@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use skald_core::{EventStore, MemoryStore};
+use skald_core::EventStore;
 use skald_saga::{
     Coordinator, CoordinatorHandle, CoordinatorOptions, ExecutionDescription, ExecutionStatus, StartExecution,
 };
+use skald_testkit::TestStore;
 
 pub use skald_examples::travel::{self, Services};
 
@@ -28,12 +29,12 @@ pub struct World {
     pub saga: CoordinatorHandle,
 }
 
-pub async fn world() -> World {
-    world_with(|o| o).await
+pub async fn world(kit: &TestStore) -> World {
+    world_with(kit, |o| o).await
 }
 
-pub async fn world_with(tune: impl FnOnce(CoordinatorOptions) -> CoordinatorOptions) -> World {
-    let store: Arc<dyn EventStore> = Arc::new(MemoryStore::new());
+pub async fn world_with(kit: &TestStore, tune: impl FnOnce(CoordinatorOptions) -> CoordinatorOptions) -> World {
+    let store: Arc<dyn EventStore> = kit.store();
     let services = Services::default();
     let base = travel::spawn(services.clone()).await.unwrap();
     let options = tune(CoordinatorOptions { resources: travel::registry(&base), ..Default::default() });
