@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use skald_cluster::{Cluster, ClusterHandle, ClusterOptions, Ownership};
-use skald_core::{EventStore, LocalMembership, NewEvent, StreamAppend};
+use skald_core::{EventStore, NewEvent, StreamAppend};
 use skald_testkit::TestStore;
 
 skald_testkit::backend_tests!(crate;
@@ -34,8 +34,8 @@ fn names() -> Vec<String> {
     (0..LEASES).map(|i| format!("work-{i}")).collect()
 }
 
-/// Nodes on the kit's store (one handle each where the backend has several), sharing a membership.
-async fn nodes(kit: &TestStore, membership: &LocalMembership, ids: &[&str]) -> Option<Vec<ClusterHandle>> {
+/// Nodes on the kit's store, one handle each, with the backend's own membership.
+async fn nodes(kit: &TestStore, ids: &[&str]) -> Option<Vec<ClusterHandle>> {
     let mut nodes = Vec::new();
     for id in ids {
         let Some(store) = kit.node().await else {
@@ -43,7 +43,8 @@ async fn nodes(kit: &TestStore, membership: &LocalMembership, ids: &[&str]) -> O
             return None;
         };
         let store: Arc<dyn EventStore> = store;
-        let node = Cluster::join(store, Arc::new(membership.clone()), options(id)).await.unwrap();
+        let membership = kit.membership(&store).expect("a backend with nodes has a membership");
+        let node = Cluster::join(store, membership, options(id)).await.unwrap();
         for name in names() {
             node.manage(&name);
         }
@@ -76,8 +77,7 @@ async fn settled(nodes: &[ClusterHandle], within: Duration) -> Vec<String> {
 }
 
 async fn leases_spread_over_the_nodes_and_each_has_one_owner(kit: TestStore) {
-    let membership = LocalMembership::new();
-    let Some(nodes) = nodes(&kit, &membership, &["a", "b", "c"]).await else { return };
+    let Some(nodes) = nodes(&kit, &["a", "b", "c"]).await else { return };
     let owners = settled(&nodes, Duration::from_secs(5)).await;
     for node in ["a", "b", "c"] {
         assert!(owners.iter().any(|o| o == node), "{node} owns nothing: {owners:?}");
@@ -100,8 +100,7 @@ async fn leases_spread_over_the_nodes_and_each_has_one_owner(kit: TestStore) {
 }
 
 async fn a_dead_nodes_leases_are_taken_over_within_five_seconds(kit: TestStore) {
-    let membership = LocalMembership::new();
-    let Some(nodes) = nodes(&kit, &membership, &["a", "b", "c"]).await else { return };
+    let Some(nodes) = nodes(&kit, &["a", "b", "c"]).await else { return };
     let before = settled(&nodes, Duration::from_secs(5)).await;
     nodes[1].halt();
     let killed = Instant::now();
@@ -118,8 +117,7 @@ async fn a_dead_nodes_leases_are_taken_over_within_five_seconds(kit: TestStore) 
 }
 
 async fn an_owner_presumed_dead_cannot_write_as_owner(kit: TestStore) {
-    let membership = LocalMembership::new();
-    let Some(nodes) = nodes(&kit, &membership, &["a", "b"]).await else { return };
+    let Some(nodes) = nodes(&kit, &["a", "b"]).await else { return };
     let owners = settled(&nodes, Duration::from_secs(5)).await;
     let (index, name) = (0..LEASES).find(|i| owners[*i] == "a").map(|i| (0, names()[i].clone())).unwrap();
     let Ownership::Local { fence: Some(fence) } = nodes[index].ownership(&name) else { panic!("a owns {name}") };
@@ -134,8 +132,7 @@ async fn an_owner_presumed_dead_cannot_write_as_owner(kit: TestStore) {
 }
 
 async fn a_clean_stop_hands_leases_over_at_once(kit: TestStore) {
-    let membership = LocalMembership::new();
-    let Some(nodes) = nodes(&kit, &membership, &["a", "b"]).await else { return };
+    let Some(nodes) = nodes(&kit, &["a", "b"]).await else { return };
     settled(&nodes, Duration::from_secs(5)).await;
     let stopped = Instant::now();
     nodes[0].shutdown().await;
@@ -146,11 +143,10 @@ async fn a_clean_stop_hands_leases_over_at_once(kit: TestStore) {
 }
 
 async fn a_node_that_joins_gets_its_share(kit: TestStore) {
-    let membership = LocalMembership::new();
-    let Some(mut all) = nodes(&kit, &membership, &["a"]).await else { return };
+    let Some(mut all) = nodes(&kit, &["a"]).await else { return };
     let alone = settled(&all, Duration::from_secs(5)).await;
     assert!(alone.iter().all(|o| o == "a"));
-    all.extend(nodes(&kit, &membership, &["b", "c"]).await.unwrap());
+    all.extend(nodes(&kit, &["b", "c"]).await.unwrap());
     let start = Instant::now();
     loop {
         let owners = settled(&all, Duration::from_secs(5)).await;

@@ -35,6 +35,7 @@
 
 pub mod fail;
 pub mod listener;
+pub mod membership;
 pub mod read;
 pub mod schema;
 pub mod writer;
@@ -210,6 +211,11 @@ impl PgStore {
         }
         self.inner.pool.close();
         self.inner.writer_pool.close();
+    }
+
+    /// A pooled connection for a statement of this crate's own.
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, Error> {
+        self.inner.pool.get().await.map_err(fail::from_pool)
     }
 
     /// Drops `schema` and everything in it (for tests and operators; irreversible).

@@ -22,6 +22,8 @@ use crate::schema::quoted;
 
 /// The statements of one schema, written out once at connect (prepared per connection, cached).
 pub struct Sql {
+    /// The schema's name, quoted for SQL.
+    pub schema: String,
     pub append: String,
     pub stored_ids: String,
     pub head: String,
@@ -70,6 +72,7 @@ impl Sql {
              ORDER BY e.version DESC LIMIT 1) h"
         );
         Sql {
+            schema: s.clone(),
             append: format!("SELECT o_status, o_actual, o_version, o_position, o_head, o_heads, o_known_held FROM {s}.skald_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"),
             stored_ids: format!("SELECT id, stream, version, position FROM {s}.events WHERE id = ANY($1)"),
             head: format!("SELECT next_position FROM {s}.head"),

@@ -16,7 +16,7 @@ use tokio_postgres::Client;
 use crate::fail;
 
 /// The schema version this build writes and understands.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// First key of the transaction-level advisory lock that serialises commits ("Skld").
 pub const APPEND_LOCK_CLASS: i32 = 0x536b_6c64;
@@ -249,8 +249,18 @@ END
 $fn$;
 "#;
 
+/// Version 2: the nodes sharing the schema and their heartbeats (`crate::membership`).
+const MIGRATION_2: &str = r#"
+CREATE TABLE {s}.nodes (
+    id text COLLATE "C" PRIMARY KEY,
+    address text NOT NULL,
+    first_seen timestamptz NOT NULL,
+    last_seen timestamptz NOT NULL
+);
+"#;
+
 /// `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [MIGRATION_1];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [MIGRATION_1, MIGRATION_2];
 
 /// Fills in the schema's quoted name (`{s}`), its bare name (`{name}`) and the lock class.
 fn expand(template: &str, schema: &str) -> String {

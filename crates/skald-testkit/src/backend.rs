@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use futures_util::FutureExt;
-use skald_core::{EventStore, MemoryStore};
+use skald_core::{EventStore, LocalMembership, Membership, MemoryStore};
 
 /// What a backend can do, where backends honestly differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +42,10 @@ pub(crate) trait Site: Send + Sync {
     fn location(&self) -> Option<String>;
     /// Removes the data.
     async fn remove(&self);
+    /// The membership nodes on this data share (`None` where there are no nodes).
+    fn membership(&self, _store: &Arc<dyn EventStore>) -> Option<Arc<dyn Membership>> {
+        None
+    }
 }
 
 /// A fresh store of one backend, for one test.
@@ -115,6 +119,13 @@ impl TestStore {
         }
     }
 
+    /// The membership of the nodes on this data, as the backend keeps it, reached through the
+    /// node handle `store` (PostgreSQL: its `nodes` table; memory: one shared in-process list);
+    /// `None` when the backend has no nodes.
+    pub fn membership(&self, store: &Arc<dyn EventStore>) -> Option<Arc<dyn Membership>> {
+        self.site.membership(store)
+    }
+
     /// Where a child process finds this store ([`open_location`]); `None` for in-memory stores.
     pub fn location(&self) -> Option<String> {
         self.site.location()
@@ -183,7 +194,7 @@ pub async fn open_location(location: &str) -> Arc<dyn EventStore> {
 /// The reference store in memory: not durable, one process; several handles share the memory.
 pub struct Memory;
 
-struct MemorySite(MemoryStore);
+struct MemorySite(MemoryStore, LocalMembership);
 
 #[async_trait::async_trait]
 impl Site for MemorySite {
@@ -195,6 +206,9 @@ impl Site for MemorySite {
         None
     }
     async fn remove(&self) {}
+    fn membership(&self, _store: &Arc<dyn EventStore>) -> Option<Arc<dyn Membership>> {
+        Some(Arc::new(self.1.clone()))
+    }
 }
 
 #[async_trait::async_trait]
@@ -208,7 +222,7 @@ impl Backend for Memory {
         Capabilities { durable: false, nodes: true, processes: false }
     }
     async fn create(&self) -> TestStore {
-        let site = MemorySite(MemoryStore::new());
+        let site = MemorySite(MemoryStore::new(), LocalMembership::new());
         let store = site.open().await;
         TestStore::new(self.name(), self.capabilities(), Arc::new(site), store)
     }
@@ -301,6 +315,16 @@ impl<T> Handles<T> {
         handed_out
     }
 
+    /// The store behind `handed_out`, if this site opened it.
+    pub(crate) fn find(&self, handed_out: &Arc<dyn EventStore>) -> Option<T>
+    where
+        T: Clone,
+    {
+        let key = Arc::as_ptr(handed_out) as *const () as usize;
+        let open = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        open.iter().find(|(k, _)| *k == key).map(|(_, store)| store.clone())
+    }
+
     /// Forgets and returns the store behind `handed_out` (dropping that handle), or every one.
     pub(crate) fn take(&self, handed_out: Option<Arc<dyn EventStore>>) -> Vec<T> {
         let mut open = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -369,6 +393,10 @@ impl Site for PostgresSite {
         if let Err(e) = skald_postgres::PgStore::drop_schema(&self.url, &self.schema).await {
             eprintln!("could not drop the test schema {}: {e}", self.schema);
         }
+    }
+    fn membership(&self, store: &Arc<dyn EventStore>) -> Option<Arc<dyn Membership>> {
+        let node = self.open.find(store)?;
+        Some(Arc::new(node))
     }
 }
 
