@@ -34,4 +34,4 @@ pub mod lease;
 mod node;
 
 pub use lease::Fence;
-pub use node::{Cluster, ClusterHandle, ClusterOptions, ClusterStatus, LeaseStatus, NodeStatus, Ownership};
+pub use node::{Cluster, ClusterHandle, ClusterOptions, ClusterStatus, LeaseStatus, NodeStatus, Owner, Ownership};

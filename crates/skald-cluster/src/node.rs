@@ -59,15 +59,19 @@ pub enum Ownership {
         /// What the owner's appends carry.
         fence: Option<Fence>,
     },
-    /// Another live node, reachable at `address`.
-    Remote {
-        /// Its id.
-        node: String,
-        /// Its HTTP address.
-        address: String,
-    },
+    /// Another live node.
+    Remote(Owner),
     /// Nobody right now: it is being taken over or handed over.
     Unowned,
+}
+
+/// A node that owns a lease, and where to reach it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    /// Its id.
+    pub node: String,
+    /// Its HTTP address (`http://host:port`).
+    pub address: String,
 }
 
 /// A lease in the status report.
@@ -486,7 +490,7 @@ impl Shared {
             Some(LeaseRecord { owner: Some(owner), .. })
                 if owner.node != *me && live.iter().any(|n| n.id == owner.node) =>
             {
-                Ownership::Remote { node: owner.node.clone(), address: owner.address.clone() }
+                Ownership::Remote(Owner { node: owner.node.clone(), address: owner.address.clone() })
             }
             _ => Ownership::Unowned,
         };

@@ -87,7 +87,7 @@ async fn leases_spread_over_the_nodes_and_each_has_one_owner(kit: TestStore) {
         let views: Vec<Ownership> = nodes.iter().map(|n| n.ownership(&name)).collect();
         let remote = views
             .iter()
-            .filter(|o| matches!(o, Ownership::Remote { address, .. } if address.starts_with("http://")))
+            .filter(|o| matches!(o, Ownership::Remote(owner) if owner.address.starts_with("http://")))
             .count();
         assert_eq!(remote, 2, "{name}: {views:?}");
     }

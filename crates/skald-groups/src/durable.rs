@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 use skald_core::{
     Direction, Error, EventStore, ExpectedVersion, Json, NewEvent, ReadOptions, RecordedEvent, Selector, StreamAppend,
-    StreamMetadata, Uuid,
+    StreamCondition, StreamMetadata, Uuid,
 };
 
 use crate::GroupSpec;
@@ -129,22 +129,32 @@ pub(crate) async fn read_stream(
 /// The live groups in `$groups` and the stream's head version.
 pub(crate) async fn load_groups(store: &dyn EventStore) -> Result<(Vec<GroupRecord>, Option<u64>), Error> {
     let mut groups: Vec<GroupRecord> = Vec::new();
-    let head = read_stream(store, GROUPS_STREAM, |event| match event.event_type.as_str() {
-        "GroupCreated" | "GroupUpdated" => {
-            if let Ok(record) = event.data.decode::<GroupRecord>() {
-                groups.retain(|g| g.spec.name != record.spec.name);
-                groups.push(record);
-            }
-        }
-        "GroupDeleted" => {
-            if let Ok(deleted) = event.data.decode::<Deleted>() {
-                groups.retain(|g| g.spec.name != deleted.name || g.incarnation != deleted.incarnation);
-            }
-        }
-        _ => {}
+    let head = read_stream(store, GROUPS_STREAM, |event| {
+        apply_definition(&mut groups, &event);
     })
     .await?;
     Ok((groups, head))
+}
+
+/// Applies one `$groups` event to the list of live groups; answers the name of the group it
+/// changed (`None` for an event that changes nothing).
+pub(crate) fn apply_definition(groups: &mut Vec<GroupRecord>, event: &RecordedEvent) -> Option<String> {
+    match event.event_type.as_str() {
+        "GroupCreated" | "GroupUpdated" => {
+            let record = event.data.decode::<GroupRecord>().ok()?;
+            let name = record.spec.name.clone();
+            groups.retain(|g| g.spec.name != name);
+            groups.push(record);
+            Some(name)
+        }
+        "GroupDeleted" => {
+            let deleted = event.data.decode::<Deleted>().ok()?;
+            let before = groups.len();
+            groups.retain(|g| g.spec.name != deleted.name || g.incarnation != deleted.incarnation);
+            (groups.len() != before).then_some(deleted.name)
+        }
+        _ => None,
+    }
 }
 
 /// Appends to `$groups` at the expected head.
@@ -185,14 +195,16 @@ pub(crate) async fn load_checkpoint(
         .map(|c| c.position))
 }
 
+/// Appends a checkpoint as the group's owner (`fence`: the owner's lease condition, if any).
 pub(crate) async fn append_checkpoint(
     store: &dyn EventStore,
     group: &str,
     incarnation: Uuid,
     position: u64,
+    fence: &[StreamCondition],
 ) -> Result<(), Error> {
     let event = checkpoint_event(incarnation, position);
-    store.append(vec![StreamAppend::new(checkpoint_stream(group), vec![event])]).await.map(|_| ())
+    store.append_if(vec![StreamAppend::new(checkpoint_stream(group), vec![event])], fence.to_vec()).await.map(|_| ())
 }
 
 /// What `$parked-<group>` says, for one incarnation.

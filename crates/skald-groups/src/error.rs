@@ -33,6 +33,11 @@ pub enum GroupError {
     #[error("`{field}` is {actual}, over the limit `{limit}` of {max}")]
     LimitExceeded { field: String, limit: &'static str, actual: u64, max: u64 },
 
+    /// Another node runs this group (it holds the group's lease), or nobody does for a moment
+    /// while the lease is taken over. The server forwards the request to the owner when it knows it.
+    #[error("consumer group `{group}` runs on {}", owner.as_ref().map_or("no node right now (it is being taken over)".to_owned(), |o| format!("node {} at {}", o.node, o.address)))]
+    NotOwner { group: String, owner: Option<skald_cluster::Owner> },
+
     /// The groups service is stopping.
     #[error("the consumer groups service is shutting down")]
     ShuttingDown,
@@ -52,6 +57,7 @@ impl GroupError {
             GroupError::Invalid { .. } => "invalid-request",
             GroupError::LeaseExpired { .. } => "lease-expired",
             GroupError::LimitExceeded { .. } => "limit-exceeded",
+            GroupError::NotOwner { .. } => "not-owner",
             GroupError::ShuttingDown => "shutting-down",
             GroupError::Store(error) => error.code(),
         }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use skald_core::{Clock, EventStore, RecordedEvent, Selector, StreamAppend, SubscribeFrom, Uuid};
+use skald_core::{Clock, EventStore, RecordedEvent, Selector, StreamAppend, StreamCondition, SubscribeFrom, Uuid};
 use skald_pattern::{Envelope, Pattern};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
@@ -56,6 +56,8 @@ pub(crate) struct GroupRuntime {
     /// Wakes the reader (and replay loader) when the window has room.
     room: Notify,
     store: Arc<dyn EventStore>,
+    /// The condition of the owner's lease on every append (empty for a solo node).
+    pub fence: Vec<StreamCondition>,
     pub options: RuntimeOptions,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -75,6 +77,7 @@ impl GroupRuntime {
         store: Arc<dyn EventStore>,
         options: RuntimeOptions,
         record: GroupRecord,
+        fence: Vec<StreamCondition>,
     ) -> Result<Arc<Self>, GroupError> {
         let pattern = record.spec.validate()?;
         let name = record.spec.name.clone();
@@ -95,6 +98,7 @@ impl GroupRuntime {
             work: Notify::new(),
             room: Notify::new(),
             store,
+            fence,
             stop: watch::Sender::new(false),
             tasks: Mutex::new(Vec::new()),
             durable_checkpoint: AtomicU64::new(checkpoint),
@@ -409,12 +413,18 @@ impl GroupRuntime {
     /// Appends parked records. Their ids are fixed per decision, so a retry after a lost answer
     /// is recognised; when only some of a chunk were stored (the chunk was cut differently
     /// before), they are appended one by one.
+    /// Appends as the group's owner: with the lease's fence, so that a node that lost the group
+    /// cannot write its checkpoints or parked records any more.
+    async fn append(&self, appends: Vec<StreamAppend>) -> Result<skald_core::AppendOutcome, skald_core::Error> {
+        self.store.append_if(appends, self.fence.clone()).await
+    }
+
     async fn append_parked(&self, events: Vec<skald_core::NewEvent>) -> Result<(), skald_core::Error> {
         let stream = durable::parked_stream(self.name());
-        match self.store.append(vec![StreamAppend::new(stream.clone(), events.clone())]).await {
+        match self.append(vec![StreamAppend::new(stream.clone(), events.clone())]).await {
             Err(skald_core::Error::IdempotencyConflict { .. }) => {
                 for event in events {
-                    self.store.append(vec![StreamAppend::new(stream.clone(), vec![event])]).await?;
+                    self.append(vec![StreamAppend::new(stream.clone(), vec![event])]).await?;
                 }
                 Ok(())
             }
@@ -427,7 +437,7 @@ impl GroupRuntime {
         if checkpoint <= self.durable_checkpoint.load(Ordering::SeqCst) {
             return Ok(());
         }
-        durable::append_checkpoint(&*self.store, self.name(), self.record.incarnation, checkpoint).await?;
+        durable::append_checkpoint(&*self.store, self.name(), self.record.incarnation, checkpoint, &self.fence).await?;
         self.durable_checkpoint.fetch_max(checkpoint, Ordering::SeqCst);
         Ok(())
     }
@@ -454,7 +464,7 @@ impl GroupRuntime {
         let parked = durable::load_parked(&*self.store, self.name(), self.record.incarnation, checkpoint).await?;
         let (Some(through), false) = (parked.head, parked.unreplayed.is_empty()) else { return Ok(0) };
         let request = durable::replay_event(self.record.incarnation, through, false);
-        self.store.append(vec![StreamAppend::new(durable::parked_stream(self.name()), vec![request])]).await?;
+        self.append(vec![StreamAppend::new(durable::parked_stream(self.name()), vec![request])]).await?;
         let records: Vec<ParkedEvent> = parked.unreplayed.into_iter().filter(|p| p.parked_version <= through).collect();
         let count = records.len();
         *lock(&self.replay) = ReplayState { through: Some(through), loaded: false };
@@ -500,7 +510,7 @@ impl GroupRuntime {
             return Ok(());
         }
         let done = durable::replay_event(self.record.incarnation, through, true);
-        self.store.append(vec![StreamAppend::new(durable::parked_stream(self.name()), vec![done])]).await?;
+        self.append(vec![StreamAppend::new(durable::parked_stream(self.name()), vec![done])]).await?;
         *lock(&self.replay) = ReplayState::default();
         Ok(())
     }

@@ -1,13 +1,21 @@
-//! The service: [`Groups::start`] loads every group from `$groups` and runs it; [`GroupsHandle`]
-//! is the cheap, clonable handle through which the API and the CLI create, change, list and delete
-//! groups, lease, acknowledge and replay.
+//! The service: [`Groups::start`] loads every group from `$groups` and runs the ones this node
+//! owns; [`GroupsHandle`] is the cheap, clonable handle through which the API and the CLI create,
+//! change, list and delete groups, lease, acknowledge and replay.
+//!
+//! On a cluster, group `g` runs on the node holding the lease `group-g` (skald-cluster): its
+//! dispatcher, checkpoints and parked records live there, and its appends carry the lease's fence.
+//! Every node follows `$groups`, so a group created anywhere is run by its owner; calls on a node
+//! that does not run the group answer `not-owner` naming the owner, and the server forwards them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::Serialize;
-use skald_core::{AsOf, Clock, Direction, EventStore, ReadOptions, Selector, SystemClock, Uuid};
+use skald_cluster::{Cluster, ClusterHandle, Ownership};
+use skald_core::{AsOf, Clock, Direction, EventStore, ReadOptions, Selector, SubscribeFrom, SystemClock, Uuid};
+use tokio::task::JoinHandle;
 
 use crate::dispatch::{Batch, Resolved};
 use crate::durable::{self, GroupRecord, ParkedEvent};
@@ -31,6 +39,9 @@ pub struct GroupsOptions {
     pub clock: Arc<dyn Clock>,
     /// Seed of the retry jitter.
     pub seed: u64,
+    /// The cluster this service is a node of: a group runs on the node holding its lease
+    /// (`group-<name>`). `None`: a solo node that runs every group (the embedded default).
+    pub cluster: Option<ClusterHandle>,
 }
 
 impl Default for GroupsOptions {
@@ -41,6 +52,7 @@ impl Default for GroupsOptions {
             tick: Duration::from_millis(10),
             clock: Arc::new(SystemClock),
             seed: 0x5eed,
+            cluster: None,
         }
     }
 }
@@ -90,7 +102,9 @@ pub struct GroupInfo {
 pub struct Groups;
 
 impl Groups {
-    /// Loads every group defined in `$groups` from `store` and starts it.
+    /// Loads every group defined in `$groups` from `store` and runs those this node owns (a solo
+    /// node: all of them, before this returns); on a cluster node, follows `$groups` for the
+    /// groups other nodes create, change and delete.
     pub async fn start(store: Arc<dyn EventStore>, options: GroupsOptions) -> Result<GroupsHandle, GroupError> {
         let (records, head) = durable::load_groups(&*store).await?;
         let http = reqwest::Client::builder().build().map_err(skald_core::Error::storage)?;
@@ -101,25 +115,30 @@ impl Groups {
             seed: options.seed,
             http,
         };
-        let mut groups = HashMap::new();
-        for record in records {
-            let name = record.spec.name.clone();
-            match GroupRuntime::start(store.clone(), runtime_options.clone(), record).await {
-                Ok(runtime) => {
-                    groups.insert(name, runtime);
-                }
-                Err(error) => tracing::error!(group = name, %error, "group not started"),
-            }
-        }
-        Ok(GroupsHandle {
+        let cluster = options.cluster.clone().unwrap_or_else(|| Cluster::solo("local"));
+        let definitions = records.into_iter().map(|r| (r.spec.name.clone(), r)).collect();
+        let handle = GroupsHandle {
             inner: Arc::new(Inner {
                 store,
                 options,
                 runtime_options,
-                groups: RwLock::new(groups),
+                cluster,
+                groups: RwLock::new(HashMap::new()),
+                definitions: RwLock::new(definitions),
                 admin: tokio::sync::Mutex::new(Admin { head, closed: false }),
+                reconciling: tokio::sync::Mutex::new(()),
+                tasks: Mutex::new(HashMap::new()),
             }),
-        })
+        };
+        let names: Vec<String> = read(&handle.inner.definitions).keys().cloned().collect();
+        for name in names {
+            handle.manage(&name).await;
+        }
+        if !handle.inner.cluster.is_solo() {
+            let follower = tokio::spawn(handle.clone().follow_definitions());
+            lock(&handle.inner.tasks).insert(String::new(), follower);
+        }
+        Ok(handle)
     }
 }
 
@@ -133,8 +152,16 @@ struct Inner {
     store: Arc<dyn EventStore>,
     options: GroupsOptions,
     runtime_options: RuntimeOptions,
+    cluster: ClusterHandle,
+    /// The groups running on this node.
     groups: RwLock<HashMap<String, Arc<GroupRuntime>>>,
+    /// Every live group, as `$groups` defines it.
+    definitions: RwLock<HashMap<String, GroupRecord>>,
     admin: tokio::sync::Mutex<Admin>,
+    /// Held while a group is started or stopped, so that two reasons never race.
+    reconciling: tokio::sync::Mutex<()>,
+    /// Per group, the task following its lease; under `""`, the follower of `$groups`.
+    tasks: Mutex<HashMap<String, JoinHandle<()>>>,
 }
 
 /// The handle of a running groups service. Cheap to clone.
@@ -143,10 +170,141 @@ pub struct GroupsHandle {
     inner: Arc<Inner>,
 }
 
+/// The cluster lease of group `name`.
+pub fn lease_name(name: &str) -> String {
+    format!("group-{name}")
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl GroupsHandle {
+    /// The group running here, or who runs it instead.
     fn group(&self, name: &str) -> Result<Arc<GroupRuntime>, GroupError> {
-        let groups = self.inner.groups.read().unwrap_or_else(|p| p.into_inner());
-        groups.get(name).cloned().ok_or_else(|| GroupError::not_found(name))
+        if let Some(runtime) = read(&self.inner.groups).get(name) {
+            return Ok(runtime.clone());
+        }
+        if !read(&self.inner.definitions).contains_key(name) {
+            return Err(GroupError::not_found(name));
+        }
+        let owner = match self.inner.cluster.ownership(&lease_name(name)) {
+            Ownership::Remote(owner) => Some(owner),
+            Ownership::Local { .. } | Ownership::Unowned => None,
+        };
+        Err(GroupError::NotOwner { group: name.to_owned(), owner })
+    }
+
+    /// Who runs group `name` (as this node sees it).
+    pub fn owner_of(&self, name: &str) -> Ownership {
+        self.inner.cluster.ownership(&lease_name(name))
+    }
+
+    /// Starts following group `name`'s lease: runs it while this node owns it (at once on a solo
+    /// node), stops it when another node takes it.
+    async fn manage(&self, name: &str) {
+        let mut ownership = self.inner.cluster.manage(&lease_name(name));
+        let now = ownership.borrow_and_update().clone();
+        self.reconcile(name, now).await;
+        if self.inner.cluster.is_solo() {
+            return;
+        }
+        let (handle, group) = (self.clone(), name.to_owned());
+        let task = tokio::spawn(async move {
+            while ownership.changed().await.is_ok() {
+                let now = ownership.borrow_and_update().clone();
+                handle.reconcile(&group, now).await;
+            }
+        });
+        if let Some(old) = lock(&self.inner.tasks).insert(name.to_owned(), task) {
+            old.abort();
+        }
+    }
+
+    /// Stops following group `name` (deleted): stops it here and gives up its lease.
+    async fn unmanage(&self, name: &str) {
+        if let Some(task) = lock(&self.inner.tasks).remove(name) {
+            task.abort();
+        }
+        self.reconcile(name, Ownership::Unowned).await;
+        self.inner.cluster.unmanage(&lease_name(name)).await;
+    }
+
+    /// Makes what runs here match the definition and the ownership: starts, restarts (a new
+    /// definition or a new epoch) or stops group `name`.
+    async fn reconcile(&self, name: &str, ownership: Ownership) {
+        let _one_at_a_time = self.inner.reconciling.lock().await;
+        let definition = read(&self.inner.definitions).get(name).cloned();
+        let wanted = match (definition, ownership) {
+            (Some(record), Ownership::Local { fence }) => Some((record, fence.map(|f| f.condition()))),
+            _ => None,
+        };
+        let running = read(&self.inner.groups).get(name).cloned();
+        if let (Some(runtime), Some((record, fence))) = (&running, &wanted) {
+            if runtime.record == *record && runtime.fence.first() == fence.as_ref() {
+                return;
+            }
+        }
+        if let Some(runtime) = running {
+            write(&self.inner.groups).remove(name);
+            runtime.stop(true).await;
+        }
+        let Some((record, fence)) = wanted else { return };
+        let options = self.inner.runtime_options.clone();
+        match GroupRuntime::start(self.inner.store.clone(), options, record, fence.into_iter().collect()).await {
+            Ok(runtime) => {
+                write(&self.inner.groups).insert(name.to_owned(), runtime);
+            }
+            Err(error) => tracing::error!(group = name, %error, "group not started"),
+        }
+    }
+
+    /// Follows `$groups` for what other nodes create, change and delete (cluster nodes only).
+    async fn follow_definitions(self) {
+        let mut events =
+            self.inner.store.subscribe(Selector::Stream(durable::GROUPS_STREAM.into()), SubscribeFrom::Start);
+        while let Some(next) = events.next().await {
+            let event = match next {
+                Ok(event) => event,
+                Err(error) => {
+                    tracing::warn!(%error, "following $groups failed; following again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    events = self
+                        .inner
+                        .store
+                        .subscribe(Selector::Stream(durable::GROUPS_STREAM.into()), SubscribeFrom::Start);
+                    continue;
+                }
+            };
+            let changed = {
+                let mut admin = self.inner.admin.lock().await;
+                if admin.closed {
+                    return;
+                }
+                if admin.head.is_some_and(|head| event.version <= head) {
+                    continue; // known already (written here, or read at start)
+                }
+                admin.head = Some(event.version);
+                let mut definitions: Vec<GroupRecord> = read(&self.inner.definitions).values().cloned().collect();
+                let changed = durable::apply_definition(&mut definitions, &event);
+                *write(&self.inner.definitions) = definitions.into_iter().map(|r| (r.spec.name.clone(), r)).collect();
+                changed
+            };
+            let Some(name) = changed else { continue };
+            if read(&self.inner.definitions).contains_key(&name) {
+                self.manage(&name).await;
+            } else {
+                self.unmanage(&name).await;
+            }
+        }
     }
 
     async fn admin(&self) -> Result<tokio::sync::MutexGuard<'_, Admin>, GroupError> {
@@ -157,35 +315,51 @@ impl GroupsHandle {
         Ok(admin)
     }
 
-    /// Creates a group; it starts delivering at once.
+    /// Creates a group; it starts delivering at once (on the node that comes to own it).
     pub async fn create_group(&self, spec: GroupSpec) -> Result<GroupInfo, GroupError> {
         spec.validate()?;
-        let mut admin = self.admin().await?;
-        let count = {
-            let groups = self.inner.groups.read().unwrap_or_else(|p| p.into_inner());
-            if groups.contains_key(&spec.name) {
-                return Err(GroupError::GroupAlreadyExists { group: spec.name });
+        let name = spec.name.clone();
+        {
+            let mut admin = self.admin().await?;
+            let count = {
+                let definitions = read(&self.inner.definitions);
+                if definitions.contains_key(&spec.name) {
+                    return Err(GroupError::GroupAlreadyExists { group: spec.name });
+                }
+                definitions.len()
+            };
+            if count >= self.inner.options.groups_max {
+                return Err(GroupError::limit("groups", "groups_max", count + 1, self.inner.options.groups_max));
             }
-            groups.len()
-        };
-        if count >= self.inner.options.groups_max {
-            return Err(GroupError::limit("groups", "groups_max", count + 1, self.inner.options.groups_max));
+            let start_position = self.resolve_start(spec.start).await?;
+            let record = GroupRecord { spec, incarnation: Uuid::new_v4(), start_position };
+            durable::limit_checkpoints(&*self.inner.store, &name).await?;
+            let event = durable::created_event(&record, false);
+            admin.head = Some(self.append_definition(admin.head, event).await?);
+            write(&self.inner.definitions).insert(name.clone(), record);
         }
-        let start_position = self.resolve_start(spec.start).await?;
-        let record = GroupRecord { spec, incarnation: Uuid::new_v4(), start_position };
-        durable::limit_checkpoints(&*self.inner.store, &record.spec.name).await?;
-        admin.head = Some(
-            durable::append_definition(&*self.inner.store, admin.head, durable::created_event(&record, false)).await?,
-        );
-        self.run(record).await
+        self.manage(&name).await;
+        self.info(&name)
     }
 
-    async fn run(&self, record: GroupRecord) -> Result<GroupInfo, GroupError> {
-        let name = record.spec.name.clone();
-        let runtime = GroupRuntime::start(self.inner.store.clone(), self.inner.runtime_options.clone(), record).await?;
-        let info = info_of(&runtime);
-        self.inner.groups.write().unwrap_or_else(|p| p.into_inner()).insert(name, runtime);
-        Ok(info)
+    /// Appends to `$groups` at `head`. Another node that changed `$groups` meanwhile makes this
+    /// fail with `overloaded` (retry shortly) while the follower takes that change in.
+    async fn append_definition(&self, head: Option<u64>, event: skald_core::NewEvent) -> Result<u64, GroupError> {
+        durable::append_definition(&*self.inner.store, head, event).await.map_err(|error| match error {
+            skald_core::Error::WrongExpectedVersion { .. } => {
+                GroupError::Store(skald_core::Error::Overloaded { retry_after_ms: 100 })
+            }
+            other => GroupError::Store(other),
+        })
+    }
+
+    /// A group's definition and, where it runs here, its counters.
+    fn info(&self, name: &str) -> Result<GroupInfo, GroupError> {
+        if let Some(runtime) = read(&self.inner.groups).get(name) {
+            return Ok(info_of(runtime));
+        }
+        let record = read(&self.inner.definitions).get(name).cloned().ok_or_else(|| GroupError::not_found(name))?;
+        Ok(GroupInfo { spec: record.spec, start_position: record.start_position, stats: GroupStats::default() })
     }
 
     async fn resolve_start(&self, start: StartFrom) -> Result<u64, GroupError> {
@@ -211,37 +385,41 @@ impl GroupsHandle {
     /// outstanding leases end (their events are delivered again).
     pub async fn update_group(&self, spec: GroupSpec) -> Result<GroupInfo, GroupError> {
         spec.validate()?;
-        let mut admin = self.admin().await?;
-        let old = self.group(&spec.name)?;
-        let record =
-            GroupRecord { spec, incarnation: old.record.incarnation, start_position: old.record.start_position };
-        admin.head = Some(
-            durable::append_definition(&*self.inner.store, admin.head, durable::created_event(&record, true)).await?,
-        );
-        old.stop(true).await;
-        self.run(record).await
+        let name = spec.name.clone();
+        {
+            let mut admin = self.admin().await?;
+            let old = read(&self.inner.definitions).get(&name).cloned().ok_or_else(|| GroupError::not_found(&name))?;
+            let record = GroupRecord { spec, incarnation: old.incarnation, start_position: old.start_position };
+            admin.head = Some(self.append_definition(admin.head, durable::created_event(&record, true)).await?);
+            write(&self.inner.definitions).insert(name.clone(), record);
+        }
+        self.manage(&name).await;
+        self.info(&name)
     }
 
     /// Deletes a group. Its `$sub-` and `$parked-` streams stay as history.
     pub async fn delete_group(&self, name: &str) -> Result<(), GroupError> {
-        let mut admin = self.admin().await?;
-        let old = self.group(name)?;
-        let event = durable::deleted_event(name, old.record.incarnation);
-        admin.head = Some(durable::append_definition(&*self.inner.store, admin.head, event).await?);
-        self.inner.groups.write().unwrap_or_else(|p| p.into_inner()).remove(name);
-        old.stop(false).await;
+        {
+            let mut admin = self.admin().await?;
+            let old = read(&self.inner.definitions).get(name).cloned().ok_or_else(|| GroupError::not_found(name))?;
+            let event = durable::deleted_event(name, old.incarnation);
+            admin.head = Some(self.append_definition(admin.head, event).await?);
+            write(&self.inner.definitions).remove(name);
+        }
+        self.unmanage(name).await;
         Ok(())
     }
 
-    /// Every group, by name.
+    /// Every group, by name: the counters of those running on this node, zeros for the others
+    /// (ask their owner, [`Self::owner_of`], for theirs).
     pub fn list_groups(&self) -> Vec<GroupInfo> {
-        let groups = self.inner.groups.read().unwrap_or_else(|p| p.into_inner());
-        let mut list: Vec<GroupInfo> = groups.values().map(|g| info_of(g)).collect();
+        let names: Vec<String> = read(&self.inner.definitions).keys().cloned().collect();
+        let mut list: Vec<GroupInfo> = names.iter().filter_map(|name| self.info(name).ok()).collect();
         list.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
         list
     }
 
-    /// One group.
+    /// One group (running here; otherwise `not-owner` names who runs it).
     pub fn get_group(&self, name: &str) -> Result<GroupInfo, GroupError> {
         Ok(info_of(&*self.group(name)?))
     }
@@ -308,11 +486,16 @@ impl GroupsHandle {
     }
 
     /// Stops every group, writing final checkpoints. Later calls fail with `shutting-down`.
+    /// (The leases stay with the cluster node, which hands them over when it shuts down.)
     pub async fn shutdown(&self) {
         let mut admin = self.inner.admin.lock().await;
         admin.closed = true;
-        let groups: Vec<Arc<GroupRuntime>> =
-            self.inner.groups.write().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, g)| g).collect();
+        let tasks: Vec<JoinHandle<()>> = lock(&self.inner.tasks).drain().map(|(_, task)| task).collect();
+        for task in tasks {
+            task.abort();
+        }
+        let _one_at_a_time = self.inner.reconciling.lock().await;
+        let groups: Vec<Arc<GroupRuntime>> = write(&self.inner.groups).drain().map(|(_, g)| g).collect();
         for group in groups {
             group.stop(true).await;
         }

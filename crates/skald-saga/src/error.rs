@@ -2,6 +2,7 @@
 //! layer turns into the problem `type` `/errors/<code>`. Never rename a code; add new ones.
 
 use skald_asl::{ExecutionStatus, ValidationError};
+pub use skald_cluster::Owner;
 
 /// Everything a [`crate::CoordinatorHandle`] operation can fail with.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -121,15 +122,6 @@ impl SagaError {
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         SagaError::Invalid { field: field.into(), reason: reason.into() }
     }
-}
-
-/// The node that drives an execution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner {
-    /// Its id.
-    pub node: String,
-    /// Its HTTP address.
-    pub address: String,
 }
 
 /// Checks a payload against its size limit.

@@ -14,7 +14,7 @@ use skald_cluster::{ClusterHandle, Ownership};
 use skald_core::StreamCondition;
 use tokio::sync::watch;
 
-use crate::error::{Owner, SagaError};
+use crate::error::SagaError;
 
 /// How many shards the executions are spread over. Changing it moves executions between shards:
 /// every node of a cluster must agree on it.
@@ -45,10 +45,7 @@ impl Shards {
     pub fn fence(&self, id: &str) -> Result<Option<StreamCondition>, SagaError> {
         match &*self.watches[shard_of(id) as usize].borrow() {
             Ownership::Local { fence } => Ok(fence.as_ref().map(|f| f.condition())),
-            Ownership::Remote { node, address } => Err(SagaError::NotOwner {
-                id: id.to_owned(),
-                owner: Some(Owner { node: node.clone(), address: address.clone() }),
-            }),
+            Ownership::Remote(owner) => Err(SagaError::NotOwner { id: id.to_owned(), owner: Some(owner.clone()) }),
             Ownership::Unowned => Err(SagaError::NotOwner { id: id.to_owned(), owner: None }),
         }
     }
