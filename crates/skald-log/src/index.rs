@@ -30,11 +30,10 @@
 
 use std::cell::OnceCell;
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::format::EventView;
 use crate::index_file::IndexFile;
-use crate::segment::Disk;
+use crate::storage::{Open, Storage};
 use redb::{
     Database, DatabaseError, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition,
     WriteTransaction,
@@ -108,17 +107,13 @@ pub struct Index {
 }
 
 impl Index {
-    /// Opens or creates the index file; every change to it goes through `disk` ([`IndexFile`]).
+    /// Opens or creates the index file through `storage` ([`IndexFile`]).
     /// `Ok(None)`: the file is unusable (damaged or of another format) and should be rebuilt.
-    pub fn open(path: &Path, cache_bytes: usize, disk: Arc<dyn Disk>) -> Result<Option<Index>, Error> {
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
+    pub fn open(files: &dyn Storage, path: &Path, cache_bytes: usize) -> Result<Option<Index>, Error> {
+        let opened = files
+            .open(path, Open::Create)
             .map_err(DatabaseError::from)
-            .and_then(|file| IndexFile::new(file, disk))
+            .map(IndexFile::new)
             .and_then(|backend| Database::builder().set_cache_size(cache_bytes).create_with_backend(backend));
         let db = match opened {
             Ok(db) => db,

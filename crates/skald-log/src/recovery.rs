@@ -1,7 +1,6 @@
 //! Opening a store: locking the directory, checking segments, cutting a torn tail, and bringing
 //! the indexes up to the end of the log. Also `verify` and `rebuild_index` for operators.
 
-use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,6 +12,7 @@ use crate::format::{decode_frame, EventView, Frame, FRAME_HEADER_BYTES, SEAL_PAY
 use crate::index::{Index, IndexedEvent, Location};
 use crate::read::{corrupt, Shared};
 use crate::segment::{list_segments, scan_segment, verify_sealed, ActiveSegment, FrameReader, ReadFailure};
+use crate::storage::{is_not_found, DirLock, Open, OsStorage, Storage};
 use crate::writer::{Writer, WriterConfig};
 use crate::Options;
 
@@ -35,7 +35,7 @@ pub struct RecoveryReport {
 pub(crate) struct Recovered {
     pub writer: Writer,
     pub report: RecoveryReport,
-    pub lock: File,
+    pub lock: Box<dyn DirLock>,
 }
 
 fn io_at(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -43,11 +43,14 @@ fn io_at(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
+    let storage = options.storage.as_ref();
     let segments_dir = dir.join("segments");
-    fs::create_dir_all(&segments_dir).map_err(io_at(&segments_dir))?;
+    storage.create_dir_all(&segments_dir).map_err(io_at(&segments_dir))?;
     let lock_path = dir.join("LOCK");
-    let lock = File::create(&lock_path).map_err(io_at(&lock_path))?;
-    lock.try_lock().map_err(|_| {
+    let lock = storage.lock(&lock_path).map_err(|error| {
+        if error.kind() != std::io::ErrorKind::WouldBlock {
+            return io_at(&lock_path)(error);
+        }
         Error::storage(format!(
             "{} is in use by another Skald process (it holds {})",
             dir.display(),
@@ -59,7 +62,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
     let (segment, next_position) = recover_segments(&segments_dir, options, &mut report)?;
 
     let index_path = dir.join("index.redb");
-    let mut index = Index::open(&index_path, options.index_cache_bytes, options.disk.clone())?;
+    let mut index = Index::open(storage, &index_path, options.index_cache_bytes)?;
     let indexed = match &index {
         Some(index) => index.read()?.indexed_position()?,
         None => None,
@@ -67,17 +70,17 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
     if index.is_none() || indexed.is_some_and(|p| p >= next_position) {
         // Unusable, or ahead of the log (the log was replaced or cut by hand): start over.
         drop(index.take());
-        fs::remove_file(&index_path)
-            .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
-            .map_err(io_at(&index_path))?;
-        index = Index::open(&index_path, options.index_cache_bytes, options.disk.clone())?;
+        remove_if_there(storage, &index_path)?;
+        index = Index::open(storage, &index_path, options.index_cache_bytes)?;
         report.index_rebuilt = true;
     }
+    // A new index file's entry must be durable too, or a power cut takes its checkpoints away.
+    storage.sync_dir(dir).map_err(io_at(dir))?;
     let index = index.ok_or_else(|| Error::storage(format!("cannot create {}", index_path.display())))?;
     if !report.index_rebuilt && indexed.is_none() && next_position > 0 {
         report.index_rebuilt = true;
     }
-    let shared = Arc::new(Shared::new(segments_dir.clone(), index));
+    let shared = Arc::new(Shared::new(options.storage.clone(), segments_dir.clone(), index));
     let replay_from = if report.index_rebuilt { 0 } else { indexed.map_or(0, |p| p + 1) };
     let (replayed, last_timestamp) = replay(&shared, &segments_dir, replay_from, next_position)?;
     report.replayed_events = replayed;
@@ -97,7 +100,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
         committed,
         config: WriterConfig {
             sync: options.sync,
-            disk: options.disk.clone(),
+            storage: options.storage.clone(),
             segment_bytes_target: options.segment_bytes_target,
             checkpoint_interval: options.checkpoint_interval,
             checkpoint_events: options.checkpoint_events,
@@ -110,24 +113,33 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
     Ok(Recovered { writer, report, lock })
 }
 
+/// Removes a file that may not exist.
+fn remove_if_there(storage: &dyn Storage, path: &Path) -> Result<(), Error> {
+    match storage.remove_file(path) {
+        Err(e) if !is_not_found(&e) => Err(io_at(path)(e)),
+        _ => Ok(()),
+    }
+}
+
 /// Checks sealed segments, recovers the last one, and returns it with the next position.
 fn recover_segments(
     segments_dir: &Path,
     options: &Options,
     report: &mut RecoveryReport,
 ) -> Result<(ActiveSegment, u64), Error> {
-    let mut segments = list_segments(segments_dir).map_err(io_at(segments_dir))?;
+    let storage = options.storage.as_ref();
+    let mut segments = list_segments(storage, segments_dir).map_err(io_at(segments_dir))?;
     // A crash while creating a segment can leave a file without a whole header: it held nothing.
     while let Some((_, path)) = segments.last() {
-        let len = fs::metadata(path).map_err(io_at(path))?.len();
+        let len = storage.open(path, Open::Read).and_then(|f| f.len()).map_err(io_at(path))?;
         if len >= SEGMENT_HEADER_BYTES as u64 || segments.len() == 1 && len > 0 {
             break;
         }
-        fs::remove_file(path).map_err(io_at(path))?;
+        storage.remove_file(path).map_err(io_at(path))?;
         segments.pop();
     }
     let Some((last_first, last_path)) = segments.last().cloned() else {
-        let segment = ActiveSegment::create(options.disk.clone(), segments_dir, 0).map_err(io_at(segments_dir))?;
+        let segment = ActiveSegment::create(storage, segments_dir, 0).map_err(io_at(segments_dir))?;
         return Ok((segment, 0));
     };
     let mut expected_first = segments[0].0;
@@ -139,9 +151,9 @@ fn recover_segments(
                 format!("segment starts at position {first}, but {expected_first} was expected (a segment is missing)"),
             ));
         }
-        let seal = read_seal(path)?;
+        let seal = read_seal(storage, path)?;
         if options.verify_sealed_on_open {
-            if let Some(damage) = verify_sealed(path).map_err(io_at(path))? {
+            if let Some(damage) = verify_sealed(storage, path).map_err(io_at(path))? {
                 return Err(corrupt(path, damage.offset, damage.reason));
             }
         }
@@ -156,7 +168,7 @@ fn recover_segments(
             ),
         ));
     }
-    let scan = match scan_segment(&last_path).map_err(io_at(&last_path))? {
+    let scan = match scan_segment(storage, &last_path).map_err(io_at(&last_path))? {
         Ok(scan) => scan,
         Err(damage) => return Err(corrupt(&last_path, damage.offset, damage.reason)),
     };
@@ -167,19 +179,18 @@ fn recover_segments(
     if scan.sealed.is_some() {
         // Crashed after sealing, before the next segment existed; perhaps before the cut of the
         // zeroed tail was durable too. A segment before the last one must end with its seal.
-        cut_after_seal(&last_path, scan.valid_len)?;
-        let segment =
-            ActiveSegment::create(options.disk.clone(), segments_dir, next_position).map_err(io_at(segments_dir))?;
+        cut_after_seal(storage, &last_path, scan.valid_len)?;
+        let segment = ActiveSegment::create(storage, segments_dir, next_position).map_err(io_at(segments_dir))?;
         return Ok((segment, next_position));
     }
-    let segment = ActiveSegment::reopen(options.disk.clone(), &last_path, &scan).map_err(io_at(&last_path))?;
+    let segment = ActiveSegment::reopen(storage, &last_path, &scan).map_err(io_at(&last_path))?;
     Ok((segment, next_position))
 }
 
 /// Cuts the zeroed tail a crash may have left after the seal of the last segment.
-fn cut_after_seal(path: &Path, sealed_len: u64) -> Result<(), Error> {
-    let file = fs::OpenOptions::new().write(true).open(path).map_err(io_at(path))?;
-    if file.metadata().map_err(io_at(path))?.len() > sealed_len {
+fn cut_after_seal(storage: &dyn Storage, path: &Path, sealed_len: u64) -> Result<(), Error> {
+    let file = storage.open(path, Open::Write).map_err(io_at(path))?;
+    if file.len().map_err(io_at(path))? > sealed_len {
         file.set_len(sealed_len).map_err(io_at(path))?;
         file.sync_all().map_err(io_at(path))?;
     }
@@ -187,10 +198,9 @@ fn cut_after_seal(path: &Path, sealed_len: u64) -> Result<(), Error> {
 }
 
 /// Reads the seal frame at the end of a sealed segment: (event count, last position).
-fn read_seal(path: &Path) -> Result<(u64, u64), Error> {
-    use std::os::unix::fs::FileExt;
-    let file = File::open(path).map_err(io_at(path))?;
-    let len = file.metadata().map_err(io_at(path))?.len();
+fn read_seal(storage: &dyn Storage, path: &Path) -> Result<(u64, u64), Error> {
+    let file = storage.open(path, Open::Read).map_err(io_at(path))?;
+    let len = file.len().map_err(io_at(path))?;
     let seal_bytes = (FRAME_HEADER_BYTES + SEAL_PAYLOAD_BYTES) as u64;
     let not_sealed = || corrupt(path, len, "a segment before the last one has no valid seal frame at its end");
     if len < SEGMENT_HEADER_BYTES as u64 + seal_bytes {
@@ -206,7 +216,7 @@ fn read_seal(path: &Path) -> Result<(u64, u64), Error> {
 
 /// Indexes events `from..end` from the segments. Returns how many, and the last timestamp.
 fn replay(shared: &Shared, segments_dir: &Path, from: u64, end: u64) -> Result<(u64, Option<Timestamp>), Error> {
-    let segments = list_segments(segments_dir).map_err(io_at(segments_dir))?;
+    let segments = list_segments(shared.storage.as_ref(), segments_dir).map_err(io_at(segments_dir))?;
     let mut last_timestamp = None;
     if from >= end {
         // Nothing to index; still learn the last timestamp so new events never go back in time.
@@ -222,7 +232,7 @@ fn replay(shared: &Shared, segments_dir: &Path, from: u64, end: u64) -> Result<(
     let mut batch_events = 0usize;
     let mut replayed = 0u64;
     for (first, path) in segments.iter().filter(|(first, _)| *first >= start_segment) {
-        let file = Arc::new(File::open(path).map_err(io_at(path))?);
+        let file = shared.storage.open(path, Open::Read).map_err(io_at(path))?;
         let mut reader = FrameReader::new(file, SEGMENT_HEADER_BYTES as u64).map_err(io_at(path))?;
         loop {
             let frame = match reader.next_frame() {
@@ -309,16 +319,21 @@ pub struct VerifyReport {
 
 /// Reads every frame of every segment and checks checksums, seals and the position sequence.
 /// Does not change anything; the store must not be open in another process for a stable answer.
-pub fn verify(dir: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport, Error> {
+pub fn verify(dir: &Path, progress: impl FnMut(u64)) -> Result<VerifyReport, Error> {
+    verify_in(&OsStorage, dir, progress)
+}
+
+/// [`verify`] on any storage.
+pub fn verify_in(storage: &dyn Storage, dir: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport, Error> {
     let segments_dir = dir.join("segments");
-    let segments = list_segments(&segments_dir).map_err(io_at(&segments_dir))?;
+    let segments = list_segments(storage, &segments_dir).map_err(io_at(&segments_dir))?;
     let mut report = VerifyReport { segments: segments.len(), ..Default::default() };
     let mut expected = segments.first().map_or(0, |(first, _)| *first);
     for (i, (first, path)) in segments.iter().enumerate() {
         if *first != expected {
             report.problems.push(format!("{}: starts at position {first}, expected {expected}", path.display()));
         }
-        match scan_segment(path).map_err(io_at(path))? {
+        match scan_segment(storage, path).map_err(io_at(path))? {
             Err(damage) => {
                 report.problems.push(format!("{} at offset {}: {}", path.display(), damage.offset, damage.reason));
                 // Its event count is unknown: take the next segment's word for where it starts.
@@ -353,12 +368,7 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport,
 /// Deletes the index file so that the next open rebuilds it from the log, then opens the store
 /// once to do so. Returns the recovery report of that open.
 pub fn rebuild_index(dir: &Path, options: Options) -> Result<RecoveryReport, Error> {
-    let index_path = dir.join("index.redb");
-    match fs::remove_file(&index_path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_at(&index_path)(e)),
-    }
+    remove_if_there(options.storage.as_ref(), &dir.join("index.redb"))?;
     let store = crate::Store::open(dir, options)?;
     let report = store.recovery_report().clone();
     store.close();

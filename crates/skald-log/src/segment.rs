@@ -12,16 +12,13 @@
 //! ~100 µs. Zeros are never a frame (a frame declares at least 2 bytes), so recovery reads a
 //! zeroed tail as the end of the log, and sealing cuts it off.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use skald_core::Timestamp;
 
 use crate::format::{decode_frame, Frame, FrameError, Seal, SegmentHeader, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES};
+use crate::storage::{FileRef, Open, Storage};
 
 /// Bytes a reader fetches per positioned read, at most: a scan's reads double from
 /// [`READ_CHUNK_MIN_BYTES`] up to this.
@@ -46,33 +43,6 @@ static ZEROS: [u8; ZEROED_STEP_BYTES as usize] = [0; ZEROED_STEP_BYTES as usize]
 /// Frames examined after a damaged frame when telling a torn tail from damage inside the log.
 const DAMAGE_SEARCH_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
-/// The two operations the writer's durability rests on, and a say over every change to the index
-/// file, behind a trait so that tests can make them fail (a full disk, a failing fsync, a failed
-/// index commit) and check what the store does then.
-pub trait Disk: Send + Sync + std::fmt::Debug {
-    /// Writes all of `data` at `offset`.
-    fn write_at(&self, file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
-        file.write_all_at(data, offset)
-    }
-
-    /// Makes the file's data durable (`fdatasync`).
-    fn sync(&self, file: &File) -> std::io::Result<()> {
-        file.sync_data()
-    }
-
-    /// Asked before each write, resize or sync of the index file; an error fails that operation,
-    /// and with it the index transaction.
-    fn index_change(&self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The real disk.
-#[derive(Debug, Default)]
-pub struct OsDisk;
-
-impl Disk for OsDisk {}
-
 /// The file name of the segment whose first event has `first_position`.
 pub fn segment_file_name(first_position: u64) -> String {
     format!("{first_position:020}.seg")
@@ -85,27 +55,19 @@ pub fn parse_segment_file_name(name: &str) -> Option<u64> {
 }
 
 /// Segment files of `dir`, ordered by first position.
-pub fn list_segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
-    let mut segments = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if let Some(first) = entry.file_name().to_str().and_then(parse_segment_file_name) {
-            segments.push((first, entry.path()));
-        }
-    }
+pub fn list_segments(storage: &dyn Storage, dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut segments: Vec<(u64, PathBuf)> = storage
+        .list(dir)?
+        .into_iter()
+        .filter_map(|name| Some((parse_segment_file_name(&name)?, dir.join(name))))
+        .collect();
     segments.sort();
     Ok(segments)
 }
 
-/// Makes a directory entry change (create, rename) durable.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 /// The segment the writer appends to.
 pub struct ActiveSegment {
-    disk: Arc<dyn Disk>,
-    file: Arc<File>,
+    file: FileRef,
     path: PathBuf,
     header: SegmentHeader,
     /// Bytes of the header and frames.
@@ -115,46 +77,53 @@ pub struct ActiveSegment {
     /// Running CRC32C of everything after the header (becomes the seal's `body_crc`).
     body_crc: u32,
     event_count: u64,
+    /// The seal frame is written: nothing more is.
+    sealed: bool,
 }
 
 impl ActiveSegment {
-    /// Creates a new, empty segment and makes its existence durable.
-    pub fn create(disk: Arc<dyn Disk>, dir: &Path, first_position: u64) -> std::io::Result<Self> {
+    /// Creates a new, empty segment and makes its existence durable. A failure removes the file
+    /// again (as far as it can), so that the creation can be tried again.
+    pub fn create(storage: &dyn Storage, dir: &Path, first_position: u64) -> std::io::Result<Self> {
         let path = dir.join(segment_file_name(first_position));
         let header = SegmentHeader { first_position, created: Timestamp::now() };
-        let mut file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
-        file.write_all(&header.encode())?;
-        file.sync_all()?;
-        sync_dir(dir)?;
+        let file = storage.open(&path, Open::CreateNew)?;
+        let made_durable =
+            file.write_all_at(&header.encode(), 0).and_then(|()| file.sync_all()).and_then(|()| storage.sync_dir(dir));
+        if let Err(error) = made_durable {
+            // Holds nothing: recovery would remove it too (a file without a whole header).
+            let _ = storage.remove_file(&path);
+            return Err(error);
+        }
         Ok(ActiveSegment {
-            disk,
-            file: Arc::new(file),
+            file,
             path,
             header,
             len: SEGMENT_HEADER_BYTES as u64,
             zeroed_to: SEGMENT_HEADER_BYTES as u64,
             body_crc: 0,
             event_count: 0,
+            sealed: false,
         })
     }
 
     /// Reopens a segment after recovery has found its valid length, cutting anything beyond it
     /// (a zeroed tail too: the next append writes a new one).
-    pub fn reopen(disk: Arc<dyn Disk>, path: &Path, tail: &TailScan) -> std::io::Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
-        if file.metadata()?.len() != tail.valid_len {
+    pub fn reopen(storage: &dyn Storage, path: &Path, tail: &TailScan) -> std::io::Result<Self> {
+        let file = storage.open(path, Open::Write)?;
+        if file.len()? != tail.valid_len {
             file.set_len(tail.valid_len)?;
             file.sync_all()?;
         }
         Ok(ActiveSegment {
-            disk,
-            file: Arc::new(file),
+            file,
             path: path.to_owned(),
             header: tail.header,
             len: tail.valid_len,
             zeroed_to: tail.valid_len,
             body_crc: tail.body_crc,
             event_count: tail.event_count,
+            sealed: false,
         })
     }
 
@@ -176,7 +145,8 @@ impl ActiveSegment {
     /// Writes encoded frames holding `events` events after the last frame (not yet durable), and,
     /// after a small group, zeros past them when fewer than [`PREALLOCATE_BYTES`] are left.
     pub fn append(&mut self, frames: &[u8], events: u64) -> std::io::Result<()> {
-        self.disk.write_at(&self.file, frames, self.len)?;
+        assert!(!self.sealed, "a sealed segment is never written again");
+        self.file.write_all_at(frames, self.len)?;
         let end = self.len + frames.len() as u64;
         if frames.len() > ZEROED_GROUP_BYTES_MAX {
             // Big groups (batches) just grow the file: see ZEROED_GROUP_BYTES_MAX.
@@ -186,7 +156,7 @@ impl ActiveSegment {
             let to = (end + PREALLOCATE_BYTES).next_multiple_of(ZEROED_STEP_BYTES);
             for start in (from..to).step_by(ZEROS.len()) {
                 let n = (to - start).min(ZEROS.len() as u64) as usize;
-                self.disk.write_at(&self.file, &ZEROS[..n], start)?;
+                self.file.write_all_at(&ZEROS[..n], start)?;
             }
             self.zeroed_to = to;
         }
@@ -197,14 +167,14 @@ impl ActiveSegment {
         Ok(())
     }
 
-    /// Makes everything written so far durable.
-    pub fn sync(&self) -> std::io::Result<()> {
-        self.disk.sync(&self.file)
+    /// The file, for syncing it from another thread.
+    pub fn file(&self) -> FileRef {
+        self.file.clone()
     }
 
-    /// The file, for syncing it from another thread.
-    pub fn file(&self) -> Arc<File> {
-        self.file.clone()
+    /// Whether the seal frame is written.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed
     }
 
     /// Cuts the file back to `len` bytes after a failed write, so a retry starts clean.
@@ -222,11 +192,13 @@ impl ActiveSegment {
         (self.len, self.body_crc, self.event_count)
     }
 
-    /// Writes the seal frame, cuts the zeroed tail, and makes the segment durable. It is never
-    /// written again. (A crash before the cut is durable leaves zeros after the seal; recovery
-    /// accepts those and cuts them.)
-    pub fn seal(&self) -> std::io::Result<PathBuf> {
+    /// Writes the seal frame and cuts the zeroed tail; the caller makes it durable (through
+    /// [`crate::syncer::Failure::sync`], like every sync of the log). It is never written again.
+    /// (A crash before the cut is durable leaves zeros after the seal; recovery accepts those and
+    /// cuts them.) A failed write is cut back, so sealing can be tried again.
+    pub fn seal(&mut self) -> std::io::Result<PathBuf> {
         assert!(self.event_count > 0, "an empty segment is never sealed");
+        assert!(!self.sealed, "a segment is sealed once");
         let seal = Seal {
             last_position: self.header.first_position + self.event_count - 1,
             event_count: self.event_count,
@@ -234,16 +206,21 @@ impl ActiveSegment {
         };
         let mut frame = BytesMut::new();
         seal.encode_into(&mut frame);
-        self.disk.write_at(&self.file, &frame, self.len)?;
-        self.file.set_len(self.len + frame.len() as u64)?;
-        self.disk.sync(&self.file)?;
+        let written = self.file.write_all_at(&frame, self.len);
+        if let Err(error) = written.and_then(|()| self.file.set_len(self.len + frame.len() as u64)) {
+            // The zeroed tail's bytes are zeros again, or gone: the segment is as it was.
+            let _ = self.file.set_len(self.len);
+            self.zeroed_to = self.len;
+            return Err(error);
+        }
+        self.sealed = true;
         Ok(self.path.clone())
     }
 }
 
 /// Reads frames one after another from an offset, with large positioned reads.
 pub struct FrameReader {
-    file: Arc<File>,
+    file: FileRef,
     /// File offset of `buf[0]`.
     offset: u64,
     buf: Bytes,
@@ -267,8 +244,8 @@ pub enum ReadFailure {
 
 impl FrameReader {
     /// A reader starting at `offset` of `file`.
-    pub fn new(file: Arc<File>, offset: u64) -> std::io::Result<Self> {
-        let file_len = file.metadata()?.len();
+    pub fn new(file: FileRef, offset: u64) -> std::io::Result<Self> {
+        let file_len = file.len()?;
         Ok(FrameReader {
             file,
             offset,
@@ -373,10 +350,10 @@ pub struct DamageInside {
 /// A damaged or incomplete frame after which no valid frame follows is a torn tail: the scan
 /// reports where the last whole append ends. A damaged frame followed by a valid one is
 /// [`DamageInside`].
-pub fn scan_segment(path: &Path) -> std::io::Result<Result<TailScan, DamageInside>> {
-    let file = Arc::new(File::open(path)?);
+pub fn scan_segment(storage: &dyn Storage, path: &Path) -> std::io::Result<Result<TailScan, DamageInside>> {
+    let file = storage.open(path, Open::Read)?;
     let mut header_bytes = [0u8; SEGMENT_HEADER_BYTES];
-    let file_len = file.metadata()?.len();
+    let file_len = file.len()?;
     if file_len < SEGMENT_HEADER_BYTES as u64 {
         return Ok(Err(DamageInside { offset: 0, reason: "file is shorter than a segment header".into() }));
     }
@@ -452,7 +429,7 @@ pub fn scan_segment(path: &Path) -> std::io::Result<Result<TailScan, DamageInsid
 }
 
 /// Whether bytes `from..to` of `file` are all zero. Reads in chunks and stops at the first other byte.
-fn is_zero(file: &File, from: u64, to: u64) -> std::io::Result<bool> {
+fn is_zero(file: &FileRef, from: u64, to: u64) -> std::io::Result<bool> {
     let mut buf = vec![0u8; READ_CHUNK_BYTES];
     let mut at = from;
     while at < to {
@@ -467,7 +444,7 @@ fn is_zero(file: &File, from: u64, to: u64) -> std::io::Result<bool> {
 }
 
 /// Looks for any valid frame starting after a damaged one.
-fn find_frame_after(file: &Arc<File>, damaged_at: u64, file_len: u64) -> std::io::Result<Option<u64>> {
+fn find_frame_after(file: &FileRef, damaged_at: u64, file_len: u64) -> std::io::Result<Option<u64>> {
     let end = file_len.min(damaged_at + DAMAGE_SEARCH_BYTES_MAX);
     let mut bytes = vec![0u8; (end - damaged_at) as usize];
     file.read_exact_at(&mut bytes, damaged_at)?;
@@ -482,8 +459,8 @@ fn find_frame_after(file: &Arc<File>, damaged_at: u64, file_len: u64) -> std::io
 
 /// Checks a sealed segment cheaply: one sequential read and one CRC over its body.
 /// Returns `Ok(None)` when the seal matches; otherwise scans frame by frame to name the offset.
-pub fn verify_sealed(path: &Path) -> std::io::Result<Option<DamageInside>> {
-    let bytes = fs::read(path)?;
+pub fn verify_sealed(storage: &dyn Storage, path: &Path) -> std::io::Result<Option<DamageInside>> {
+    let bytes = storage.open(path, Open::Read)?.read_all()?;
     let seal_bytes = FRAME_HEADER_BYTES + crate::format::SEAL_PAYLOAD_BYTES;
     if bytes.len() >= SEGMENT_HEADER_BYTES + seal_bytes && SegmentHeader::decode(&bytes).is_ok() {
         let seal_at = bytes.len() - seal_bytes;
@@ -494,7 +471,7 @@ pub fn verify_sealed(path: &Path) -> std::io::Result<Option<DamageInside>> {
             }
         }
     }
-    Ok(match scan_segment(path)? {
+    Ok(match scan_segment(storage, path)? {
         Err(damage) => Some(damage),
         Ok(scan) if scan.sealed.is_none() => Some(DamageInside {
             offset: scan.valid_len,
@@ -508,14 +485,16 @@ pub fn verify_sealed(path: &Path) -> std::io::Result<Option<DamageInside>> {
 mod tests {
     use super::*;
 
+    use crate::storage::OsStorage;
+
     fn file_len(segment: &ActiveSegment) -> u64 {
-        segment.file.metadata().unwrap().len()
+        segment.file.len().unwrap()
     }
 
     #[test]
     fn small_groups_keep_zeros_ahead_and_big_groups_grow_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let mut segment = ActiveSegment::create(Arc::new(OsDisk), dir.path(), 0).unwrap();
+        let mut segment = ActiveSegment::create(&OsStorage, dir.path(), 0).unwrap();
         // What a frame is does not matter here: the segment writes the bytes it is given.
         segment.append(&[1u8; 100], 1).unwrap();
         assert!(file_len(&segment) >= segment.len() + PREALLOCATE_BYTES, "zeros ahead of a small group");

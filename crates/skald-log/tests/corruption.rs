@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use skald_core::{Error, EventStore, NewEvent, ReadOptions, Selector, StreamAppend};
 use skald_log::segment::list_segments;
+use skald_log::storage::OsStorage;
 use skald_log::{verify, Options, Store};
 
 fn options() -> Options {
@@ -31,7 +32,7 @@ fn write_store(appends: u64) -> tempfile::TempDir {
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
-    list_segments(&dir.join("segments")).unwrap().into_iter().map(|(_, p)| p).collect()
+    list_segments(&OsStorage, &dir.join("segments")).unwrap().into_iter().map(|(_, p)| p).collect()
 }
 
 fn all_positions(dir: &Path) -> Result<Vec<u64>, Error> {
