@@ -242,7 +242,15 @@ impl Indexer {
         }
         // After a failure elsewhere (a failed fsync) the log's state is unknown: no checkpoint.
         if failed.is_none() && self.failed.get().is_none() {
-            let checkpoint = self.sync_log(last_file.as_ref()).and_then(|()| self.shared.index.write(true, |_| Ok(())));
+            let checkpoint = self.sync_log(last_file.as_ref()).and_then(|()| {
+                self.shared.index.write(true, |index| {
+                    if self.sync == SyncMode::Fsync {
+                        index.mark_log_durable()
+                    } else {
+                        Ok(())
+                    }
+                })
+            });
             if let Err(error) = checkpoint {
                 tracing::error!(%error, "final index checkpoint failed; the next open replays the log");
             }
@@ -262,6 +270,9 @@ impl Indexer {
             index.add_ids(&events)?;
             for job in batch {
                 index.finish(job.last_position(), job.timestamp)?;
+            }
+            if durable && self.sync == SyncMode::Fsync {
+                index.mark_log_durable()?; // `sync_log` fsynced the log first
             }
             Ok(batch[batch.len() - 1].last_position())
         })

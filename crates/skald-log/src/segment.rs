@@ -19,6 +19,7 @@ use skald_core::Timestamp;
 
 use crate::format::{decode_frame, Frame, FrameError, Seal, SegmentHeader, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES};
 use crate::storage::{FileRef, Open, Storage};
+use crate::syncer::Failure;
 
 /// Bytes a reader fetches per positioned read, at most: a scan's reads double from
 /// [`READ_CHUNK_MIN_BYTES`] up to this.
@@ -82,14 +83,19 @@ pub struct ActiveSegment {
 }
 
 impl ActiveSegment {
-    /// Creates a new, empty segment and makes its existence durable. A failure removes the file
-    /// again (as far as it can), so that the creation can be tried again.
-    pub fn create(storage: &dyn Storage, dir: &Path, first_position: u64) -> std::io::Result<Self> {
+    /// Creates a new, empty segment and makes its existence durable (its fsync through `failed`,
+    /// like every fsync of the log: a failed one stops the store). A failure removes the file again
+    /// (as far as it can), so that the creation can be tried again.
+    pub fn create(storage: &dyn Storage, dir: &Path, first_position: u64, failed: &Failure) -> Result<Self, String> {
         let path = dir.join(segment_file_name(first_position));
         let header = SegmentHeader { first_position, created: Timestamp::now() };
-        let file = storage.open(&path, Open::CreateNew)?;
-        let made_durable =
-            file.write_all_at(&header.encode(), 0).and_then(|()| file.sync_all()).and_then(|()| storage.sync_dir(dir));
+        let named = |error: std::io::Error| format!("{}: {error}", path.display());
+        let file = storage.open(&path, Open::CreateNew).map_err(named)?;
+        let made_durable = file
+            .write_all_at(&header.encode(), 0)
+            .map_err(named)
+            .and_then(|()| failed.sync(file.as_ref()))
+            .and_then(|()| storage.sync_dir(dir).map_err(named));
         if let Err(error) = made_durable {
             // Holds nothing: recovery would remove it too (a file without a whole header).
             let _ = storage.remove_file(&path);
@@ -348,9 +354,15 @@ pub struct DamageInside {
 /// Reads a segment from its header to its end, checking every frame and the position sequence.
 ///
 /// A damaged or incomplete frame after which no valid frame follows is a torn tail: the scan
-/// reports where the last whole append ends. A damaged frame followed by a valid one is
-/// [`DamageInside`].
-pub fn scan_segment(storage: &dyn Storage, path: &Path) -> std::io::Result<Result<TailScan, DamageInside>> {
+/// reports where the last whole append ends. A damaged frame followed by a valid one (or a frame
+/// out of sequence) is [`DamageInside`] — unless it lies at or after `unsynced_from`, the offset
+/// from which nothing was known to be durable: a power cut can keep later writes and lose earlier
+/// ones there (writeback has no order), so that too is a torn tail, cut and reported.
+pub fn scan_segment(
+    storage: &dyn Storage,
+    path: &Path,
+    unsynced_from: Option<u64>,
+) -> std::io::Result<Result<TailScan, DamageInside>> {
     let file = storage.open(path, Open::Read)?;
     let mut header_bytes = [0u8; SEGMENT_HEADER_BYTES];
     let file_len = file.len()?;
@@ -374,6 +386,13 @@ pub fn scan_segment(storage: &dyn Storage, path: &Path) -> std::io::Result<Resul
     // State up to the last frame read, which may be inside an append that is not complete yet.
     let (mut crc, mut count) = (0u32, 0u64);
     let mut expected_position = header.first_position;
+    // Damage at `offset`: inside the log, or a torn tail when nothing there was known durable.
+    let damage = |offset: u64, reason: String| match unsynced_from {
+        Some(from) if offset >= from => {
+            Ok(Some((offset, format!("{reason}, in bytes written after the last checkpoint"))))
+        }
+        _ => Err(DamageInside { offset, reason }),
+    };
     let failure = loop {
         let frame_start = reader.offset();
         match reader.next_frame() {
@@ -381,7 +400,10 @@ pub fn scan_segment(storage: &dyn Storage, path: &Path) -> std::io::Result<Resul
             Ok(Some((_, Frame::Event { event, end_of_append }))) => {
                 if event.position != expected_position {
                     let reason = format!("event position {} where {} was expected", event.position, expected_position);
-                    return Ok(Err(DamageInside { offset: frame_start, reason }));
+                    match damage(frame_start, reason) {
+                        Ok(torn) => break torn,
+                        Err(inside) => return Ok(Err(inside)),
+                    }
                 }
                 expected_position += 1;
                 count += 1;
@@ -394,8 +416,10 @@ pub fn scan_segment(storage: &dyn Storage, path: &Path) -> std::io::Result<Resul
             }
             Ok(Some((_, Frame::Seal(seal)))) => {
                 if scan.valid_len != frame_start || seal.body_crc != scan.body_crc || seal.event_count != count {
-                    let reason = "seal does not match the segment's events".to_owned();
-                    return Ok(Err(DamageInside { offset: frame_start, reason }));
+                    match damage(frame_start, "seal does not match the segment's events".to_owned()) {
+                        Ok(torn) => break torn,
+                        Err(inside) => return Ok(Err(inside)),
+                    }
                 }
                 scan.sealed = Some(seal);
                 scan.valid_len = reader.offset();
@@ -408,8 +432,10 @@ pub fn scan_segment(storage: &dyn Storage, path: &Path) -> std::io::Result<Resul
                     break None; // the zeroed tail
                 }
                 if let Some(valid_at) = find_frame_after(&file, offset, file_len)? {
-                    let reason = format!("{reason} (a valid frame follows at offset {valid_at})");
-                    return Ok(Err(DamageInside { offset, reason }));
+                    match damage(offset, format!("{reason} (a valid frame follows at offset {valid_at})")) {
+                        Ok(torn) => break torn,
+                        Err(inside) => return Ok(Err(inside)),
+                    }
                 }
                 break Some((offset, reason));
             }
@@ -471,7 +497,7 @@ pub fn verify_sealed(storage: &dyn Storage, path: &Path) -> std::io::Result<Opti
             }
         }
     }
-    Ok(match scan_segment(storage, path)? {
+    Ok(match scan_segment(storage, path, None)? {
         Err(damage) => Some(damage),
         Ok(scan) if scan.sealed.is_none() => Some(DamageInside {
             offset: scan.valid_len,
@@ -494,7 +520,7 @@ mod tests {
     #[test]
     fn small_groups_keep_zeros_ahead_and_big_groups_grow_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let mut segment = ActiveSegment::create(&OsStorage, dir.path(), 0).unwrap();
+        let mut segment = ActiveSegment::create(&OsStorage, dir.path(), 0, &Failure::default()).unwrap();
         // What a frame is does not matter here: the segment writes the bytes it is given.
         segment.append(&[1u8; 100], 1).unwrap();
         assert!(file_len(&segment) >= segment.len() + PREALLOCATE_BYTES, "zeros ahead of a small group");

@@ -310,7 +310,7 @@ impl Writer {
             tracing::info!(segment = %path.display(), "segment sealed");
         }
         let (storage, dir) = (self.config.storage.as_ref(), &self.shared.segments_dir);
-        self.segment = ActiveSegment::create(storage, dir, self.next_position).map_err(|e| e.to_string())?;
+        self.segment = ActiveSegment::create(storage, dir, self.next_position, &self.failed)?;
         Ok(())
     }
 }

@@ -142,10 +142,13 @@ impl Inode {
         &self.durable
     }
 
-    /// Cuts the power: keeps the durable bytes and what `mode` keeps of the rest. Returns the mode.
-    pub fn power_cut(&mut self, rng: &mut Rng) -> CutMode {
+    /// Cuts the power: keeps the durable bytes and what a mode (`forced`, or drawn from `rng`)
+    /// keeps of the rest. Returns the mode.
+    pub fn power_cut(&mut self, rng: &mut Rng, forced: Option<CutMode>) -> CutMode {
         let mode = if self.unsynced.is_empty() {
             CutMode::Nothing
+        } else if let Some(mode) = forced {
+            mode
         } else {
             *rng.pick(&[
                 CutMode::Nothing,
@@ -189,7 +192,7 @@ mod tests {
             inode.sync();
             inode.write(1000, &[2; 5000]);
             inode.write(300, &[3; 100]);
-            let mode = inode.power_cut(&mut Rng::new(seed));
+            let mode = inode.power_cut(&mut Rng::new(seed), None);
             let bytes = &inode.data;
             assert!(bytes.len() >= 1000, "{mode:?}: the synced bytes stay");
             assert!(bytes[..300].iter().chain(&bytes[400..1000]).all(|b| *b == 1), "{mode:?}");

@@ -137,6 +137,11 @@ impl SimStorage {
         self.state().plan = plan;
     }
 
+    /// Bytes all files hold (what [`FaultPlan::capacity_bytes`] is held against).
+    pub fn used_bytes(&self) -> u64 {
+        self.state().used_bytes()
+    }
+
     pub fn stats(&self) -> SimStats {
         self.state().stats.clone()
     }
@@ -145,6 +150,11 @@ impl SimStorage {
     /// of its unsynced writes ([`super::power_cut`]); directory entries not synced may vanish or
     /// come back; every open handle and lock dies.
     pub fn power_cut(&self, seed: u64) -> PowerCut {
+        self.power_cut_as(seed, None)
+    }
+
+    /// [`Self::power_cut`], with every file keeping what `mode` keeps (when given).
+    pub fn power_cut_as(&self, seed: u64, mode: Option<CutMode>) -> PowerCut {
         let mut state = self.state();
         let mut rng = Rng::new(seed);
         state.generation += 1;
@@ -157,12 +167,23 @@ impl SimStorage {
         for (path, id) in entries {
             let Some(mut inode) = state.inodes.remove(&id) else { continue };
             let durable = inode.durable().to_vec();
-            let mode = inode.power_cut(&mut rng);
+            let mode = inode.power_cut(&mut rng, mode);
             cut.files.insert(path, CutFile { durable, mode });
             alive.insert(id, inode);
         }
         state.inodes = alive;
         cut
+    }
+
+    /// Puts `bytes` at `offset` of a file on the disk itself (durable, and what reads see),
+    /// bypassing the store: a sector that never made it, a misdirected write, bit rot.
+    pub fn damage(&self, path: &Path, offset: u64, bytes: &[u8]) {
+        let mut state = self.state();
+        let id = state.entries.get(path).copied().unwrap_or_else(|| panic!("{} does not exist", path.display()));
+        let inode = state.inodes.get_mut(&id).expect("entries point at inodes");
+        assert!(!inode.is_dirty(), "damage goes to a file with no pending writes (after a power cut, say)");
+        inode.write(offset, bytes);
+        inode.sync();
     }
 
     /// The bytes of a file as reads see them.
