@@ -37,7 +37,7 @@ use simulation::run::{run_seed, Summary};
 
 /// Seeds a plain `cargo test` runs: enough to meet every profile and cut mode many times, and
 /// well under a minute in a debug build on two cores.
-const CI_SEEDS: u64 = 200;
+const CI_SEEDS: u64 = 300;
 
 fn env(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number")))

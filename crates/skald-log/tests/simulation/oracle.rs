@@ -14,6 +14,8 @@ pub struct Intent {
     pub acked: Option<AppendOutcome>,
     /// Attempts answered with an error.
     pub failed_attempts: u32,
+    /// The error of the last attempt that failed.
+    pub last_error: Option<Error>,
 }
 
 impl Intent {
@@ -49,7 +51,7 @@ impl Oracle {
         for (i, id) in ids.enumerate() {
             assert!(self.ids.insert(id, (n, i)).is_none(), "the workload never reuses an id across appends");
         }
-        self.intents.push(Intent { appends, acked: None, failed_attempts: 0 });
+        self.intents.push(Intent { appends, acked: None, failed_attempts: 0, last_error: None });
         n
     }
 
@@ -64,7 +66,10 @@ impl Oracle {
                     return Err(format!("append {n} was acked twice at different places: {first:?}, {outcome:?}"))
                 }
             },
-            Err(_) => intent.failed_attempts += 1,
+            Err(error) => {
+                intent.failed_attempts += 1;
+                intent.last_error = Some(error.clone());
+            }
         }
         Ok(())
     }

@@ -1,13 +1,13 @@
 //! One seed's run: options, epochs, power cuts, recovery, and the checks after each recovery.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use skald_core::{Error, EventStore, ReadOptions, RecordedEvent, Selector};
-use skald_log::format::decode_frame;
+use skald_log::format::{decode_frame, SEGMENT_HEADER_BYTES};
 use skald_log::storage::faults::{FaultPlan, FileKind, Op, Rng};
 use skald_log::storage::sim::PowerCut;
 use skald_log::storage::SimStorage;
@@ -23,6 +23,8 @@ const EPOCHS_MAX: u64 = 5;
 const STEPS_MAX: u64 = 14;
 /// Opens tried after faults made one fail, before the run gives up.
 const OPEN_TRIES_MAX: u32 = 3;
+/// Chance that a run ends by flipping a bit in a sealed segment after a power cut.
+const CORRUPTION_CHANCE: f64 = 0.05;
 /// Events read per page when checking a whole log.
 const PAGE_EVENTS: usize = 1000;
 
@@ -39,6 +41,8 @@ pub struct Summary {
     pub injected: u64,
     /// Recoveries that cut a torn tail.
     pub tails_cut: u64,
+    /// Bits flipped in sealed segments (each must stop the open with `corrupt-data`).
+    pub corruptions: u64,
 }
 
 impl Summary {
@@ -51,6 +55,7 @@ impl Summary {
         self.unacked_present += other.unacked_present;
         self.injected += other.injected;
         self.tails_cut += other.tails_cut;
+        self.corruptions += other.corruptions;
         let (t, o) = (&mut self.tally, &other.tally);
         t.appends += o.appends;
         t.acked += o.acked;
@@ -68,7 +73,7 @@ impl fmt::Display for Summary {
             f,
             "{} appends ({} acknowledged, {} refused, {} retries), {} reads, {} subscriptions, {} power cuts, \
              {} restarts, {} faults injected, {} events recovered ({} unacknowledged appends kept whole, \
-             {} torn tails cut), 0 acknowledged appends lost",
+             {} torn tails cut), {} flipped bits all refused as corrupt-data, 0 acknowledged appends lost",
             t.appends,
             self.acked,
             t.refused,
@@ -80,7 +85,8 @@ impl fmt::Display for Summary {
             self.injected,
             self.recovered_events,
             self.unacked_present,
-            self.tails_cut
+            self.tails_cut,
+            self.corruptions
         )
     }
 }
@@ -157,8 +163,32 @@ impl Run {
                 return Ok(());
             }
             self.epoch(&store).await?;
+            drop(store);
+            if self.last_cut.is_some() && self.options.verify_sealed_on_open && self.rng.chance(CORRUPTION_CHANCE) {
+                return self.corrupt_a_sealed_segment();
+            }
         }
         Ok(())
+    }
+
+    /// Flips a bit inside a sealed segment, durable as it is after a power cut: the store must
+    /// refuse to open, naming that file (the one way a run here may end in `corrupt-data`).
+    fn corrupt_a_sealed_segment(&mut self) -> Result<(), String> {
+        let cut = self.last_cut.as_ref().expect("called after a power cut");
+        let segments: Vec<&PathBuf> = cut.files.keys().filter(|p| p.extension().is_some_and(|e| e == "seg")).collect();
+        let Some((_, sealed)) = segments.split_last() else { return Ok(()) };
+        let Some(&path) = sealed.get(self.rng.below(sealed.len().max(1) as u64) as usize) else { return Ok(()) };
+        let bytes = self.sim.contents(path).unwrap_or_default();
+        let offset = SEGMENT_HEADER_BYTES as u64 + self.rng.below(bytes.len() as u64 - SEGMENT_HEADER_BYTES as u64);
+        self.sim.damage(path, offset, &[bytes[offset as usize] ^ 0x20]);
+        self.summary.corruptions += 1;
+        self.log.push(format!("bit flipped in {} at {offset}", path.display()));
+        self.sim.set_plan(FaultPlan::none());
+        match Store::open(Path::new(DIR), self.options.clone()) {
+            Err(Error::Corrupt { file, .. }) if file == *path => Ok(()),
+            Err(error) => Err(format!("a flipped bit in {} at {offset}: {error}", path.display())),
+            Ok(_) => Err(format!("a flipped bit in {} at {offset} went unnoticed", path.display())),
+        }
     }
 
     /// Opens the store with no faults (a fault during recovery is a failed open: tried again).
@@ -255,12 +285,7 @@ impl Run {
             0..=4 => {
                 let count = 1 + work.rng.below(BURST_APPENDS_MAX);
                 let in_flight = work.send(count);
-                let answers = work.receive(in_flight).await?;
-                if failed_sync_before {
-                    if let Some(n) = answers.iter().find(|(_, acked)| *acked) {
-                        return Err(format!("append {} was acknowledged after a failed fsync of the log", n.0));
-                    }
-                }
+                no_ack_after_failed_fsync(failed_sync_before, &work.receive(in_flight).await?)?;
             }
             5 | 6 => work.read().await?,
             7 => work.subscribe().await?,
@@ -269,6 +294,15 @@ impl Run {
                 // fsync or index failure stopped it, which only a reopen cures).
                 self.sim.set_plan(FaultPlan::none());
                 self.log.push("faults stop".into());
+                let in_flight = work.send(1);
+                if let [(n, false)] = work.receive(in_flight).await?[..] {
+                    match &work.oracle.intents[n].last_error {
+                        Some(Error::Storage(m)) if !m.contains("stopped") => {
+                            return Err(format!("faults stopped, yet append {n} was refused: {m}"))
+                        }
+                        _ => {}
+                    }
+                }
             }
             _ => tokio::time::sleep(Duration::from_micros(work.rng.below(3000))).await,
         }
@@ -283,6 +317,7 @@ impl Run {
         let count = 1 + self.rng.below(BURST_APPENDS_MAX);
         let delay = Duration::from_micros(self.rng.below(2500));
         let cut_seed = self.rng.next_u64();
+        let failed_sync_before = self.segment_sync_failures() > self.sync_failures_at_open;
         let mut work =
             Workload { store, rng: &mut self.rng, oracle: &mut self.oracle, tally: &mut self.tally, profile };
         let in_flight = work.send(count);
@@ -294,7 +329,14 @@ impl Run {
         self.summary.power_cuts += 1;
         let mut work =
             Workload { store, rng: &mut self.rng, oracle: &mut self.oracle, tally: &mut self.tally, profile };
-        work.receive(in_flight).await?;
-        Ok(())
+        no_ack_after_failed_fsync(failed_sync_before, &work.receive(in_flight).await?)
+    }
+}
+
+/// Appends sent after a failed fsync of the log are never acknowledged (until a reopen).
+fn no_ack_after_failed_fsync(failed_before: bool, answers: &[(usize, bool)]) -> Result<(), String> {
+    match answers.iter().find(|(_, acked)| *acked) {
+        Some((n, _)) if failed_before => Err(format!("append {n} was acknowledged after a failed fsync of the log")),
+        _ => Ok(()),
     }
 }
