@@ -4,6 +4,11 @@
 //! [`segment`]), the group-committing writer ([`writer`]) with its syncer ([`syncer`]) and indexer
 //! ([`indexer`]) threads, the secondary indexes ([`index`]) and the read path ([`read`]). It does no network I/O and knows nothing of HTTP.
 //!
+//! Every byte it reads or writes goes through [`storage`]: the operating system's files
+//! ([`storage::OsStorage`], the default of [`Options::storage`]) or a simulated disk for tests
+//! ([`storage::SimStorage`]: power cuts, torn writes, injected errors, a full disk), on which
+//! `tests/simulation.rs` runs the whole engine seed by seed (`docs/reliability.md`).
+//!
 //! ```
 //! use skald_core::{EventStore, NewEvent, ReadOptions, Selector, StreamAppend, ExpectedVersion};
 //! use skald_log::{Options, Store};

@@ -173,7 +173,11 @@ impl Writer {
             _ => match self.shared.index.read() {
                 Ok(reader) => Snapshot { indexed, reader },
                 Err(error) => {
-                    self.fail_group(group.take_jobs(), format!("cannot read the index: {error}"));
+                    // redb refuses everything after an I/O error until it is reopened: so does the
+                    // store, with one clear reason, instead of refusing group after group.
+                    let reason = format!("the index cannot be read ({error}); reopen the store");
+                    self.failed.set(reason.clone());
+                    self.fail_group(group.take_jobs(), format!("the writer stopped after an error: {reason}"));
                     return None;
                 }
             },

@@ -38,6 +38,10 @@ use simulation::run::{run_seed, Summary};
 /// Seeds a plain `cargo test` runs: enough to meet every profile and cut mode many times, and
 /// well under a minute in a debug build on two cores.
 const CI_SEEDS: u64 = 300;
+/// Seeds that found engine bugs (`docs/reliability.md`), run every time besides the others. The
+/// engine's threads make a seed's interleaving vary, so each bug also has a deterministic test
+/// where one could be written.
+const REGRESSION_SEEDS: [u64; 4] = [101, 531, 1576, 5863];
 
 fn env(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|_| panic!("{name} must be a number")))
@@ -62,6 +66,9 @@ fn simulation() {
     if let Some(seed) = env("SKALD_SIM_SEED") {
         run_seeds(seed, 1);
         return;
+    }
+    for seed in REGRESSION_SEEDS {
+        run_seeds(seed, 1);
     }
     let total = run_seeds(env("SKALD_SIM_FIRST").unwrap_or(0), env("SKALD_SIM_SEEDS").unwrap_or(CI_SEEDS));
     assert!(total.power_cuts > 0 && total.acked > 0, "the seeds exercised nothing: {total}");
