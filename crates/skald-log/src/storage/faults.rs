@@ -110,13 +110,14 @@ impl Injected {
 }
 
 /// Operations `op` on files of `kind` fail with `error`, each with probability `chance`
-/// (1.0: every one).
+/// (1.0: every one), or on a schedule: only the `nth` one (counted from 0 per kind and operation).
 #[derive(Clone, Copy, Debug)]
 pub struct Rule {
     pub kind: FileKind,
     pub op: Op,
     pub chance: f64,
     pub error: Injected,
+    pub nth: Option<u64>,
 }
 
 /// Everything the simulated disk does wrong.
@@ -145,15 +146,18 @@ impl FaultPlan {
 
     /// A plan that fails `op` on `kind` always, with `error`.
     pub fn always(kind: FileKind, op: Op, error: Injected) -> FaultPlan {
-        FaultPlan { rules: vec![Rule { kind, op, chance: 1.0, error }], ..FaultPlan::default() }
+        FaultPlan { rules: vec![Rule { kind, op, chance: 1.0, error, nth: None }], ..FaultPlan::default() }
     }
 
     /// Whether the `count`-th operation `op` on files of `kind` fails, and how.
     pub fn decide(&self, kind: FileKind, op: Op, count: u64) -> Option<Injected> {
         self.rules.iter().enumerate().find_map(|(i, rule)| {
             let applies = rule.kind == kind && rule.op == op;
-            let draw = self.draw(&[kind as u64, op as u64, count, i as u64]);
-            (applies && unit(draw) < rule.chance).then_some(rule.error)
+            let fires = match rule.nth {
+                Some(nth) => count == nth,
+                None => unit(self.draw(&[kind as u64, op as u64, count, i as u64])) < rule.chance,
+            };
+            (applies && fires).then_some(rule.error)
         })
     }
 
@@ -180,7 +184,7 @@ mod tests {
 
     #[test]
     fn decisions_depend_on_the_seed_and_the_count_only() {
-        let rule = Rule { kind: FileKind::Segment, op: Op::Sync, chance: 0.5, error: Injected::Io };
+        let rule = Rule { kind: FileKind::Segment, op: Op::Sync, chance: 0.5, error: Injected::Io, nth: None };
         let plan = FaultPlan { seed: 7, rules: vec![rule], ..FaultPlan::default() };
         let first: Vec<_> = (0..64).map(|n| plan.decide(FileKind::Segment, Op::Sync, n)).collect();
         let again: Vec<_> = (0..64).map(|n| plan.decide(FileKind::Segment, Op::Sync, n)).collect();
@@ -190,6 +194,14 @@ mod tests {
         assert!((0..64).all(|n| plan.decide(FileKind::Index, Op::Sync, n).is_none()), "other kinds are spared");
         let other = FaultPlan { seed: 8, ..plan.clone() };
         assert_ne!(first, (0..64).map(|n| other.decide(FileKind::Segment, Op::Sync, n)).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_scheduled_fault_fails_the_nth_operation_only() {
+        let rule = Rule { kind: FileKind::Index, op: Op::Write, chance: 0.0, error: Injected::NoSpace, nth: Some(5) };
+        let plan = FaultPlan { rules: vec![rule], ..FaultPlan::default() };
+        let failed: Vec<u64> = (0..64).filter(|n| plan.decide(FileKind::Index, Op::Write, *n).is_some()).collect();
+        assert_eq!(failed, vec![5]);
     }
 
     #[test]

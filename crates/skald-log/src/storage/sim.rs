@@ -83,7 +83,8 @@ struct State {
     next_inode: u64,
     locks: BTreeSet<PathBuf>,
     plan: FaultPlan,
-    /// Operations so far per (file kind, operation): what [`FaultPlan::decide`] is asked with.
+    /// Operations per (file kind, operation) since the plan was set: what [`FaultPlan::decide`]
+    /// is asked with.
     counters: HashMap<(FileKind, Op), u64>,
     stats: SimStats,
 }
@@ -132,9 +133,12 @@ impl SimStorage {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Replaces the fault plan (its counters go on).
+    /// Replaces the fault plan; operations are counted from 0 again (a scheduled fault's `nth`
+    /// counts from here).
     pub fn set_plan(&self, plan: FaultPlan) {
-        self.state().plan = plan;
+        let mut state = self.state();
+        state.plan = plan;
+        state.counters.clear();
     }
 
     /// Bytes all files hold (what [`FaultPlan::capacity_bytes`] is held against).

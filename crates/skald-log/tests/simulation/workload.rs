@@ -33,10 +33,12 @@ pub enum Profile {
     DiskFull,
     Latency,
     Mixed,
+    /// One fsync fails, the n-th of the epoch: a schedule rather than a chance.
+    ScheduledSyncFailure,
 }
 
 impl Profile {
-    pub const ALL: [Profile; 8] = [
+    pub const ALL: [Profile; 9] = [
         Profile::Clean,
         Profile::SegmentSyncErrors,
         Profile::SegmentWriteErrors,
@@ -45,6 +47,7 @@ impl Profile {
         Profile::DiskFull,
         Profile::Latency,
         Profile::Mixed,
+        Profile::ScheduledSyncFailure,
     ];
 
     /// The fault plan of this profile; `used_bytes` is what the disk holds now (for a full disk).
@@ -52,7 +55,7 @@ impl Profile {
         let seed = rng.next_u64();
         let chance = [0.005, 0.02, 0.08][rng.below(3) as usize];
         let error = if rng.chance(0.5) { Injected::Io } else { Injected::NoSpace };
-        let rule = |kind, op, error| Rule { kind, op, chance, error };
+        let rule = |kind, op, error| Rule { kind, op, chance, error, nth: None };
         let mut plan = FaultPlan { seed, drop_unsynced_on_sync_error: rng.chance(0.7), ..FaultPlan::none() };
         match self {
             Profile::Clean => {}
@@ -71,10 +74,15 @@ impl Profile {
                 plan.latency_chance = 0.3;
                 plan.latency_max = Duration::from_micros(rng.below(2000) + 1);
             }
+            Profile::ScheduledSyncFailure => {
+                let nth = Some(rng.below(40));
+                let kind = *rng.pick(&[FileKind::Segment, FileKind::Index]);
+                plan.rules.push(Rule { kind, op: Op::Sync, chance: 0.0, error: Injected::Io, nth });
+            }
             Profile::Mixed => {
                 for kind in [FileKind::Segment, FileKind::Index] {
                     for op in [Op::Write, Op::Sync, Op::Read] {
-                        plan.rules.push(Rule { kind, op, chance: chance / 4.0, error: Injected::Io });
+                        plan.rules.push(Rule { kind, op, chance: chance / 4.0, error: Injected::Io, nth: None });
                     }
                 }
                 plan.latency_chance = 0.1;
