@@ -93,8 +93,17 @@ const INDEX_FORMAT: u64 = 3;
 /// Frames a category or type span may hold per event of its name, at most (see the module docs).
 pub const SPAN_FRAMES_PER_MATCH: usize = 8;
 
+/// What every error of the index module says first (see [`is_index_failure`]).
+const INDEX_ERROR_PREFIX: &str = "index: ";
+
 fn storage(error: impl std::fmt::Display) -> Error {
-    Error::storage(format!("index: {error}"))
+    Error::storage(format!("{INDEX_ERROR_PREFIX}{error}"))
+}
+
+/// Whether `error` came from the index file. redb refuses every operation after an I/O error until
+/// it is reopened, so such an error is not passing: the writer stops on it.
+pub fn is_index_failure(error: &Error) -> bool {
+    matches!(error, Error::Storage(message) if message.starts_with(INDEX_ERROR_PREFIX))
 }
 
 /// A stream and its newest event.

@@ -33,7 +33,7 @@ use skald_core::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::format::{EventFrame, EventView};
-use crate::index::{IndexReader, Location};
+use crate::index::{is_index_failure, IndexReader, Location};
 use crate::indexer::{IndexJob, Indexer, Placed, INDEX_QUEUE_GROUPS_MAX};
 use crate::pending::{GroupFacts, Head, Pending, PendingId};
 use crate::read::Shared;
@@ -221,6 +221,9 @@ impl Writer {
                 // this group's fsync, which comes after that one's.
                 Ok(Staged::Replay(outcome)) => open.answers.push((job.reply, outcome)),
                 Err(error) => {
+                    if is_index_failure(&error) {
+                        self.failed.set(format!("the index cannot be read ({error}); reopen the store"));
+                    }
                     let _ = job.reply.send(Err(error)); // the caller may have stopped waiting
                 }
             }
