@@ -183,26 +183,31 @@ impl ActiveSegment {
         self.sealed
     }
 
-    /// Cuts the file back to `len` bytes after a failed write, so a retry starts clean.
-    pub fn truncate(&mut self, len: u64, body_crc: u32, event_count: u64) -> std::io::Result<()> {
-        self.file.set_len(len)?;
+    /// Cuts the file back to `mark` after a failed write, and makes the cut durable (through
+    /// `failed`, like every fsync of the log) before anything is written there again. Otherwise a
+    /// power cut could keep sectors of the failed write beside sectors of the next write at the
+    /// same offsets: every frame valid, together a log that never was (simulation seed 100007 of
+    /// the second soak: two refused appends came back with the same stream version).
+    pub fn cut_back(&mut self, mark: Mark, failed: &Failure) -> Result<(), String> {
+        let Mark { len, body_crc, event_count } = mark;
+        self.file.set_len(len).map_err(|e| format!("could not cut back a failed write: {e}"))?;
         self.len = len;
         self.zeroed_to = len;
         self.body_crc = body_crc;
         self.event_count = event_count;
-        Ok(())
+        failed.sync(self.file.as_ref())
     }
 
-    /// The running state (`len`, `body_crc`, `event_count`) to restore with [`Self::truncate`].
-    pub fn mark(&self) -> (u64, u32, u64) {
-        (self.len, self.body_crc, self.event_count)
+    /// The running state to go back to with [`Self::cut_back`].
+    pub fn mark(&self) -> Mark {
+        Mark { len: self.len, body_crc: self.body_crc, event_count: self.event_count }
     }
 
-    /// Writes the seal frame and cuts the zeroed tail; the caller makes it durable (through
-    /// [`crate::syncer::Failure::sync`], like every sync of the log). It is never written again.
-    /// (A crash before the cut is durable leaves zeros after the seal; recovery accepts those and
-    /// cuts them.) A failed write is cut back, so sealing can be tried again.
-    pub fn seal(&mut self) -> std::io::Result<PathBuf> {
+    /// Writes the seal frame, cuts the zeroed tail, and makes the segment durable (through
+    /// `failed`, like every fsync of the log). It is never written again. (A crash before the cut
+    /// is durable leaves zeros after the seal; recovery accepts those and cuts them.) A failed
+    /// write is cut back ([`Self::cut_back`]), so sealing can be tried again.
+    pub fn seal(&mut self, failed: &Failure) -> Result<PathBuf, String> {
         assert!(self.event_count > 0, "an empty segment is never sealed");
         assert!(!self.sealed, "a segment is sealed once");
         let seal = Seal {
@@ -212,16 +217,24 @@ impl ActiveSegment {
         };
         let mut frame = BytesMut::new();
         seal.encode_into(&mut frame);
+        let mark = self.mark();
         let written = self.file.write_all_at(&frame, self.len);
         if let Err(error) = written.and_then(|()| self.file.set_len(self.len + frame.len() as u64)) {
-            // The zeroed tail's bytes are zeros again, or gone: the segment is as it was.
-            let _ = self.file.set_len(self.len);
-            self.zeroed_to = self.len;
-            return Err(error);
+            self.cut_back(mark, failed)?;
+            return Err(format!("cannot seal the segment: {error}"));
         }
         self.sealed = true;
+        failed.sync(self.file.as_ref())?;
         Ok(self.path.clone())
     }
+}
+
+/// Where an [`ActiveSegment`] stood before a write: its length, body CRC and event count.
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    len: u64,
+    body_crc: u32,
+    event_count: u64,
 }
 
 /// Reads frames one after another from an offset, with large positioned reads.
@@ -538,7 +551,7 @@ mod tests {
         segment.append(&[1u8; 100], 1).unwrap();
         assert!(file_len(&segment) >= segment.len() + PREALLOCATE_BYTES, "a small group starts them again");
         let sealed_len = segment.len();
-        segment.seal().unwrap();
+        segment.seal(&Failure::default()).unwrap();
         let seal_bytes = (FRAME_HEADER_BYTES + crate::format::SEAL_PAYLOAD_BYTES) as u64;
         assert_eq!(file_len(&segment), sealed_len + seal_bytes, "sealing cuts the zeros");
     }

@@ -243,9 +243,8 @@ impl Writer {
         if events > 0 {
             let mark = self.segment.mark();
             if let Err(error) = self.segment.append(&staging.frames, events) {
-                let (len, crc, count) = mark;
-                if let Err(cut) = self.segment.truncate(len, crc, count) {
-                    self.failed.set(format!("could not cut back a failed write: {cut}"));
+                if let Err(reason) = self.segment.cut_back(mark, &self.failed) {
+                    self.failed.set(reason);
                 }
                 let error = Error::from(error);
                 tracing::error!(%error, "group write failed; its appends are refused");
@@ -312,8 +311,7 @@ impl Writer {
         // completes by creating the next one. The other order would leave an unsealed segment
         // in the middle of the log.
         if !self.segment.is_sealed() {
-            let path: PathBuf = self.segment.seal().map_err(|e| format!("cannot seal the segment: {e}"))?;
-            self.failed.sync(self.segment.file().as_ref())?;
+            let path: PathBuf = self.segment.seal(&self.failed)?;
             tracing::info!(segment = %path.display(), "segment sealed");
         }
         let (storage, dir) = (self.config.storage.as_ref(), &self.shared.segments_dir);

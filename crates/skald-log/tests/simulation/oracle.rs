@@ -135,10 +135,11 @@ impl Oracle {
                 let next = versions.entry(event.stream.as_str()).or_default();
                 if event.version != *next {
                     return Err(format!(
-                        "position {}: version {} of `{}`, {next} expected",
+                        "position {}: version {} of `{}`, {next} expected; the log around it:\n{}",
                         at + i,
                         event.version,
-                        event.stream
+                        event.stream,
+                        self.describe(&log[at.saturating_sub(12)..(at + events + 3).min(log.len())])
                     ));
                 }
                 *next += 1;
@@ -163,6 +164,20 @@ impl Oracle {
         }
         self.observe(log)?;
         Ok(check)
+    }
+}
+
+impl Oracle {
+    /// One line per event: where it is, which append it belongs to, what became of that append.
+    fn describe(&self, events: &[RecordedEvent]) -> String {
+        let line = |e: &RecordedEvent| {
+            let (n, i) = self.ids[&e.id];
+            let intent = &self.intents[n];
+            let acked = intent.acked.as_ref().map(|o| o.streams.iter().map(|s| s.first_position).collect::<Vec<_>>());
+            let error = intent.last_error.as_ref().map(ToString::to_string).unwrap_or_default();
+            format!("  {} {}@{}: append {n}.{i}, acked at {acked:?}, {error}", e.position, e.stream, e.version)
+        };
+        events.iter().map(line).collect::<Vec<_>>().join("\n")
     }
 }
 
