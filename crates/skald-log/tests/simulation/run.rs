@@ -1,6 +1,5 @@
 //! One seed's run: options, epochs, power cuts, recovery, and the checks after each recovery.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,68 +27,8 @@ const CORRUPTION_CHANCE: f64 = 0.05;
 /// Events read per page when checking a whole log.
 const PAGE_EVENTS: usize = 1000;
 
-/// What a seed (or many) did.
-#[derive(Clone, Debug, Default)]
-pub struct Summary {
-    pub seeds: u64,
-    pub tally: Tally,
-    pub acked: u64,
-    pub power_cuts: u64,
-    pub restarts: u64,
-    pub recovered_events: u64,
-    pub unacked_present: u64,
-    pub injected: u64,
-    /// Recoveries that cut a torn tail.
-    pub tails_cut: u64,
-    /// Bits flipped in sealed segments (each must stop the open with `corrupt-data`).
-    pub corruptions: u64,
-}
-
-impl Summary {
-    pub fn add(&mut self, other: &Summary) {
-        self.seeds += other.seeds;
-        self.acked += other.acked;
-        self.power_cuts += other.power_cuts;
-        self.restarts += other.restarts;
-        self.recovered_events += other.recovered_events;
-        self.unacked_present += other.unacked_present;
-        self.injected += other.injected;
-        self.tails_cut += other.tails_cut;
-        self.corruptions += other.corruptions;
-        let (t, o) = (&mut self.tally, &other.tally);
-        t.appends += o.appends;
-        t.acked += o.acked;
-        t.refused += o.refused;
-        t.retries += o.retries;
-        t.reads += o.reads;
-        t.subscriptions += o.subscriptions;
-    }
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = &self.tally;
-        write!(
-            f,
-            "{} appends ({} acknowledged, {} refused, {} retries), {} reads, {} subscriptions, {} power cuts, \
-             {} restarts, {} faults injected, {} events recovered ({} unacknowledged appends kept whole, \
-             {} torn tails cut), {} flipped bits all refused as corrupt-data, 0 acknowledged appends lost",
-            t.appends,
-            self.acked,
-            t.refused,
-            t.retries,
-            t.reads,
-            t.subscriptions,
-            self.power_cuts,
-            self.restarts,
-            self.injected,
-            self.recovered_events,
-            self.unacked_present,
-            self.tails_cut,
-            self.corruptions
-        )
-    }
-}
+/// What a seed (or many) did: counts by name (see `Run::summary` and the `count` calls).
+pub type Summary = Tally;
 
 /// Runs one seed on a fresh simulated disk.
 pub fn run_seed(seed: u64) -> Result<Summary, String> {
@@ -108,7 +47,6 @@ struct Run {
     options: Options,
     oracle: Oracle,
     tally: Tally,
-    summary: Summary,
     last_cut: Option<PowerCut>,
     /// Failed segment fsyncs when the store last opened.
     sync_failures_at_open: u64,
@@ -138,7 +76,6 @@ impl Run {
             options,
             oracle: Oracle::default(),
             tally: Tally::default(),
-            summary: Summary { seeds: 1, ..Summary::default() },
             last_cut: None,
             sync_failures_at_open: 0,
             log,
@@ -146,10 +83,11 @@ impl Run {
     }
 
     fn summary(&self) -> Summary {
-        let mut summary = self.summary.clone();
-        summary.tally = self.tally.clone();
-        summary.acked = self.oracle.intents.iter().filter(|i| i.acked.is_some()).count() as u64;
-        summary.injected = self.sim.stats().injected.values().sum();
+        let mut summary = Summary::default();
+        summary.add("seeds", 1);
+        summary.add("appends acknowledged", self.oracle.intents.iter().filter(|i| i.acked.is_some()).count() as u64);
+        summary.add("faults injected", self.sim.stats().injected.values().sum());
+        summary.merge(&self.tally);
         summary
     }
 
@@ -181,7 +119,7 @@ impl Run {
         let bytes = self.sim.contents(path).unwrap_or_default();
         let offset = SEGMENT_HEADER_BYTES as u64 + self.rng.below(bytes.len() as u64 - SEGMENT_HEADER_BYTES as u64);
         self.sim.damage(path, offset, &[bytes[offset as usize] ^ 0x20]);
-        self.summary.corruptions += 1;
+        self.tally.add("bits flipped in sealed segments, each refused as corrupt-data", 1);
         self.log.push(format!("bit flipped in {} at {offset}", path.display()));
         self.sim.set_plan(FaultPlan::none());
         match Store::open(Path::new(DIR), self.options.clone()) {
@@ -249,9 +187,10 @@ impl Run {
         }
         let check = self.oracle.check_log(&log).map_err(|e| format!("after recovery: {e}"))?;
         self.log.push(format!("recovered {} events: {check:?} ({:?})", log.len(), store.recovery_report()));
-        self.summary.recovered_events += check.events;
-        self.summary.unacked_present += check.unacked_present as u64;
-        self.summary.tails_cut += u64::from(store.recovery_report().cut_tail.is_some());
+        self.tally.add("recoveries", 1);
+        self.tally.add("events recovered", check.events);
+        self.tally.add("unacknowledged appends recovered whole", check.unacked_present as u64);
+        self.tally.add("torn tails cut", u64::from(store.recovery_report().cut_tail.is_some()));
         Ok(())
     }
 
@@ -269,7 +208,7 @@ impl Run {
             self.power_cut_during_burst(store, profile).await?;
         } else {
             self.log.push("restart (the page cache stays)".into());
-            self.summary.restarts += 1;
+            self.tally.add("restarts", 1);
         }
         store.close();
         Ok(())
@@ -326,7 +265,7 @@ impl Run {
         let modes: Vec<String> = cut.files.iter().map(|(p, f)| format!("{}: {:?}", p.display(), f.mode)).collect();
         self.log.push(format!("power cut after {delay:?} of a burst of {count}: {}", modes.join(", ")));
         self.last_cut = Some(cut);
-        self.summary.power_cuts += 1;
+        self.tally.add("power cuts", 1);
         let mut work =
             Workload { store, rng: &mut self.rng, oracle: &mut self.oracle, tally: &mut self.tally, profile };
         no_ack_after_failed_fsync(failed_sync_before, &work.receive(in_flight).await?)

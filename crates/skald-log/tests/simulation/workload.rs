@@ -101,15 +101,35 @@ impl Profile {
 /// An append sent and not answered yet: its number and its task.
 pub type InFlight = (usize, tokio::task::JoinHandle<Result<skald_core::AppendOutcome, Error>>);
 
-/// Counts of what a run did.
+/// Counts of what runs did, by name, in the order the names first came up.
 #[derive(Clone, Debug, Default)]
-pub struct Tally {
-    pub appends: u64,
-    pub acked: u64,
-    pub refused: u64,
-    pub retries: u64,
-    pub reads: u64,
-    pub subscriptions: u64,
+pub struct Tally(Vec<(&'static str, u64)>);
+
+impl Tally {
+    pub fn add(&mut self, name: &'static str, n: u64) {
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, count)) => *count += n,
+            None => self.0.push((name, n)),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> u64 {
+        self.0.iter().find(|(k, _)| *k == name).map_or(0, |(_, n)| *n)
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &Tally) {
+        for (name, n) in &other.0 {
+            self.add(name, *n);
+        }
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counts: Vec<String> = self.0.iter().map(|(name, n)| format!("{n} {name}")).collect();
+        f.write_str(&counts.join(", "))
+    }
 }
 
 /// One epoch's driver: a store, the seed's generator, the oracle.
@@ -161,7 +181,7 @@ impl Workload<'_> {
     /// Picks an append: a new one, or (one time in five) a retry of an earlier one with its ids.
     pub fn pick_append(&mut self) -> (usize, Vec<StreamAppend>) {
         if !self.oracle.intents.is_empty() && self.rng.chance(0.2) {
-            self.tally.retries += 1;
+            self.tally.add("retries", 1);
             let n = self.rng.below(self.oracle.intents.len() as u64) as usize;
             return (n, self.oracle.intents[n].appends.clone());
         }
@@ -193,10 +213,10 @@ impl Workload<'_> {
     }
 
     pub fn record(&mut self, n: usize, answer: &Result<skald_core::AppendOutcome, Error>) -> Result<(), String> {
-        self.tally.appends += 1;
+        self.tally.add("appends", 1);
         match answer {
-            Ok(_) => self.tally.acked += 1,
-            Err(Error::Storage(_) | Error::Overloaded { .. } | Error::ShuttingDown) => self.tally.refused += 1,
+            Ok(_) => self.tally.add("acknowledgements", 1),
+            Err(Error::Storage(_) | Error::Overloaded { .. } | Error::ShuttingDown) => self.tally.add("refusals", 1),
             Err(Error::WrongExpectedVersion { .. } | Error::IdempotencyConflict { .. }) => {}
             Err(other) => return Err(format!("append {n} got an unexpected error: {other}")),
         }
@@ -205,7 +225,7 @@ impl Workload<'_> {
 
     /// One read of a random kind, held against the oracle.
     pub async fn read(&mut self) -> Result<(), String> {
-        self.tally.reads += 1;
+        self.tally.add("reads", 1);
         let head = self.store.head_position();
         let limit = 1 + self.rng.below(300) as usize;
         let (selector, options) = match self.rng.below(4) {
@@ -246,7 +266,7 @@ impl Workload<'_> {
     /// started; every event must be one reads agree on.
     pub async fn subscribe(&mut self) -> Result<(), String> {
         let Some(head) = self.store.head_position() else { return Ok(()) };
-        self.tally.subscriptions += 1;
+        self.tally.add("subscriptions", 1);
         let from = self.rng.below(head + 1);
         let mut events = self.store.subscribe(Selector::All, SubscribeFrom::Position(from));
         let mut expected = from;
