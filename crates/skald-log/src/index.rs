@@ -126,7 +126,7 @@ pub struct Index {
 }
 
 impl Index {
-    /// Opens or creates the index file through `storage` ([`IndexFile`]).
+    /// Opens or creates the index file in `files` (redb's backend over it: `index_file.rs`).
     /// `Ok(None)`: the file is unusable (damaged or of another format) and should be rebuilt.
     pub fn open(files: &dyn Storage, path: &Path, cache_bytes: usize) -> Result<Option<Index>, Error> {
         let opened = files
@@ -385,7 +385,7 @@ impl IndexReader {
         self.meta(INDEXED_POSITION)
     }
 
-    /// The indexed position of the last durable commit (see [`DURABLE_POSITION`]): `Ok(None)` if
+    /// The indexed position of the last durable commit (`durable_position`): `Ok(None)` if
     /// the index cannot tell (made by an older build), `Ok(Some(None))` if none was checkpointed.
     pub fn durable_position(&self) -> Result<Option<Option<u64>>, Error> {
         let kept = self.meta(DURABLE_POSITION_KEPT)?.is_some();

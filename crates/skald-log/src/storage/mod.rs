@@ -1,6 +1,6 @@
 //! The storage seam: every byte the engine reads or writes goes through a [`Storage`] (a small file
 //! system) and the [`StorageFile`]s it opens: segment files, the index file (redb's backend,
-//! [`crate::index_file`]), directory listings, removals and directory syncs. Only the directory's
+//! `index_file.rs`), directory listings, removals and directory syncs. Only the directory's
 //! `LOCK` is taken through [`Storage::lock`] as well, so that a simulated store needs no real file.
 //!
 //! Two implementations:

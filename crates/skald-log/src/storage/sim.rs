@@ -1,9 +1,9 @@
 //! [`SimStorage`]: a file system in memory for tests, which keeps written bytes apart from synced
-//! ones ([`super::power_cut`]), cuts the power on demand, and fails, slows down or fills up as a
+//! ones (`power_cut.rs`), cuts the power on demand, and fails, slows down or fills up as a
 //! seeded [`FaultPlan`] says.
 //!
 //! The model, and where it is simpler than a real disk:
-//! - Files: see [`super::power_cut`] (what a cut keeps of unsynced writes).
+//! - Files: see `power_cut.rs` (what a cut keeps of unsynced writes).
 //! - Directory entries: a created, renamed or removed file is visible at once, but the entry
 //!   survives a power cut only after [`Storage::sync_dir`] of its directory; until then a cut may
 //!   take a new file away or bring a removed one back. Directories themselves, once created, are
@@ -151,7 +151,7 @@ impl SimStorage {
     }
 
     /// Cuts the power: every file keeps its durable bytes and what a mode drawn from `seed` keeps
-    /// of its unsynced writes ([`super::power_cut`]); directory entries not synced may vanish or
+    /// of its unsynced writes (`power_cut.rs`); directory entries not synced may vanish or
     /// come back; every open handle and lock dies.
     pub fn power_cut(&self, seed: u64) -> PowerCut {
         self.power_cut_as(seed, None)
