@@ -3,6 +3,8 @@
 //! The indexes are derived data: everything here can be rebuilt from the segments, so they are
 //! committed without fsync after every group and made durable only at checkpoints. The
 //! `indexed_position` checkpoint says how far they reach; on open the log past it is replayed.
+//! `durable_position` is the `indexed_position` of the last durable commit, made only after the
+//! log was fsynced that far: recovery's proof of where the log was durable.
 //!
 //! Events of one append to one stream sit next to each other in the log, so the stream, category and
 //! type indexes store *runs* — `(name, first cursor) → (first position, count, segment, offset)` —
@@ -30,11 +32,10 @@
 
 use std::cell::OnceCell;
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::format::EventView;
 use crate::index_file::IndexFile;
-use crate::segment::Disk;
+use crate::storage::{Open, Storage};
 use redb::{
     Database, DatabaseError, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition,
     WriteTransaction,
@@ -75,6 +76,14 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub const CHUNK_EVENTS_MAX: usize = 256;
 
 const INDEXED_POSITION: &str = "indexed_position";
+/// The `indexed_position` of the last durable commit. Durable commits come only after the log is
+/// fsynced up to it, and non-durable ones may outlive a crash of the process (the page cache keeps
+/// them), so only this one says how far the log was known durable.
+const DURABLE_POSITION: &str = "durable_position";
+/// Present (1) in an index that keeps `durable_position`: made by this build, or checkpointed by
+/// it. Without it a missing `durable_position` says nothing (an index of an older build); with it,
+/// that no position was ever checkpointed.
+const DURABLE_POSITION_KEPT: &str = "durable_position_kept";
 const INDEX_FORMAT_KEY: &str = "index_format";
 /// Bumped when the tables change shape or meaning; an index of another format is rebuilt.
 /// 2: category and type runs became spans. 3: the `streams` table of heads is gone (heads are
@@ -84,8 +93,17 @@ const INDEX_FORMAT: u64 = 3;
 /// Frames a category or type span may hold per event of its name, at most (see the module docs).
 pub const SPAN_FRAMES_PER_MATCH: usize = 8;
 
+/// What every error of the index module says first (see [`is_index_failure`]).
+const INDEX_ERROR_PREFIX: &str = "index: ";
+
 fn storage(error: impl std::fmt::Display) -> Error {
-    Error::storage(format!("index: {error}"))
+    Error::storage(format!("{INDEX_ERROR_PREFIX}{error}"))
+}
+
+/// Whether `error` came from the index file. redb refuses every operation after an I/O error until
+/// it is reopened, so such an error is not passing: the writer stops on it.
+pub fn is_index_failure(error: &Error) -> bool {
+    matches!(error, Error::Storage(message) if message.starts_with(INDEX_ERROR_PREFIX))
 }
 
 /// A stream and its newest event.
@@ -108,17 +126,13 @@ pub struct Index {
 }
 
 impl Index {
-    /// Opens or creates the index file; every change to it goes through `disk` ([`IndexFile`]).
+    /// Opens or creates the index file in `files` (redb's backend over it: `index_file.rs`).
     /// `Ok(None)`: the file is unusable (damaged or of another format) and should be rebuilt.
-    pub fn open(path: &Path, cache_bytes: usize, disk: Arc<dyn Disk>) -> Result<Option<Index>, Error> {
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
+    pub fn open(files: &dyn Storage, path: &Path, cache_bytes: usize) -> Result<Option<Index>, Error> {
+        let opened = files
+            .open(path, Open::Create)
             .map_err(DatabaseError::from)
-            .and_then(|file| IndexFile::new(file, disk))
+            .map(IndexFile::new)
             .and_then(|backend| Database::builder().set_cache_size(cache_bytes).create_with_backend(backend));
         let db = match opened {
             Ok(db) => db,
@@ -134,6 +148,7 @@ impl Index {
             let format = meta.get(INDEX_FORMAT_KEY).map_err(storage)?.map(|v| v.value());
             if format.is_none() {
                 meta.insert(INDEX_FORMAT_KEY, INDEX_FORMAT).map_err(storage)?;
+                meta.insert(DURABLE_POSITION_KEPT, 1).map_err(storage)?;
             }
             format
         };
@@ -259,6 +274,18 @@ impl<'txn> IndexWriter<'txn> {
         self.times.insert(timestamp.micros(), position).map_err(storage)?;
         Ok(())
     }
+
+    /// Records the indexed position as the log's durable end: only in a durable commit, and only
+    /// once the log is fsynced that far (so never in [`crate::SyncMode::Relaxed`], which does not
+    /// fsync it).
+    pub fn mark_log_durable(&mut self) -> Result<(), Error> {
+        let indexed = self.meta.get(INDEXED_POSITION).map_err(storage)?.map(|v| v.value());
+        if let Some(position) = indexed {
+            self.meta.insert(DURABLE_POSITION, position).map_err(storage)?;
+        }
+        self.meta.insert(DURABLE_POSITION_KEPT, 1).map_err(storage)?;
+        Ok(())
+    }
 }
 
 /// `(last version, last position)` of a stream run that starts at `first_version`.
@@ -355,8 +382,19 @@ impl IndexReader {
 
     /// The position the indexes cover up to.
     pub fn indexed_position(&self) -> Result<Option<u64>, Error> {
+        self.meta(INDEXED_POSITION)
+    }
+
+    /// The indexed position of the last durable commit (`durable_position`): `Ok(None)` if
+    /// the index cannot tell (made by an older build), `Ok(Some(None))` if none was checkpointed.
+    pub fn durable_position(&self) -> Result<Option<Option<u64>>, Error> {
+        let kept = self.meta(DURABLE_POSITION_KEPT)?.is_some();
+        Ok(kept.then_some(self.meta(DURABLE_POSITION)?))
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<u64>, Error> {
         let meta = self.txn.open_table(META).map_err(storage)?;
-        Ok(meta.get(INDEXED_POSITION).map_err(storage)?.map(|v| v.value()))
+        Ok(meta.get(key).map_err(storage)?.map(|v| v.value()))
     }
 
     /// `(head version, head position)` of a stream: the end of its last run.

@@ -1,29 +1,22 @@
-//! The index's file as redb sees it: the operating system's file, with the store's [`Disk`] asked
-//! before every change to it (a write, a resize, a sync). The real disk always agrees; tests make
-//! it refuse, so that a failed index commit can be provoked and what the store does then checked
-//! (`tests/faults.rs`). Reads are not asked: a failed read is a failed read transaction, which the
-//! callers already turn into a storage error.
+//! The index's file as redb sees it: a [`StorageFile`] of the store's [`crate::storage::Storage`],
+//! so the index's bytes go through the same seam as the segments' (the simulated disk cuts,
+//! tears and fails them alike). redb's byte-range locks are not offered (its `Unsupported`
+//! default): the store's directory `LOCK` already keeps every other process out.
 
-use std::fs::File;
-use std::ops::Bound;
-use std::sync::Arc;
+use redb::StorageBackend;
 
-use redb::backends::FileBackend;
-use redb::{BackendError, DatabaseError, StorageBackend};
+use crate::storage::FileRef;
 
-use crate::segment::Disk;
-
-/// redb's file backend behind the store's [`Disk`].
+/// The index file behind the storage seam.
 #[derive(Debug)]
 pub struct IndexFile {
-    file: FileBackend,
-    disk: Arc<dyn Disk>,
+    file: FileRef,
 }
 
 impl IndexFile {
     /// Wraps `file` (opened for reading and writing).
-    pub fn new(file: File, disk: Arc<dyn Disk>) -> Result<IndexFile, DatabaseError> {
-        Ok(IndexFile { file: FileBackend::new(file)?, disk })
+    pub fn new(file: FileRef) -> IndexFile {
+        IndexFile { file }
     }
 }
 
@@ -33,49 +26,18 @@ impl StorageBackend for IndexFile {
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
-        self.file.read(offset, out)
+        self.file.read_exact_at(out, offset)
     }
 
     fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
-        self.disk.index_change()?;
         self.file.set_len(len)
     }
 
     fn sync_data(&self) -> Result<(), std::io::Error> {
-        self.disk.index_change()?;
         self.file.sync_data()
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
-        self.disk.index_change()?;
-        self.file.write(offset, data)
-    }
-
-    fn close(&self) -> Result<(), std::io::Error> {
-        self.file.close()
-    }
-
-    fn try_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
-        self.file.try_lock_range(start, end)
-    }
-
-    fn try_lock_shared_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
-        self.file.try_lock_shared_range(start, end)
-    }
-
-    fn lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
-        self.file.lock_range(start, end)
-    }
-
-    fn lock_shared_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
-        self.file.lock_shared_range(start, end)
-    }
-
-    fn unlock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
-        self.file.unlock_range(start, end)
-    }
-
-    fn query_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
-        self.file.query_lock_range(start, end)
+        self.file.write_all_at(data, offset)
     }
 }

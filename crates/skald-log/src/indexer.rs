@@ -13,7 +13,6 @@
 //! `checkpoint_interval` or `checkpoint_events`: then the log is fsynced first, because a durable
 //! index must never cover log bytes that a crash could take back.
 
-use std::fs::File;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -24,7 +23,7 @@ use tokio::sync::{mpsc, watch};
 use crate::format::EventView;
 use crate::index::{IndexedEvent, Location};
 use crate::read::Shared;
-use crate::segment::Disk;
+use crate::storage::FileRef;
 use crate::syncer::Failure;
 use crate::SyncMode;
 
@@ -58,7 +57,7 @@ pub struct IndexJob {
     pub placed: Vec<Placed>,
     pub timestamp: Timestamp,
     /// The segment the group was written to (fsynced before a durable commit).
-    pub file: Arc<File>,
+    pub file: FileRef,
 }
 
 impl IndexJob {
@@ -187,8 +186,7 @@ impl Drop for WaitingReader<'_> {
 pub struct Indexer {
     pub shared: Arc<Shared>,
     pub sync: SyncMode,
-    pub disk: Arc<dyn Disk>,
-    pub failed: Failure,
+    pub failed: Arc<Failure>,
     pub checkpoint_interval: Duration,
     pub checkpoint_events: u64,
     /// The committed position's channel: its receivers are the live subscriptions.
@@ -201,7 +199,7 @@ impl Indexer {
         let _on_panic = FailOnPanic(self.shared.clone(), self.failed.clone());
         let mut since_checkpoint = 0u64;
         let mut last_checkpoint = Instant::now();
-        let mut last_file: Option<Arc<File>> = None;
+        let mut last_file: Option<FileRef> = None;
         let mut failed: Option<Error> = None;
         let mut batch = Vec::with_capacity(INDEX_BATCH_GROUPS_MAX);
         while let Some(first) = queue.blocking_recv() {
@@ -234,7 +232,7 @@ impl Indexer {
                 Err(error) => {
                     let reason = format!("indexing failed: {error}");
                     tracing::error!(%reason, "the store stops taking appends; reopen it to rebuild the index");
-                    self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(reason.clone());
+                    self.failed.set(reason.clone());
                     self.shared.indexed.fail(reason);
                     failed = Some(error);
                 }
@@ -243,8 +241,16 @@ impl Indexer {
             batch.clear();
         }
         // After a failure elsewhere (a failed fsync) the log's state is unknown: no checkpoint.
-        if failed.is_none() && crate::syncer::failure(&self.failed).is_none() {
-            let checkpoint = self.sync_log(last_file.as_ref()).and_then(|()| self.shared.index.write(true, |_| Ok(())));
+        if failed.is_none() && self.failed.get().is_none() {
+            let checkpoint = self.sync_log(last_file.as_ref()).and_then(|()| {
+                self.shared.index.write(true, |index| {
+                    if self.sync == SyncMode::Fsync {
+                        index.mark_log_durable()
+                    } else {
+                        Ok(())
+                    }
+                })
+            });
             if let Err(error) = checkpoint {
                 tracing::error!(%error, "final index checkpoint failed; the next open replays the log");
             }
@@ -265,18 +271,17 @@ impl Indexer {
             for job in batch {
                 index.finish(job.last_position(), job.timestamp)?;
             }
+            if durable && self.sync == SyncMode::Fsync {
+                index.mark_log_durable()?; // `sync_log` fsynced the log first
+            }
             Ok(batch[batch.len() - 1].last_position())
         })
     }
 
     /// Makes the log durable up to what is written (before a durable index commit).
-    fn sync_log(&self, file: Option<&Arc<File>>) -> Result<(), Error> {
+    fn sync_log(&self, file: Option<&FileRef>) -> Result<(), Error> {
         let Some(file) = file.filter(|_| self.sync == SyncMode::Fsync) else { return Ok(()) };
-        self.disk.sync(file).map_err(|e| {
-            let reason = format!("fsync failed: {e}");
-            self.failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(reason.clone());
-            Error::storage(reason)
-        })
+        self.failed.sync(file.as_ref()).map_err(Error::storage)
     }
 }
 
@@ -292,13 +297,13 @@ fn take_waiting(queue: &mut mpsc::Receiver<IndexJob>, batch: &mut Vec<IndexJob>)
 
 /// Stops the store if the indexer thread panics: readers waiting for the index get an error
 /// instead of waiting forever, and the writer stops instead of piling up an overlay nobody prunes.
-struct FailOnPanic(Arc<Shared>, Failure);
+struct FailOnPanic(Arc<Shared>, Arc<Failure>);
 
 impl Drop for FailOnPanic {
     fn drop(&mut self) {
         if std::thread::panicking() {
             let reason = "the indexer thread panicked".to_owned();
-            self.1.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(reason.clone());
+            self.1.set(reason.clone());
             self.0.indexed.fail(reason);
         }
     }

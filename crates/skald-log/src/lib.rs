@@ -4,6 +4,11 @@
 //! [`segment`]), the group-committing writer ([`writer`]) with its syncer ([`syncer`]) and indexer
 //! ([`indexer`]) threads, the secondary indexes ([`index`]) and the read path ([`read`]). It does no network I/O and knows nothing of HTTP.
 //!
+//! Every byte it reads or writes goes through [`storage`]: the operating system's files
+//! ([`storage::OsStorage`], the default of [`Options::storage`]) or a simulated disk for tests
+//! ([`storage::SimStorage`]: power cuts, torn writes, injected errors, a full disk), on which
+//! `tests/simulation.rs` runs the whole engine seed by seed (`docs/reliability.md`).
+//!
 //! ```
 //! use skald_core::{EventStore, NewEvent, ReadOptions, Selector, StreamAppend, ExpectedVersion};
 //! use skald_log::{Options, Store};
@@ -29,10 +34,10 @@ mod pending;
 pub mod read;
 mod recovery;
 pub mod segment;
+pub mod storage;
 pub mod syncer;
 pub mod writer;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -44,7 +49,7 @@ use skald_core::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use recovery::{rebuild_index, verify, RecoveryReport, VerifyReport};
+pub use recovery::{rebuild_index, verify, verify_in, RecoveryReport, VerifyReport};
 
 /// When an append is acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -74,8 +79,9 @@ pub struct Options {
     pub checkpoint_interval: Duration,
     /// ...or after this many events, whichever comes first.
     pub checkpoint_events: u64,
-    /// How segment writes and fsyncs reach the disk; tests swap in one that fails.
-    pub disk: Arc<dyn segment::Disk>,
+    /// Where every file is read and written: the operating system's files, or a simulated disk
+    /// for tests ([`storage::SimStorage`]).
+    pub storage: Arc<dyn storage::Storage>,
 }
 
 impl Default for Options {
@@ -88,7 +94,7 @@ impl Default for Options {
             verify_sealed_on_open: true,
             checkpoint_interval: Duration::from_millis(250),
             checkpoint_events: 500_000,
-            disk: Arc::new(segment::OsDisk),
+            storage: Arc::new(storage::OsStorage),
         }
     }
 }
@@ -100,7 +106,7 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
     committed: watch::Sender<Option<u64>>,
     report: RecoveryReport,
-    _lock: File,
+    _lock: Box<dyn storage::DirLock>,
 }
 
 /// An open embedded store. Cheap to clone; all clones share one writer.

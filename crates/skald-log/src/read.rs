@@ -6,7 +6,6 @@
 //! events. Category and type runs are spans that may hold other events; reads skip those.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -19,15 +18,18 @@ use crate::format::{Frame, SEGMENT_HEADER_BYTES};
 use crate::index::{Index, IndexReader, Location, Run, RunKind, StreamHead};
 use crate::indexer::IndexedPosition;
 use crate::segment::{segment_file_name, FrameReader, ReadFailure};
+use crate::storage::{FileRef, Open, Storage};
 
 /// Open segment files kept for readers at most.
 pub const OPEN_FILES_MAX: usize = 128;
 
 /// The part of the store that readers and the writer share.
 pub struct Shared {
+    /// Where every file is read and written.
+    pub storage: Arc<dyn Storage>,
     pub segments_dir: PathBuf,
     pub index: Index,
-    files: Mutex<HashMap<u64, Arc<File>>>,
+    files: Mutex<HashMap<u64, FileRef>>,
     /// Counters of the write path, for [`crate::Store::stats`].
     pub stats: WriteStats,
     /// How far the index reaches; reads wait for it to cover what they read.
@@ -60,8 +62,9 @@ pub fn corrupt(file: &Path, offset: u64, reason: impl Into<String>) -> Error {
 }
 
 impl Shared {
-    pub fn new(segments_dir: PathBuf, index: Index) -> Self {
+    pub fn new(storage: Arc<dyn Storage>, segments_dir: PathBuf, index: Index) -> Self {
         Shared {
+            storage,
             segments_dir,
             index,
             files: Mutex::new(HashMap::new()),
@@ -75,7 +78,7 @@ impl Shared {
     }
 
     /// A shared read handle to a segment file.
-    fn file(&self, segment: u64) -> Result<Arc<File>, Error> {
+    fn file(&self, segment: u64) -> Result<FileRef, Error> {
         let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(file) = files.get(&segment) {
             return Ok(file.clone());
@@ -84,7 +87,8 @@ impl Shared {
             files.clear();
         }
         let path = self.segment_path(segment);
-        let file = Arc::new(File::open(&path).map_err(|e| Error::storage(format!("{}: {e}", path.display())))?);
+        let file =
+            self.storage.open(&path, Open::Read).map_err(|e| Error::storage(format!("{}: {e}", path.display())))?;
         files.insert(segment, file.clone());
         Ok(file)
     }

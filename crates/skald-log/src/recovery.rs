@@ -1,7 +1,6 @@
 //! Opening a store: locking the directory, checking segments, cutting a torn tail, and bringing
 //! the indexes up to the end of the log. Also `verify` and `rebuild_index` for operators.
 
-use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,9 +9,14 @@ use skald_core::{Error, Timestamp};
 use tokio::sync::watch;
 
 use crate::format::{decode_frame, EventView, Frame, FRAME_HEADER_BYTES, SEAL_PAYLOAD_BYTES, SEGMENT_HEADER_BYTES};
-use crate::index::{Index, IndexedEvent, Location};
+use crate::index::{Index, IndexedEvent, Location, CHUNK_EVENTS_MAX};
 use crate::read::{corrupt, Shared};
-use crate::segment::{list_segments, scan_segment, verify_sealed, ActiveSegment, FrameReader, ReadFailure};
+use crate::segment::{
+    list_segments, scan_segment, segment_file_name, verify_sealed, ActiveSegment, FrameReader, ReadFailure,
+    READ_CHUNK_BYTES,
+};
+use crate::storage::{is_not_found, DirLock, Open, OsStorage, Storage};
+use crate::syncer::Failure;
 use crate::writer::{Writer, WriterConfig};
 use crate::Options;
 
@@ -35,7 +39,7 @@ pub struct RecoveryReport {
 pub(crate) struct Recovered {
     pub writer: Writer,
     pub report: RecoveryReport,
-    pub lock: File,
+    pub lock: Box<dyn DirLock>,
 }
 
 fn io_at(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -43,11 +47,14 @@ fn io_at(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 }
 
 pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
+    let storage = options.storage.as_ref();
     let segments_dir = dir.join("segments");
-    fs::create_dir_all(&segments_dir).map_err(io_at(&segments_dir))?;
+    storage.create_dir_all(&segments_dir).map_err(io_at(&segments_dir))?;
     let lock_path = dir.join("LOCK");
-    let lock = File::create(&lock_path).map_err(io_at(&lock_path))?;
-    lock.try_lock().map_err(|_| {
+    let lock = storage.lock(&lock_path).map_err(|error| {
+        if error.kind() != std::io::ErrorKind::WouldBlock {
+            return io_at(&lock_path)(error);
+        }
         Error::storage(format!(
             "{} is in use by another Skald process (it holds {})",
             dir.display(),
@@ -56,28 +63,29 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
     })?;
 
     let mut report = RecoveryReport::default();
-    let (segment, next_position) = recover_segments(&segments_dir, options, &mut report)?;
-
+    let failed = Arc::new(Failure::default());
     let index_path = dir.join("index.redb");
-    let mut index = Index::open(&index_path, options.index_cache_bytes, options.disk.clone())?;
-    let indexed = match &index {
-        Some(index) => index.read()?.indexed_position()?,
-        None => None,
+    let mut index = Index::open(storage, &index_path, options.index_cache_bytes)?;
+    let (indexed, checkpoint) = match &index {
+        Some(index) => last_checkpoint(storage, &segments_dir, index)?,
+        None => (None, None),
     };
+    let (segment, next_position) = recover_segments(&segments_dir, options, &failed, checkpoint, &mut report)?;
+
     if index.is_none() || indexed.is_some_and(|p| p >= next_position) {
         // Unusable, or ahead of the log (the log was replaced or cut by hand): start over.
         drop(index.take());
-        fs::remove_file(&index_path)
-            .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
-            .map_err(io_at(&index_path))?;
-        index = Index::open(&index_path, options.index_cache_bytes, options.disk.clone())?;
+        remove_if_there(storage, &index_path)?;
+        index = Index::open(storage, &index_path, options.index_cache_bytes)?;
         report.index_rebuilt = true;
     }
+    // A new index file's entry must be durable too, or a power cut takes its checkpoints away.
+    storage.sync_dir(dir).map_err(io_at(dir))?;
     let index = index.ok_or_else(|| Error::storage(format!("cannot create {}", index_path.display())))?;
     if !report.index_rebuilt && indexed.is_none() && next_position > 0 {
         report.index_rebuilt = true;
     }
-    let shared = Arc::new(Shared::new(segments_dir.clone(), index));
+    let shared = Arc::new(Shared::new(options.storage.clone(), segments_dir.clone(), index));
     let replay_from = if report.index_rebuilt { 0 } else { indexed.map_or(0, |p| p + 1) };
     let (replayed, last_timestamp) = replay(&shared, &segments_dir, replay_from, next_position)?;
     report.replayed_events = replayed;
@@ -97,7 +105,7 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
         committed,
         config: WriterConfig {
             sync: options.sync,
-            disk: options.disk.clone(),
+            storage: options.storage.clone(),
             segment_bytes_target: options.segment_bytes_target,
             checkpoint_interval: options.checkpoint_interval,
             checkpoint_events: options.checkpoint_events,
@@ -105,29 +113,114 @@ pub(crate) fn open(dir: &Path, options: &Options) -> Result<Recovered, Error> {
         pending: Default::default(),
         spare_frames: Default::default(),
         last_snapshot: None,
-        failed: Default::default(),
+        failed,
     };
     Ok(Recovered { writer, report, lock })
 }
 
+/// Removes a file that may not exist.
+fn remove_if_there(storage: &dyn Storage, path: &Path) -> Result<(), Error> {
+    match storage.remove_file(path) {
+        Err(e) if !is_not_found(&e) => Err(io_at(path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// The last position the index covers, and where the log was known durable: the end of the
+/// frame of the last durable commit's position (the indexer fsyncs the log before every durable
+/// commit). With nothing indexed yet, nothing is known durable: the start of the log. `None` when
+/// it cannot be told (an index of an older build, or that frame is not where the index says:
+/// the recovery then takes no damage for a torn write).
+fn last_checkpoint(
+    storage: &dyn Storage,
+    segments_dir: &Path,
+    index: &Index,
+) -> Result<(Option<u64>, Option<Location>), Error> {
+    let reader = index.read()?;
+    let indexed = reader.indexed_position()?;
+    let durable = match reader.durable_position()? {
+        None => return Ok((indexed, None)),
+        Some(None) => return Ok((indexed, Some(Location { segment: 0, offset: 0 }))),
+        Some(Some(durable)) => durable,
+    };
+    let Some(chunk) = reader.chunk_at(durable)? else { return Ok((indexed, None)) };
+    Ok((indexed, frame_end(storage, segments_dir, chunk.location, durable)?))
+}
+
+/// Where the frame of event `position` ends, reading frames from `from` (its chunk's first frame)
+/// and across seals. `Ok(None)` if it is not there (a missing or shorter segment: recovery tells
+/// those apart); a damaged frame on the way is `corrupt-data`, since a checkpoint proved those
+/// bytes durable.
+fn frame_end(
+    storage: &dyn Storage,
+    segments_dir: &Path,
+    from: Location,
+    position: u64,
+) -> Result<Option<Location>, Error> {
+    let open = |segment: u64, offset: u64| {
+        let path = segments_dir.join(segment_file_name(segment));
+        let file = storage.open(&path, Open::Read).ok()?;
+        Some((path, FrameReader::new(file, offset).ok()?))
+    };
+    let Some((mut path, mut reader)) = open(from.segment, from.offset) else { return Ok(None) };
+    let mut segment = from.segment;
+    // A chunk holds at most CHUNK_EVENTS_MAX events, plus the seals between them.
+    for _ in 0..=2 * CHUNK_EVENTS_MAX {
+        let frame = match reader.next_frame() {
+            Ok(Some((_, frame))) => frame,
+            Ok(None) => return Ok(None),
+            Err(ReadFailure::Io(e)) => return Err(io_at(&path)(e)),
+            Err(ReadFailure::Incomplete { offset }) => {
+                return Err(corrupt(&path, offset, "a frame the last checkpoint proved durable is cut short"))
+            }
+            Err(ReadFailure::Damaged { offset, reason }) => {
+                return Err(corrupt(&path, offset, format!("{reason}, in a frame the last checkpoint proved durable")))
+            }
+        };
+        match frame {
+            Frame::Event { event, .. } if event.position == position => {
+                return Ok(Some(Location { segment, offset: reader.offset() }));
+            }
+            Frame::Event { event, .. } if event.position > position => return Ok(None),
+            Frame::Event { .. } => {}
+            Frame::Seal(seal) => {
+                segment = seal.last_position + 1;
+                let Some(next) = open(segment, SEGMENT_HEADER_BYTES as u64) else { return Ok(None) };
+                (path, reader) = next;
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// Checks sealed segments, recovers the last one, and returns it with the next position.
+///
+/// `checkpoint` is where the log was last known durable (`None`: unknown, the index being lost):
+/// damage in the last segment after it is what a power cut leaves of writes that reached the disk
+/// out of order, and is cut like a torn tail; damage before it is `corrupt-data`. What the last
+/// segment holds after it is written again and fsynced before anything is served or a next segment
+/// is created, because after a failed fsync the page cache may hold bytes that no fsync will ever
+/// write (see [`rewrite_durably`]).
 fn recover_segments(
     segments_dir: &Path,
     options: &Options,
+    failed: &Failure,
+    checkpoint: Option<Location>,
     report: &mut RecoveryReport,
 ) -> Result<(ActiveSegment, u64), Error> {
-    let mut segments = list_segments(segments_dir).map_err(io_at(segments_dir))?;
+    let storage = options.storage.as_ref();
+    let mut segments = list_segments(storage, segments_dir).map_err(io_at(segments_dir))?;
     // A crash while creating a segment can leave a file without a whole header: it held nothing.
     while let Some((_, path)) = segments.last() {
-        let len = fs::metadata(path).map_err(io_at(path))?.len();
+        let len = storage.open(path, Open::Read).and_then(|f| f.len()).map_err(io_at(path))?;
         if len >= SEGMENT_HEADER_BYTES as u64 || segments.len() == 1 && len > 0 {
             break;
         }
-        fs::remove_file(path).map_err(io_at(path))?;
+        storage.remove_file(path).map_err(io_at(path))?;
         segments.pop();
     }
     let Some((last_first, last_path)) = segments.last().cloned() else {
-        let segment = ActiveSegment::create(options.disk.clone(), segments_dir, 0).map_err(io_at(segments_dir))?;
+        let segment = ActiveSegment::create(storage, segments_dir, 0, failed).map_err(Error::storage)?;
         return Ok((segment, 0));
     };
     let mut expected_first = segments[0].0;
@@ -139,9 +232,9 @@ fn recover_segments(
                 format!("segment starts at position {first}, but {expected_first} was expected (a segment is missing)"),
             ));
         }
-        let seal = read_seal(path)?;
+        let seal = read_seal(storage, path)?;
         if options.verify_sealed_on_open {
-            if let Some(damage) = verify_sealed(path).map_err(io_at(path))? {
+            if let Some(damage) = verify_sealed(storage, path).map_err(io_at(path))? {
                 return Err(corrupt(path, damage.offset, damage.reason));
             }
         }
@@ -156,41 +249,65 @@ fn recover_segments(
             ),
         ));
     }
-    let scan = match scan_segment(&last_path).map_err(io_at(&last_path))? {
+    // Offset in the last segment from which nothing is known to be durable.
+    let unsynced_from = checkpoint.and_then(|c| match c.segment.cmp(&last_first) {
+        std::cmp::Ordering::Less => Some(0),
+        std::cmp::Ordering::Equal => Some(c.offset),
+        std::cmp::Ordering::Greater => None, // an index ahead of the log: trust nothing
+    });
+    let scan = match scan_segment(storage, &last_path, unsynced_from).map_err(io_at(&last_path))? {
         Ok(scan) => scan,
         Err(damage) => return Err(corrupt(&last_path, damage.offset, damage.reason)),
     };
+    if let Some(durable_end) = unsynced_from.filter(|end| scan.valid_len < *end) {
+        // The tail would be cut before bytes a checkpoint proved durable: that is damage, not a tear.
+        let reason = scan.cut.map_or_else(|| "the log ends early".to_owned(), |(_, why)| why);
+        let reason = format!("{reason}, before the end of the last checkpoint at offset {durable_end}");
+        return Err(corrupt(&last_path, scan.valid_len, reason));
+    }
+    rewrite_durably(storage, &last_path, unsynced_from.unwrap_or(0), scan.valid_len)?;
     let next_position = last_first + scan.event_count;
     if let Some((bytes, reason)) = &scan.cut {
         report.cut_tail = Some((last_path.clone(), scan.valid_len, *bytes, reason.clone()));
     }
     if scan.sealed.is_some() {
         // Crashed after sealing, before the next segment existed; perhaps before the cut of the
-        // zeroed tail was durable too. A segment before the last one must end with its seal.
-        cut_after_seal(&last_path, scan.valid_len)?;
-        let segment =
-            ActiveSegment::create(options.disk.clone(), segments_dir, next_position).map_err(io_at(segments_dir))?;
+        // zeroed tail was durable too (`rewrite_durably` cut it): a segment before the last one
+        // must end with its seal.
+        let segment = ActiveSegment::create(storage, segments_dir, next_position, failed).map_err(Error::storage)?;
         return Ok((segment, next_position));
     }
-    let segment = ActiveSegment::reopen(options.disk.clone(), &last_path, &scan).map_err(io_at(&last_path))?;
+    let segment = ActiveSegment::reopen(storage, &last_path, &scan).map_err(io_at(&last_path))?;
     Ok((segment, next_position))
 }
 
-/// Cuts the zeroed tail a crash may have left after the seal of the last segment.
-fn cut_after_seal(path: &Path, sealed_len: u64) -> Result<(), Error> {
-    let file = fs::OpenOptions::new().write(true).open(path).map_err(io_at(path))?;
-    if file.metadata().map_err(io_at(path))?.len() > sealed_len {
-        file.set_len(sealed_len).map_err(io_at(path))?;
-        file.sync_all().map_err(io_at(path))?;
+/// Writes bytes `from..to` of a segment again, as they read now, cuts the file at `to` (a torn
+/// tail, the zeroed tail, zeros after a seal), and fsyncs it all.
+///
+/// After a failed fsync Linux marks the pages it could not write clean: they still read back, but
+/// no later fsync writes them, and a power cut or an eviction takes them away. A store reopened
+/// without a power cut would otherwise serve (and acknowledge retries of) appends that were never
+/// durable. Writing them again dirties them, so the fsync that follows either makes them durable
+/// or fails the open. Bounded by what was written since the last index checkpoint (the whole last
+/// segment only when the index is lost).
+fn rewrite_durably(storage: &dyn Storage, path: &Path, from: u64, to: u64) -> Result<(), Error> {
+    let file = storage.open(path, Open::Write).map_err(io_at(path))?;
+    let mut buf = vec![0u8; READ_CHUNK_BYTES.min(to.saturating_sub(from) as usize)];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(buf.len() as u64) as usize;
+        file.read_exact_at(&mut buf[..n], at).map_err(io_at(path))?;
+        file.write_all_at(&buf[..n], at).map_err(io_at(path))?;
+        at += n as u64;
     }
-    Ok(())
+    // Cut (or cut again: a cut whose fsync failed may not be durable) so the length is durable too.
+    file.set_len(to).and_then(|()| file.sync_all()).map_err(io_at(path))
 }
 
 /// Reads the seal frame at the end of a sealed segment: (event count, last position).
-fn read_seal(path: &Path) -> Result<(u64, u64), Error> {
-    use std::os::unix::fs::FileExt;
-    let file = File::open(path).map_err(io_at(path))?;
-    let len = file.metadata().map_err(io_at(path))?.len();
+fn read_seal(storage: &dyn Storage, path: &Path) -> Result<(u64, u64), Error> {
+    let file = storage.open(path, Open::Read).map_err(io_at(path))?;
+    let len = file.len().map_err(io_at(path))?;
     let seal_bytes = (FRAME_HEADER_BYTES + SEAL_PAYLOAD_BYTES) as u64;
     let not_sealed = || corrupt(path, len, "a segment before the last one has no valid seal frame at its end");
     if len < SEGMENT_HEADER_BYTES as u64 + seal_bytes {
@@ -206,7 +323,7 @@ fn read_seal(path: &Path) -> Result<(u64, u64), Error> {
 
 /// Indexes events `from..end` from the segments. Returns how many, and the last timestamp.
 fn replay(shared: &Shared, segments_dir: &Path, from: u64, end: u64) -> Result<(u64, Option<Timestamp>), Error> {
-    let segments = list_segments(segments_dir).map_err(io_at(segments_dir))?;
+    let segments = list_segments(shared.storage.as_ref(), segments_dir).map_err(io_at(segments_dir))?;
     let mut last_timestamp = None;
     if from >= end {
         // Nothing to index; still learn the last timestamp so new events never go back in time.
@@ -222,7 +339,7 @@ fn replay(shared: &Shared, segments_dir: &Path, from: u64, end: u64) -> Result<(
     let mut batch_events = 0usize;
     let mut replayed = 0u64;
     for (first, path) in segments.iter().filter(|(first, _)| *first >= start_segment) {
-        let file = Arc::new(File::open(path).map_err(io_at(path))?);
+        let file = shared.storage.open(path, Open::Read).map_err(io_at(path))?;
         let mut reader = FrameReader::new(file, SEGMENT_HEADER_BYTES as u64).map_err(io_at(path))?;
         loop {
             let frame = match reader.next_frame() {
@@ -263,7 +380,8 @@ fn replay(shared: &Shared, segments_dir: &Path, from: u64, end: u64) -> Result<(
     replayed += batch_events as u64;
     assert!(pending.is_empty(), "recovery left a partial append after cutting the tail");
     assert_eq!(replayed, end - from, "replay did not reach the end of the recovered log");
-    shared.index.write(true, |_| Ok(()))?;
+    // `recover_segments` rewrote and fsynced the recovered tail: the whole log is durable now.
+    shared.index.write(true, |index| index.mark_log_durable())?;
     tracing::info!(replayed, elapsed_ms = started.elapsed().as_millis() as u64, "indexes are up to date");
     Ok((replayed, last_timestamp))
 }
@@ -309,16 +427,21 @@ pub struct VerifyReport {
 
 /// Reads every frame of every segment and checks checksums, seals and the position sequence.
 /// Does not change anything; the store must not be open in another process for a stable answer.
-pub fn verify(dir: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport, Error> {
+pub fn verify(dir: &Path, progress: impl FnMut(u64)) -> Result<VerifyReport, Error> {
+    verify_in(&OsStorage, dir, progress)
+}
+
+/// [`verify`] on any storage.
+pub fn verify_in(storage: &dyn Storage, dir: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport, Error> {
     let segments_dir = dir.join("segments");
-    let segments = list_segments(&segments_dir).map_err(io_at(&segments_dir))?;
+    let segments = list_segments(storage, &segments_dir).map_err(io_at(&segments_dir))?;
     let mut report = VerifyReport { segments: segments.len(), ..Default::default() };
     let mut expected = segments.first().map_or(0, |(first, _)| *first);
     for (i, (first, path)) in segments.iter().enumerate() {
         if *first != expected {
             report.problems.push(format!("{}: starts at position {first}, expected {expected}", path.display()));
         }
-        match scan_segment(path).map_err(io_at(path))? {
+        match scan_segment(storage, path, None).map_err(io_at(path))? {
             Err(damage) => {
                 report.problems.push(format!("{} at offset {}: {}", path.display(), damage.offset, damage.reason));
                 // Its event count is unknown: take the next segment's word for where it starts.
@@ -353,12 +476,7 @@ pub fn verify(dir: &Path, mut progress: impl FnMut(u64)) -> Result<VerifyReport,
 /// Deletes the index file so that the next open rebuilds it from the log, then opens the store
 /// once to do so. Returns the recovery report of that open.
 pub fn rebuild_index(dir: &Path, options: Options) -> Result<RecoveryReport, Error> {
-    let index_path = dir.join("index.redb");
-    match fs::remove_file(&index_path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io_at(&index_path)(e)),
-    }
+    remove_if_there(options.storage.as_ref(), &dir.join("index.redb"))?;
     let store = crate::Store::open(dir, options)?;
     let report = store.recovery_report().clone();
     store.close();

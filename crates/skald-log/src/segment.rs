@@ -12,16 +12,14 @@
 //! ~100 µs. Zeros are never a frame (a frame declares at least 2 bytes), so recovery reads a
 //! zeroed tail as the end of the log, and sealing cuts it off.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use skald_core::Timestamp;
 
 use crate::format::{decode_frame, Frame, FrameError, Seal, SegmentHeader, FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES};
+use crate::storage::{FileRef, Open, Storage};
+use crate::syncer::Failure;
 
 /// Bytes a reader fetches per positioned read, at most: a scan's reads double from
 /// [`READ_CHUNK_MIN_BYTES`] up to this.
@@ -46,33 +44,6 @@ static ZEROS: [u8; ZEROED_STEP_BYTES as usize] = [0; ZEROED_STEP_BYTES as usize]
 /// Frames examined after a damaged frame when telling a torn tail from damage inside the log.
 const DAMAGE_SEARCH_BYTES_MAX: u64 = 64 * 1024 * 1024;
 
-/// The two operations the writer's durability rests on, and a say over every change to the index
-/// file, behind a trait so that tests can make them fail (a full disk, a failing fsync, a failed
-/// index commit) and check what the store does then.
-pub trait Disk: Send + Sync + std::fmt::Debug {
-    /// Writes all of `data` at `offset`.
-    fn write_at(&self, file: &File, data: &[u8], offset: u64) -> std::io::Result<()> {
-        file.write_all_at(data, offset)
-    }
-
-    /// Makes the file's data durable (`fdatasync`).
-    fn sync(&self, file: &File) -> std::io::Result<()> {
-        file.sync_data()
-    }
-
-    /// Asked before each write, resize or sync of the index file; an error fails that operation,
-    /// and with it the index transaction.
-    fn index_change(&self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The real disk.
-#[derive(Debug, Default)]
-pub struct OsDisk;
-
-impl Disk for OsDisk {}
-
 /// The file name of the segment whose first event has `first_position`.
 pub fn segment_file_name(first_position: u64) -> String {
     format!("{first_position:020}.seg")
@@ -85,27 +56,19 @@ pub fn parse_segment_file_name(name: &str) -> Option<u64> {
 }
 
 /// Segment files of `dir`, ordered by first position.
-pub fn list_segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
-    let mut segments = Vec::new();
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        if let Some(first) = entry.file_name().to_str().and_then(parse_segment_file_name) {
-            segments.push((first, entry.path()));
-        }
-    }
+pub fn list_segments(storage: &dyn Storage, dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut segments: Vec<(u64, PathBuf)> = storage
+        .list(dir)?
+        .into_iter()
+        .filter_map(|name| Some((parse_segment_file_name(&name)?, dir.join(name))))
+        .collect();
     segments.sort();
     Ok(segments)
 }
 
-/// Makes a directory entry change (create, rename) durable.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 /// The segment the writer appends to.
 pub struct ActiveSegment {
-    disk: Arc<dyn Disk>,
-    file: Arc<File>,
+    file: FileRef,
     path: PathBuf,
     header: SegmentHeader,
     /// Bytes of the header and frames.
@@ -115,46 +78,58 @@ pub struct ActiveSegment {
     /// Running CRC32C of everything after the header (becomes the seal's `body_crc`).
     body_crc: u32,
     event_count: u64,
+    /// The seal frame is written: nothing more is.
+    sealed: bool,
 }
 
 impl ActiveSegment {
-    /// Creates a new, empty segment and makes its existence durable.
-    pub fn create(disk: Arc<dyn Disk>, dir: &Path, first_position: u64) -> std::io::Result<Self> {
+    /// Creates a new, empty segment and makes its existence durable (its fsync through `failed`,
+    /// like every fsync of the log: a failed one stops the store). A failure removes the file again
+    /// (as far as it can), so that the creation can be tried again.
+    pub fn create(storage: &dyn Storage, dir: &Path, first_position: u64, failed: &Failure) -> Result<Self, String> {
         let path = dir.join(segment_file_name(first_position));
         let header = SegmentHeader { first_position, created: Timestamp::now() };
-        let mut file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
-        file.write_all(&header.encode())?;
-        file.sync_all()?;
-        sync_dir(dir)?;
+        let named = |error: std::io::Error| format!("{}: {error}", path.display());
+        let file = storage.open(&path, Open::CreateNew).map_err(named)?;
+        let made_durable = file
+            .write_all_at(&header.encode(), 0)
+            .map_err(named)
+            .and_then(|()| failed.sync(file.as_ref()))
+            .and_then(|()| storage.sync_dir(dir).map_err(named));
+        if let Err(error) = made_durable {
+            // Holds nothing: recovery would remove it too (a file without a whole header).
+            let _ = storage.remove_file(&path);
+            return Err(error);
+        }
         Ok(ActiveSegment {
-            disk,
-            file: Arc::new(file),
+            file,
             path,
             header,
             len: SEGMENT_HEADER_BYTES as u64,
             zeroed_to: SEGMENT_HEADER_BYTES as u64,
             body_crc: 0,
             event_count: 0,
+            sealed: false,
         })
     }
 
     /// Reopens a segment after recovery has found its valid length, cutting anything beyond it
     /// (a zeroed tail too: the next append writes a new one).
-    pub fn reopen(disk: Arc<dyn Disk>, path: &Path, tail: &TailScan) -> std::io::Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
-        if file.metadata()?.len() != tail.valid_len {
+    pub fn reopen(storage: &dyn Storage, path: &Path, tail: &TailScan) -> std::io::Result<Self> {
+        let file = storage.open(path, Open::Write)?;
+        if file.len()? != tail.valid_len {
             file.set_len(tail.valid_len)?;
             file.sync_all()?;
         }
         Ok(ActiveSegment {
-            disk,
-            file: Arc::new(file),
+            file,
             path: path.to_owned(),
             header: tail.header,
             len: tail.valid_len,
             zeroed_to: tail.valid_len,
             body_crc: tail.body_crc,
             event_count: tail.event_count,
+            sealed: false,
         })
     }
 
@@ -176,7 +151,8 @@ impl ActiveSegment {
     /// Writes encoded frames holding `events` events after the last frame (not yet durable), and,
     /// after a small group, zeros past them when fewer than [`PREALLOCATE_BYTES`] are left.
     pub fn append(&mut self, frames: &[u8], events: u64) -> std::io::Result<()> {
-        self.disk.write_at(&self.file, frames, self.len)?;
+        assert!(!self.sealed, "a sealed segment is never written again");
+        self.file.write_all_at(frames, self.len)?;
         let end = self.len + frames.len() as u64;
         if frames.len() > ZEROED_GROUP_BYTES_MAX {
             // Big groups (batches) just grow the file: see ZEROED_GROUP_BYTES_MAX.
@@ -186,7 +162,7 @@ impl ActiveSegment {
             let to = (end + PREALLOCATE_BYTES).next_multiple_of(ZEROED_STEP_BYTES);
             for start in (from..to).step_by(ZEROS.len()) {
                 let n = (to - start).min(ZEROS.len() as u64) as usize;
-                self.disk.write_at(&self.file, &ZEROS[..n], start)?;
+                self.file.write_all_at(&ZEROS[..n], start)?;
             }
             self.zeroed_to = to;
         }
@@ -197,36 +173,43 @@ impl ActiveSegment {
         Ok(())
     }
 
-    /// Makes everything written so far durable.
-    pub fn sync(&self) -> std::io::Result<()> {
-        self.disk.sync(&self.file)
-    }
-
     /// The file, for syncing it from another thread.
-    pub fn file(&self) -> Arc<File> {
+    pub fn file(&self) -> FileRef {
         self.file.clone()
     }
 
-    /// Cuts the file back to `len` bytes after a failed write, so a retry starts clean.
-    pub fn truncate(&mut self, len: u64, body_crc: u32, event_count: u64) -> std::io::Result<()> {
-        self.file.set_len(len)?;
+    /// Whether the seal frame is written.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed
+    }
+
+    /// Cuts the file back to `mark` after a failed write, and makes the cut durable (through
+    /// `failed`, like every fsync of the log) before anything is written there again. Otherwise a
+    /// power cut could keep sectors of the failed write beside sectors of the next write at the
+    /// same offsets: every frame valid, together a log that never was (simulation seed 100007 of
+    /// the second soak: two refused appends came back with the same stream version).
+    pub fn cut_back(&mut self, mark: Mark, failed: &Failure) -> Result<(), String> {
+        let Mark { len, body_crc, event_count } = mark;
+        self.file.set_len(len).map_err(|e| format!("could not cut back a failed write: {e}"))?;
         self.len = len;
         self.zeroed_to = len;
         self.body_crc = body_crc;
         self.event_count = event_count;
-        Ok(())
+        failed.sync(self.file.as_ref())
     }
 
-    /// The running state (`len`, `body_crc`, `event_count`) to restore with [`Self::truncate`].
-    pub fn mark(&self) -> (u64, u32, u64) {
-        (self.len, self.body_crc, self.event_count)
+    /// The running state to go back to with [`Self::cut_back`].
+    pub fn mark(&self) -> Mark {
+        Mark { len: self.len, body_crc: self.body_crc, event_count: self.event_count }
     }
 
-    /// Writes the seal frame, cuts the zeroed tail, and makes the segment durable. It is never
-    /// written again. (A crash before the cut is durable leaves zeros after the seal; recovery
-    /// accepts those and cuts them.)
-    pub fn seal(&self) -> std::io::Result<PathBuf> {
+    /// Writes the seal frame, cuts the zeroed tail, and makes the segment durable (through
+    /// `failed`, like every fsync of the log). It is never written again. (A crash before the cut
+    /// is durable leaves zeros after the seal; recovery accepts those and cuts them.) A failed
+    /// write is cut back ([`Self::cut_back`]), so sealing can be tried again.
+    pub fn seal(&mut self, failed: &Failure) -> Result<PathBuf, String> {
         assert!(self.event_count > 0, "an empty segment is never sealed");
+        assert!(!self.sealed, "a segment is sealed once");
         let seal = Seal {
             last_position: self.header.first_position + self.event_count - 1,
             event_count: self.event_count,
@@ -234,16 +217,29 @@ impl ActiveSegment {
         };
         let mut frame = BytesMut::new();
         seal.encode_into(&mut frame);
-        self.disk.write_at(&self.file, &frame, self.len)?;
-        self.file.set_len(self.len + frame.len() as u64)?;
-        self.disk.sync(&self.file)?;
+        let mark = self.mark();
+        let written = self.file.write_all_at(&frame, self.len);
+        if let Err(error) = written.and_then(|()| self.file.set_len(self.len + frame.len() as u64)) {
+            self.cut_back(mark, failed)?;
+            return Err(format!("cannot seal the segment: {error}"));
+        }
+        self.sealed = true;
+        failed.sync(self.file.as_ref())?;
         Ok(self.path.clone())
     }
 }
 
+/// Where an [`ActiveSegment`] stood before a write: its length, body CRC and event count.
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    len: u64,
+    body_crc: u32,
+    event_count: u64,
+}
+
 /// Reads frames one after another from an offset, with large positioned reads.
 pub struct FrameReader {
-    file: Arc<File>,
+    file: FileRef,
     /// File offset of `buf[0]`.
     offset: u64,
     buf: Bytes,
@@ -267,8 +263,8 @@ pub enum ReadFailure {
 
 impl FrameReader {
     /// A reader starting at `offset` of `file`.
-    pub fn new(file: Arc<File>, offset: u64) -> std::io::Result<Self> {
-        let file_len = file.metadata()?.len();
+    pub fn new(file: FileRef, offset: u64) -> std::io::Result<Self> {
+        let file_len = file.len()?;
         Ok(FrameReader {
             file,
             offset,
@@ -371,12 +367,18 @@ pub struct DamageInside {
 /// Reads a segment from its header to its end, checking every frame and the position sequence.
 ///
 /// A damaged or incomplete frame after which no valid frame follows is a torn tail: the scan
-/// reports where the last whole append ends. A damaged frame followed by a valid one is
-/// [`DamageInside`].
-pub fn scan_segment(path: &Path) -> std::io::Result<Result<TailScan, DamageInside>> {
-    let file = Arc::new(File::open(path)?);
+/// reports where the last whole append ends. A damaged frame followed by a valid one (or a frame
+/// out of sequence) is [`DamageInside`] — unless it lies at or after `unsynced_from`, the offset
+/// from which nothing was known to be durable: a power cut can keep later writes and lose earlier
+/// ones there (writeback has no order), so that too is a torn tail, cut and reported.
+pub fn scan_segment(
+    storage: &dyn Storage,
+    path: &Path,
+    unsynced_from: Option<u64>,
+) -> std::io::Result<Result<TailScan, DamageInside>> {
+    let file = storage.open(path, Open::Read)?;
     let mut header_bytes = [0u8; SEGMENT_HEADER_BYTES];
-    let file_len = file.metadata()?.len();
+    let file_len = file.len()?;
     if file_len < SEGMENT_HEADER_BYTES as u64 {
         return Ok(Err(DamageInside { offset: 0, reason: "file is shorter than a segment header".into() }));
     }
@@ -397,6 +399,13 @@ pub fn scan_segment(path: &Path) -> std::io::Result<Result<TailScan, DamageInsid
     // State up to the last frame read, which may be inside an append that is not complete yet.
     let (mut crc, mut count) = (0u32, 0u64);
     let mut expected_position = header.first_position;
+    // Damage at `offset`: inside the log, or a torn tail when nothing there was known durable.
+    let damage = |offset: u64, reason: String| match unsynced_from {
+        Some(from) if offset >= from => {
+            Ok(Some((offset, format!("{reason}, in bytes written after the last checkpoint"))))
+        }
+        _ => Err(DamageInside { offset, reason }),
+    };
     let failure = loop {
         let frame_start = reader.offset();
         match reader.next_frame() {
@@ -404,7 +413,10 @@ pub fn scan_segment(path: &Path) -> std::io::Result<Result<TailScan, DamageInsid
             Ok(Some((_, Frame::Event { event, end_of_append }))) => {
                 if event.position != expected_position {
                     let reason = format!("event position {} where {} was expected", event.position, expected_position);
-                    return Ok(Err(DamageInside { offset: frame_start, reason }));
+                    match damage(frame_start, reason) {
+                        Ok(torn) => break torn,
+                        Err(inside) => return Ok(Err(inside)),
+                    }
                 }
                 expected_position += 1;
                 count += 1;
@@ -417,8 +429,10 @@ pub fn scan_segment(path: &Path) -> std::io::Result<Result<TailScan, DamageInsid
             }
             Ok(Some((_, Frame::Seal(seal)))) => {
                 if scan.valid_len != frame_start || seal.body_crc != scan.body_crc || seal.event_count != count {
-                    let reason = "seal does not match the segment's events".to_owned();
-                    return Ok(Err(DamageInside { offset: frame_start, reason }));
+                    match damage(frame_start, "seal does not match the segment's events".to_owned()) {
+                        Ok(torn) => break torn,
+                        Err(inside) => return Ok(Err(inside)),
+                    }
                 }
                 scan.sealed = Some(seal);
                 scan.valid_len = reader.offset();
@@ -431,8 +445,10 @@ pub fn scan_segment(path: &Path) -> std::io::Result<Result<TailScan, DamageInsid
                     break None; // the zeroed tail
                 }
                 if let Some(valid_at) = find_frame_after(&file, offset, file_len)? {
-                    let reason = format!("{reason} (a valid frame follows at offset {valid_at})");
-                    return Ok(Err(DamageInside { offset, reason }));
+                    match damage(offset, format!("{reason} (a valid frame follows at offset {valid_at})")) {
+                        Ok(torn) => break torn,
+                        Err(inside) => return Ok(Err(inside)),
+                    }
                 }
                 break Some((offset, reason));
             }
@@ -452,7 +468,7 @@ pub fn scan_segment(path: &Path) -> std::io::Result<Result<TailScan, DamageInsid
 }
 
 /// Whether bytes `from..to` of `file` are all zero. Reads in chunks and stops at the first other byte.
-fn is_zero(file: &File, from: u64, to: u64) -> std::io::Result<bool> {
+fn is_zero(file: &FileRef, from: u64, to: u64) -> std::io::Result<bool> {
     let mut buf = vec![0u8; READ_CHUNK_BYTES];
     let mut at = from;
     while at < to {
@@ -467,7 +483,7 @@ fn is_zero(file: &File, from: u64, to: u64) -> std::io::Result<bool> {
 }
 
 /// Looks for any valid frame starting after a damaged one.
-fn find_frame_after(file: &Arc<File>, damaged_at: u64, file_len: u64) -> std::io::Result<Option<u64>> {
+fn find_frame_after(file: &FileRef, damaged_at: u64, file_len: u64) -> std::io::Result<Option<u64>> {
     let end = file_len.min(damaged_at + DAMAGE_SEARCH_BYTES_MAX);
     let mut bytes = vec![0u8; (end - damaged_at) as usize];
     file.read_exact_at(&mut bytes, damaged_at)?;
@@ -482,8 +498,8 @@ fn find_frame_after(file: &Arc<File>, damaged_at: u64, file_len: u64) -> std::io
 
 /// Checks a sealed segment cheaply: one sequential read and one CRC over its body.
 /// Returns `Ok(None)` when the seal matches; otherwise scans frame by frame to name the offset.
-pub fn verify_sealed(path: &Path) -> std::io::Result<Option<DamageInside>> {
-    let bytes = fs::read(path)?;
+pub fn verify_sealed(storage: &dyn Storage, path: &Path) -> std::io::Result<Option<DamageInside>> {
+    let bytes = storage.open(path, Open::Read)?.read_all()?;
     let seal_bytes = FRAME_HEADER_BYTES + crate::format::SEAL_PAYLOAD_BYTES;
     if bytes.len() >= SEGMENT_HEADER_BYTES + seal_bytes && SegmentHeader::decode(&bytes).is_ok() {
         let seal_at = bytes.len() - seal_bytes;
@@ -494,7 +510,7 @@ pub fn verify_sealed(path: &Path) -> std::io::Result<Option<DamageInside>> {
             }
         }
     }
-    Ok(match scan_segment(path)? {
+    Ok(match scan_segment(storage, path, None)? {
         Err(damage) => Some(damage),
         Ok(scan) if scan.sealed.is_none() => Some(DamageInside {
             offset: scan.valid_len,
@@ -508,14 +524,16 @@ pub fn verify_sealed(path: &Path) -> std::io::Result<Option<DamageInside>> {
 mod tests {
     use super::*;
 
+    use crate::storage::OsStorage;
+
     fn file_len(segment: &ActiveSegment) -> u64 {
-        segment.file.metadata().unwrap().len()
+        segment.file.len().unwrap()
     }
 
     #[test]
     fn small_groups_keep_zeros_ahead_and_big_groups_grow_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let mut segment = ActiveSegment::create(Arc::new(OsDisk), dir.path(), 0).unwrap();
+        let mut segment = ActiveSegment::create(&OsStorage, dir.path(), 0, &Failure::default()).unwrap();
         // What a frame is does not matter here: the segment writes the bytes it is given.
         segment.append(&[1u8; 100], 1).unwrap();
         assert!(file_len(&segment) >= segment.len() + PREALLOCATE_BYTES, "zeros ahead of a small group");
@@ -533,7 +551,7 @@ mod tests {
         segment.append(&[1u8; 100], 1).unwrap();
         assert!(file_len(&segment) >= segment.len() + PREALLOCATE_BYTES, "a small group starts them again");
         let sealed_len = segment.len();
-        segment.seal().unwrap();
+        segment.seal(&Failure::default()).unwrap();
         let seal_bytes = (FRAME_HEADER_BYTES + crate::format::SEAL_PAYLOAD_BYTES) as u64;
         assert_eq!(file_len(&segment), sealed_len + seal_bytes, "sealing cuts the zeros");
     }

@@ -6,14 +6,13 @@
 //! ([`crate::indexer::IndexedPosition::covers`]), so an append's latency is its write and fsync,
 //! and the fsync, the indexing and the writing of the next groups overlap.
 
-use std::fs::File;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use skald_core::{AppendOutcome, Error};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::segment::Disk;
+use crate::storage::{FileRef, StorageFile};
 use crate::SyncMode;
 
 /// Groups written but not yet synced, at most; the writer waits when the syncer is this far behind.
@@ -25,19 +24,53 @@ pub type Answer = (oneshot::Sender<Result<AppendOutcome, Error>>, AppendOutcome)
 /// A written group waiting to become durable.
 pub struct SyncRequest {
     /// The segment its frames are in.
-    pub file: Arc<File>,
+    pub file: FileRef,
     /// Its last position.
     pub last_position: u64,
     /// Its appends' answers.
     pub answers: Vec<Answer>,
 }
 
-/// Why the store stopped writing, shared by the writer and the syncer.
-pub type Failure = Arc<Mutex<Option<String>>>;
+/// Why the store stopped writing (shared by the writer, the syncer and the indexer), and the one
+/// door every fsync of the log goes through ([`Failure::sync`]).
+#[derive(Debug, Default)]
+pub struct Failure {
+    reason: Mutex<Option<String>>,
+    /// Held across each fsync of the log and the recording of its failure.
+    syncing: Mutex<()>,
+}
 
-/// Reads the failure, if any.
-pub fn failure(failed: &Failure) -> Option<String> {
-    failed.lock().unwrap_or_else(|p| p.into_inner()).clone()
+impl Failure {
+    /// Why the store stopped, if it did.
+    pub fn get(&self) -> Option<String> {
+        self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops the store for `reason`, unless it stopped already (the first reason stays).
+    pub fn set(&self, reason: String) {
+        self.reason.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(reason);
+    }
+
+    /// Makes a segment durable (`fdatasync`), unless the store has stopped; a failure stops it.
+    ///
+    /// Linux reports a writeback error to one fsync only and marks the failed pages clean: when
+    /// two threads fsync the same file, the one that comes second "succeeds" although the pages the
+    /// first failed on never reached the disk. So fsyncs of the log take turns here, and a failed
+    /// one is recorded before the next may start: nothing synced after a failure is trusted, and
+    /// nothing written before it is acknowledged (the syncer, the indexer's checkpoints and
+    /// sealing all come through here).
+    pub fn sync(&self, file: &dyn StorageFile) -> Result<(), String> {
+        let _one_at_a_time = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(reason) = self.get() {
+            return Err(reason);
+        }
+        file.sync_data().map_err(|error| {
+            let reason = format!("fsync failed: {error}");
+            tracing::error!(%reason, "the store stops taking appends; reopen it to recover");
+            self.set(reason.clone());
+            reason
+        })
+    }
 }
 
 /// Whether an `fdatasync` of the syncer is running.
@@ -77,9 +110,8 @@ impl SyncGate {
 pub struct Syncer {
     pub shared: Arc<crate::read::Shared>,
     pub sync: SyncMode,
-    pub disk: Arc<dyn Disk>,
     pub committed: watch::Sender<Option<u64>>,
-    pub failed: Failure,
+    pub failed: Arc<Failure>,
     pub gate: Arc<SyncGate>,
 }
 
@@ -92,7 +124,7 @@ impl Syncer {
             while let Ok(request) = queue.try_recv() {
                 batch.push(request);
             }
-            if let Err(reason) = failure(&self.failed).map_or_else(|| self.sync_files(batch.iter()), Err) {
+            if let Err(reason) = self.failed.get().map_or_else(|| self.sync_files(batch.iter()), Err) {
                 let error = Error::storage(format!("the writer stopped after an error: {reason}"));
                 for request in batch.drain(..) {
                     answer_all(request, Err(error.clone()));
@@ -121,20 +153,15 @@ impl Syncer {
         }
         let started = Instant::now();
         let groups = batch.len();
-        let mut synced: Vec<&Arc<File>> = Vec::with_capacity(2);
+        let mut synced: Vec<&FileRef> = Vec::with_capacity(2);
         self.gate.set_busy(true);
         let _idle_again = IdleOnDrop(&self.gate);
         for request in batch {
             if synced.iter().any(|f| Arc::ptr_eq(f, &request.file)) {
                 continue;
             }
-            if let Err(error) = self.disk.sync(&request.file) {
-                // After a failed fsync the file's contents are unknown: stop writing for good.
-                let reason = format!("fsync failed: {error}");
-                tracing::error!(%reason, "the store stops taking appends; reopen it to recover");
-                *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
-                return Err(reason);
-            }
+            // After a failed fsync the file's contents are unknown: the store stops writing for good.
+            self.failed.sync(request.file.as_ref())?;
             synced.push(&request.file);
         }
         metrics::histogram!("skald_fsync_seconds").record(started.elapsed().as_secs_f64());
@@ -164,6 +191,27 @@ fn answer_all(request: SyncRequest, result: Result<(), Error>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::faults::{FaultPlan, FileKind, Injected, Op};
+    use crate::storage::{Open, SimStorage, Storage};
+
+    /// Regression: the syncer and the indexer's checkpoint both fsync the active segment. Linux
+    /// reports a writeback error to one of them only and drops the pages; the other's fsync then
+    /// succeeds without them, and the syncer acknowledged appends that a power cut took away.
+    #[test]
+    fn no_fsync_is_trusted_after_a_failed_one() {
+        let sim = SimStorage::new();
+        sim.create_dir_all(std::path::Path::new("/s")).unwrap();
+        let file = sim.open(std::path::Path::new("/s/0.seg"), Open::CreateNew).unwrap();
+        let failed = Failure::default();
+        file.write_all_at(b"written before the failure", 0).unwrap();
+        let plan = FaultPlan::always(FileKind::Segment, Op::Sync, Injected::Io);
+        sim.set_plan(FaultPlan { drop_unsynced_on_sync_error: true, ..plan });
+        assert!(failed.sync(file.as_ref()).unwrap_err().contains("fsync failed"));
+        sim.set_plan(FaultPlan::none());
+        assert!(file.sync_data().is_ok(), "the disk itself now says yes, without the dropped pages");
+        assert!(failed.sync(file.as_ref()).is_err(), "the store does not believe it");
+        assert_eq!(sim.stats().syncs, 2, "nor does it ask the disk again");
+    }
 
     #[test]
     fn the_writer_waits_for_a_running_fsync_only() {

@@ -33,12 +33,13 @@ use skald_core::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::format::{EventFrame, EventView};
-use crate::index::{IndexReader, Location};
+use crate::index::{is_index_failure, IndexReader, Location};
 use crate::indexer::{IndexJob, Indexer, Placed, INDEX_QUEUE_GROUPS_MAX};
 use crate::pending::{GroupFacts, Head, Pending, PendingId};
 use crate::read::Shared;
-use crate::segment::{ActiveSegment, Disk};
-use crate::syncer::{failure, Answer, Failure, SyncGate, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
+use crate::segment::ActiveSegment;
+use crate::storage::Storage;
+use crate::syncer::{Answer, Failure, SyncGate, SyncRequest, Syncer, SYNC_QUEUE_GROUPS_MAX};
 use crate::SyncMode;
 
 /// Appends taken into one group commit at most.
@@ -66,7 +67,7 @@ pub struct AppendJob {
 /// Settings the writer needs.
 pub struct WriterConfig {
     pub sync: SyncMode,
-    pub disk: Arc<dyn Disk>,
+    pub storage: Arc<dyn Storage>,
     pub segment_bytes_target: u64,
     pub checkpoint_interval: Duration,
     pub checkpoint_events: u64,
@@ -82,8 +83,8 @@ pub struct Writer {
     pub config: WriterConfig,
     /// Heads and ids of groups written but not indexed yet.
     pub pending: Pending,
-    /// Set after a failed write, fsync or index commit: no further write is attempted.
-    pub failed: Failure,
+    /// Set after a failed fsync, index commit or segment roll: no further write is attempted.
+    pub failed: Arc<Failure>,
     /// The last group's index snapshot, used again by the next group unless the indexer has
     /// published a commit since: a new read transaction and its tables per group cost ~1 % of the
     /// CPU of a saga benchmark and tens of allocations, and commits are ~20 groups apart under load.
@@ -103,14 +104,12 @@ impl Writer {
             gate: gate.clone(),
             shared: self.shared.clone(),
             sync: self.config.sync,
-            disk: self.config.disk.clone(),
             committed: self.committed.clone(),
             failed: self.failed.clone(),
         };
         let indexer = Indexer {
             shared: self.shared.clone(),
             sync: self.config.sync,
-            disk: self.config.disk.clone(),
             failed: self.failed.clone(),
             checkpoint_interval: self.config.checkpoint_interval,
             checkpoint_events: self.config.checkpoint_events,
@@ -122,7 +121,7 @@ impl Writer {
             Ok(threads) => threads,
             Err(error) => {
                 let reason = format!("cannot start the store's threads: {error}");
-                *self.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+                self.failed.set(reason.clone());
                 while let Some(job) = queue.blocking_recv() {
                     let _ = job.reply.send(Err(Error::storage(reason.clone())));
                 }
@@ -157,12 +156,12 @@ impl Writer {
     /// the index snapshot the group is staged against. On failure the group's appends are refused
     /// (and taken out of `group`).
     fn open_group(&mut self, group: &mut Group) -> Option<OpenGroup> {
-        if let Some(reason) = failure(&self.failed) {
+        if let Some(reason) = self.failed.get() {
             self.fail_group(group.take_jobs(), format!("the writer stopped after an error: {reason}"));
             return None;
         }
-        if let Err(error) = self.roll_segment_if_full() {
-            self.fail_group(group.take_jobs(), format!("could not start a new segment: {error}"));
+        if let Err(reason) = self.roll_segment_if_full() {
+            self.fail_group(group.take_jobs(), format!("could not start a new segment: {reason}"));
             return None;
         }
         // Forget what the index holds now *before* taking the snapshot: see `crate::pending`.
@@ -174,7 +173,11 @@ impl Writer {
             _ => match self.shared.index.read() {
                 Ok(reader) => Snapshot { indexed, reader },
                 Err(error) => {
-                    self.fail_group(group.take_jobs(), format!("cannot read the index: {error}"));
+                    // redb refuses everything after an I/O error until it is reopened: so does the
+                    // store, with one clear reason, instead of refusing group after group.
+                    let reason = format!("the index cannot be read ({error}); reopen the store");
+                    self.failed.set(reason.clone());
+                    self.fail_group(group.take_jobs(), format!("the writer stopped after an error: {reason}"));
                     return None;
                 }
             },
@@ -218,6 +221,9 @@ impl Writer {
                 // this group's fsync, which comes after that one's.
                 Ok(Staged::Replay(outcome)) => open.answers.push((job.reply, outcome)),
                 Err(error) => {
+                    if is_index_failure(&error) {
+                        self.failed.set(format!("the index cannot be read ({error}); reopen the store"));
+                    }
                     let _ = job.reply.send(Err(error)); // the caller may have stopped waiting
                 }
             }
@@ -237,10 +243,8 @@ impl Writer {
         if events > 0 {
             let mark = self.segment.mark();
             if let Err(error) = self.segment.append(&staging.frames, events) {
-                let (len, crc, count) = mark;
-                if let Err(cut) = self.segment.truncate(len, crc, count) {
-                    let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
-                    failed.get_or_insert(format!("could not cut back a failed write: {cut}"));
+                if let Err(reason) = self.segment.cut_back(mark, &self.failed) {
+                    self.failed.set(reason);
                 }
                 let error = Error::from(error);
                 tracing::error!(%error, "group write failed; its appends are refused");
@@ -295,16 +299,23 @@ impl Writer {
     }
 
     /// Seals the active segment once it reached its target size and starts the next one.
-    fn roll_segment_if_full(&mut self) -> std::io::Result<()> {
+    ///
+    /// A failed seal write or a failed creation leaves things as they were (the write cut back,
+    /// the new file removed), so the next group tries again: a disk that was full may have room
+    /// by then. A failed fsync of the seal stops the store ([`Failure::sync`]).
+    fn roll_segment_if_full(&mut self) -> Result<(), String> {
         if self.segment.len() < self.config.segment_bytes_target || self.segment.is_empty() {
             return Ok(());
         }
         // Seal first: a crash between the two steps leaves a sealed last segment, which recovery
         // completes by creating the next one. The other order would leave an unsealed segment
         // in the middle of the log.
-        let path: PathBuf = self.segment.seal()?;
-        self.segment = ActiveSegment::create(self.config.disk.clone(), &self.shared.segments_dir, self.next_position)?;
-        tracing::info!(segment = %path.display(), "segment sealed");
+        if !self.segment.is_sealed() {
+            let path: PathBuf = self.segment.seal(&self.failed)?;
+            tracing::info!(segment = %path.display(), "segment sealed");
+        }
+        let (storage, dir) = (self.config.storage.as_ref(), &self.shared.segments_dir);
+        self.segment = ActiveSegment::create(storage, dir, self.next_position, &self.failed)?;
         Ok(())
     }
 }

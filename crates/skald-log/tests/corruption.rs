@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use skald_core::{Error, EventStore, NewEvent, ReadOptions, Selector, StreamAppend};
 use skald_log::segment::list_segments;
+use skald_log::storage::OsStorage;
 use skald_log::{verify, Options, Store};
 
 fn options() -> Options {
@@ -18,20 +19,37 @@ fn options() -> Options {
 /// Writes `appends` appends of three events each and returns the store directory.
 fn write_store(appends: u64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    append_to(dir.path(), 0..appends);
+    dir
+}
+
+/// Appends `appends` of three events each to the store in `dir`, and closes it (its last
+/// checkpoint covers them all).
+fn append_to(dir: &Path, appends: std::ops::Range<u64>) {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     runtime.block_on(async {
-        let store = Store::open(dir.path(), options()).unwrap();
-        for i in 0..appends {
+        let store = Store::open(dir, options()).unwrap();
+        for i in appends {
             let events = (0..3).map(|j| NewEvent::new("E", json!({"i": i, "j": j, "pad": "p".repeat(40)}))).collect();
             store.append(vec![StreamAppend::new(format!("s-{}", i % 5), events)]).await.unwrap();
         }
         store.close();
     });
+}
+
+/// A store of `appends` appends whose last one is past the last index checkpoint, as a crash
+/// leaves it: written with a checkpoint after the one before, then given that checkpoint's index.
+fn write_store_past_checkpoint(appends: u64) -> tempfile::TempDir {
+    let dir = write_store(appends - 1);
+    let index = dir.path().join("index.redb");
+    let checkpointed = fs::read(&index).unwrap();
+    append_to(dir.path(), appends - 1..appends);
+    fs::write(&index, checkpointed).unwrap();
     dir
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
-    list_segments(&dir.join("segments")).unwrap().into_iter().map(|(_, p)| p).collect()
+    list_segments(&OsStorage, &dir.join("segments")).unwrap().into_iter().map(|(_, p)| p).collect()
 }
 
 fn all_positions(dir: &Path) -> Result<Vec<u64>, Error> {
@@ -61,7 +79,7 @@ fn flip_bit(path: &Path, offset: u64) {
 
 #[test]
 fn torn_tail_is_cut_to_the_last_whole_append() {
-    let dir = write_store(60);
+    let dir = write_store_past_checkpoint(60);
     assert!(segments(dir.path()).len() > 3, "the test wants several segments");
     let last = segments(dir.path()).pop().unwrap();
     let len = frames_end(&last);
@@ -102,13 +120,13 @@ fn garbage_after_the_tail_is_cut() {
 }
 
 #[test]
-fn flipped_bit_in_the_last_record_is_cut_and_reported() {
-    let dir = write_store(10);
+fn flipped_bit_in_the_last_record_past_the_last_checkpoint_is_cut_and_reported() {
+    let dir = write_store_past_checkpoint(10);
     let last = segments(dir.path()).pop().unwrap();
     let len = frames_end(&last);
     flip_bit(&last, len - 5);
-    // Indistinguishable from a torn write of the last append: that append (3 events) is cut, and
-    // the cut is reported, never silent.
+    // Past the last checkpoint, indistinguishable from a torn write of the last append: that
+    // append (3 events) is cut, and the cut is reported, never silent.
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     runtime.block_on(async {
         let store = Store::open(dir.path(), options()).unwrap();
@@ -117,6 +135,19 @@ fn flipped_bit_in_the_last_record_is_cut_and_reported() {
         assert_eq!(store.head_position(), Some(26));
         store.close();
     });
+}
+
+#[test]
+fn flipped_bit_in_the_last_record_a_checkpoint_covers_stops_the_open() {
+    let dir = write_store(10);
+    let last = segments(dir.path()).pop().unwrap();
+    let len = frames_end(&last);
+    flip_bit(&last, len - 5);
+    // The clean close checkpointed it after its fsync: it was durable, so this is damage.
+    let error = all_positions(dir.path()).unwrap_err();
+    let Error::Corrupt { file, offset, reason, .. } = &error else { panic!("expected corrupt-data, got {error:?}") };
+    assert_eq!(file, &last);
+    assert!(*offset < len && reason.contains("checkpoint"), "{error}");
 }
 
 #[test]
