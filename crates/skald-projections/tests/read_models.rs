@@ -9,7 +9,9 @@ use rusqlite::{Connection, Transaction};
 use serde_json::json;
 use skald_core::{EventStore, NewEvent, RecordedEvent, Selector, StreamAppend};
 use skald_projections::examples::OrderHistory;
-use skald_projections::{IdempotentHandler, IdempotentRunner, ProjectionError, SqlProjection, SqliteRunner, Tables};
+use skald_projections::{
+    BoxError, IdempotentHandler, IdempotentRunner, Projection, ProjectionError, SqlProjection, SqliteRunner, Tables,
+};
 use skald_testkit::TestStore;
 
 skald_testkit::backend_tests!(crate::cases;
@@ -62,7 +64,7 @@ mod cases {
         healed: Arc<AtomicBool>,
     }
 
-    impl SqlProjection for Fragile {
+    impl Projection for Fragile {
         fn name(&self) -> &str {
             OrderHistory.name()
         }
@@ -70,17 +72,15 @@ mod cases {
             OrderHistory.selector()
         }
         fn tables(&self) -> &[&str] {
-            &["order_history"]
+            OrderHistory.tables()
         }
+    }
+
+    impl SqlProjection for Fragile {
         fn create(&self, tx: &Transaction<'_>, tables: &Tables) -> rusqlite::Result<()> {
             OrderHistory.create(tx, tables)
         }
-        fn apply(
-            &self,
-            tx: &Transaction<'_>,
-            tables: &Tables,
-            event: &RecordedEvent,
-        ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        fn apply(&self, tx: &Transaction<'_>, tables: &Tables, event: &RecordedEvent) -> Result<(), BoxError> {
             if event.event_type == "Poison" && !self.healed.load(Ordering::SeqCst) {
                 return Err("poisoned".into());
             }
@@ -108,7 +108,7 @@ mod cases {
     /// Version 2 of the order history: totals in cents.
     struct OrderHistoryInCents;
 
-    impl SqlProjection for OrderHistoryInCents {
+    impl Projection for OrderHistoryInCents {
         fn name(&self) -> &str {
             OrderHistory.name()
         }
@@ -116,17 +116,15 @@ mod cases {
             OrderHistory.selector()
         }
         fn tables(&self) -> &[&str] {
-            &["order_history"]
+            OrderHistory.tables()
         }
+    }
+
+    impl SqlProjection for OrderHistoryInCents {
         fn create(&self, tx: &Transaction<'_>, tables: &Tables) -> rusqlite::Result<()> {
             OrderHistory.create(tx, tables)
         }
-        fn apply(
-            &self,
-            tx: &Transaction<'_>,
-            tables: &Tables,
-            event: &RecordedEvent,
-        ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        fn apply(&self, tx: &Transaction<'_>, tables: &Tables, event: &RecordedEvent) -> Result<(), BoxError> {
             OrderHistory.apply(tx, tables, event)?;
             let table = tables.name("order_history");
             tx.execute(
@@ -214,7 +212,7 @@ mod cases {
         fn selector(&self) -> Selector {
             Selector::Type("OrderPlaced".into())
         }
-        async fn handle(&self, event: &RecordedEvent) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        async fn handle(&self, event: &RecordedEvent) -> Result<(), BoxError> {
             self.seen.lock().unwrap().push(event.position);
             Ok(())
         }
