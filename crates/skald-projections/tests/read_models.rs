@@ -5,13 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
 use serde_json::json;
-use skald_core::{EventStore, NewEvent, RecordedEvent, Selector, StreamAppend};
+use skald_core::{NewEvent, RecordedEvent, Selector, StreamAppend};
 use skald_projections::examples::OrderHistory;
-use skald_projections::{
-    BoxError, IdempotentHandler, IdempotentRunner, Projection, ProjectionError, SqlProjection, SqliteRunner, Tables,
-};
+use skald_projections::{BoxError, IdempotentHandler, IdempotentRunner, ProjectionError, SqliteRunner};
 use skald_testkit::TestStore;
 
 skald_testkit::backend_tests!(crate::cases;
@@ -22,13 +20,11 @@ skald_testkit::backend_tests!(crate::cases;
     the_idempotent_runner_checkpoints_in_the_log
 );
 
-mod cases {
-    use super::*;
+mod common;
 
-    async fn order(store: &dyn EventStore, id: u32, events: &[(&str, serde_json::Value)]) {
-        let events = events.iter().map(|(t, d)| NewEvent::new(*t, d.clone())).collect();
-        store.append(vec![StreamAppend::new(format!("order-{id}"), events)]).await.unwrap();
-    }
+mod cases {
+    use super::common::{order, Fragile, OrderHistoryInCents};
+    use super::*;
 
     fn row(conn: &Connection, id: u32) -> (String, Option<f64>, i64) {
         conn.query_row(
@@ -59,35 +55,6 @@ mod cases {
         assert_eq!(runner.catch_up().await.unwrap(), 0);
     }
 
-    /// Fails on `Poison` events until told otherwise.
-    struct Fragile {
-        healed: Arc<AtomicBool>,
-    }
-
-    impl Projection for Fragile {
-        fn name(&self) -> &str {
-            OrderHistory.name()
-        }
-        fn selector(&self) -> Selector {
-            OrderHistory.selector()
-        }
-        fn tables(&self) -> &[&str] {
-            OrderHistory.tables()
-        }
-    }
-
-    impl SqlProjection for Fragile {
-        fn create(&self, tx: &Transaction<'_>, tables: &Tables) -> rusqlite::Result<()> {
-            OrderHistory.create(tx, tables)
-        }
-        fn apply(&self, tx: &Transaction<'_>, tables: &Tables, event: &RecordedEvent) -> Result<(), BoxError> {
-            if event.event_type == "Poison" && !self.healed.load(Ordering::SeqCst) {
-                return Err("poisoned".into());
-            }
-            OrderHistory.apply(tx, tables, event)
-        }
-    }
-
     pub async fn a_failure_rolls_back_the_page_and_its_checkpoint_together(kit: TestStore) {
         let store = kit.store();
         order(&*store, 1, &[("OrderPlaced", json!({"total": 1})), ("OrderPaid", json!({})), ("Poison", json!({}))])
@@ -103,36 +70,6 @@ mod cases {
         healed.store(true, Ordering::SeqCst);
         assert_eq!(runner.catch_up().await.unwrap(), 3);
         assert_eq!(row(runner.connection(), 1), ("paid".into(), Some(1.0), 3), "each event counted once");
-    }
-
-    /// Version 2 of the order history: totals in cents.
-    struct OrderHistoryInCents;
-
-    impl Projection for OrderHistoryInCents {
-        fn name(&self) -> &str {
-            OrderHistory.name()
-        }
-        fn selector(&self) -> Selector {
-            OrderHistory.selector()
-        }
-        fn tables(&self) -> &[&str] {
-            OrderHistory.tables()
-        }
-    }
-
-    impl SqlProjection for OrderHistoryInCents {
-        fn create(&self, tx: &Transaction<'_>, tables: &Tables) -> rusqlite::Result<()> {
-            OrderHistory.create(tx, tables)
-        }
-        fn apply(&self, tx: &Transaction<'_>, tables: &Tables, event: &RecordedEvent) -> Result<(), BoxError> {
-            OrderHistory.apply(tx, tables, event)?;
-            let table = tables.name("order_history");
-            tx.execute(
-                &format!("UPDATE \"{table}\" SET total = total * 100 WHERE order_id = ?1 AND events = 1"),
-                [&event.stream],
-            )?;
-            Ok(())
-        }
     }
 
     pub async fn a_new_version_is_rebuilt_beside_the_live_one_then_switched_atomically(kit: TestStore) {
