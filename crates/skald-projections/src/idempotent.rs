@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::json;
 use skald_core::{EventStore, NewEvent, ReadOptions, RecordedEvent, Selector, StreamAppend, StreamMetadata};
 
-use crate::runner::{self, BoxError, Checkpointed, Target};
+use crate::runner::{self, BoxError, Checkpointed, Source, Target};
 use crate::ProjectionError;
 
 /// Checkpoints of projection `p` are events in `$proj-p`.
@@ -36,16 +36,16 @@ pub trait IdempotentHandler: Send + Sync + 'static {
 
 /// Runs one [`IdempotentHandler`].
 pub struct IdempotentRunner<H: IdempotentHandler> {
-    store: Arc<dyn EventStore>,
+    source: Source,
     handler: H,
 }
 
 impl<H: IdempotentHandler> IdempotentRunner<H> {
     /// A runner; nothing is read until [`Self::catch_up`] or [`Self::run`].
     pub fn new(store: Arc<dyn EventStore>, handler: H) -> Result<Self, ProjectionError> {
-        runner::check_selector(handler.name(), &handler.selector())?;
+        let source = Source::new(store, handler.name(), handler.selector())?;
         skald_core::validate_stream_name(&Self::checkpoint_stream_of(handler.name()))?;
-        Ok(IdempotentRunner { store, handler })
+        Ok(IdempotentRunner { source, handler })
     }
 
     fn checkpoint_stream_of(name: &str) -> String {
@@ -55,7 +55,7 @@ impl<H: IdempotentHandler> IdempotentRunner<H> {
     /// The position of the last event handled and checkpointed.
     pub async fn checkpoint(&self) -> Result<Option<u64>, ProjectionError> {
         let stream = Self::checkpoint_stream_of(self.handler.name());
-        match self.store.read(&Selector::Stream(stream), ReadOptions::backward(1)).await {
+        match self.source.store.read(&Selector::Stream(stream), ReadOptions::backward(1)).await {
             Ok(page) => Ok(page.events.first().and_then(|e| e.data.to_value()["position"].as_u64())),
             Err(skald_core::Error::StreamNotFound { .. }) => Ok(None),
             Err(error) => Err(error.into()),
@@ -76,16 +76,8 @@ impl<H: IdempotentHandler> IdempotentRunner<H> {
 /// The shared loops see the runner through a shared reference: its checkpoint lives in the log,
 /// so there is nothing to hold exclusively.
 impl<H: IdempotentHandler> Checkpointed for &IdempotentRunner<H> {
-    fn store(&self) -> Arc<dyn EventStore> {
-        self.store.clone()
-    }
-
-    fn name(&self) -> &str {
-        self.handler.name()
-    }
-
-    fn selector(&self) -> Selector {
-        self.handler.selector()
+    fn source(&self) -> &Source {
+        &self.source
     }
 
     /// One checkpoint per handler: the key is its name.
@@ -103,18 +95,15 @@ impl<H: IdempotentHandler> Checkpointed for &IdempotentRunner<H> {
     ) -> Result<(), ProjectionError> {
         let Some(last) = events.last() else { return Ok(()) };
         for event in events {
-            self.handler
-                .handle(event)
-                .await
-                .map_err(|error| runner::handler_error(self.handler.name(), event.position, error))?;
+            self.handler.handle(event).await.map_err(|error| self.source.handler_error(event.position, error))?;
         }
         let stream = IdempotentRunner::<H>::checkpoint_stream_of(self.handler.name());
         let checkpoint = NewEvent::new(CHECKPOINT_EVENT_TYPE, json!({ "position": last.position }));
-        let outcome = self.store.append(vec![StreamAppend::new(stream.clone(), vec![checkpoint])]).await?;
+        let outcome = self.source.store.append(vec![StreamAppend::new(stream.clone(), vec![checkpoint])]).await?;
         if outcome.streams[0].first_version == 0 {
             // First checkpoint: keep the stream short from now on.
             let metadata = StreamMetadata { max_count: Some(CHECKPOINTS_KEPT), ..Default::default() };
-            self.store.set_metadata(&stream, metadata).await?;
+            self.source.store.set_metadata(&stream, metadata).await?;
         }
         Ok(())
     }

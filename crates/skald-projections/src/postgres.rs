@@ -26,11 +26,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use skald_core::{EventStore, RecordedEvent, Selector};
+use skald_core::{EventStore, RecordedEvent};
 use tokio_postgres::{Client, Config, NoTls, Transaction};
 
 use crate::runner::REBUILD_SUFFIX;
-use crate::runner::{self, BoxError, Checkpointed, Progress, Projection, Rebuildable, Tables, Target};
+use crate::runner::{self, BoxError, Checkpointed, Progress, Projection, Rebuildable, Source, Tables, Target};
 use crate::sqlite::sql_position;
 use crate::{ProjectionError, CHECKPOINT_TABLE};
 
@@ -61,7 +61,7 @@ const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// Runs one [`PgProjection`] against an event store, into one PostgreSQL schema.
 pub struct PgRunner<P: PgProjection> {
-    store: Arc<dyn EventStore>,
+    source: Source,
     config: Config,
     schema: String,
     /// `"<schema>".skald_projection_checkpoints`.
@@ -79,7 +79,7 @@ impl<P: PgProjection> PgRunner<P> {
         schema: &str,
         projection: P,
     ) -> Result<Self, ProjectionError> {
-        runner::check_selector(projection.name(), &projection.selector())?;
+        let source = Source::new(store, projection.name(), projection.selector())?;
         validate_schema(projection.name(), schema)?;
         let mut config = Config::from_str(url)?;
         if config.get_connect_timeout().is_none() {
@@ -91,7 +91,7 @@ impl<P: PgProjection> PgRunner<P> {
         }
         let client = session(&config, schema).await?;
         let checkpoints = format!("{}.{CHECKPOINT_TABLE}", quoted(schema));
-        let mut runner = PgRunner { store, config, schema: schema.to_owned(), checkpoints, client, projection };
+        let mut runner = PgRunner { source, config, schema: schema.to_owned(), checkpoints, client, projection };
         runner.setup().await?;
         Ok(runner)
     }
@@ -193,16 +193,8 @@ impl<P: PgProjection> PgRunner<P> {
 }
 
 impl<P: PgProjection> Checkpointed for PgRunner<P> {
-    fn store(&self) -> Arc<dyn EventStore> {
-        self.store.clone()
-    }
-
-    fn name(&self) -> &str {
-        self.projection.name()
-    }
-
-    fn selector(&self) -> Selector {
-        self.projection.selector()
+    fn source(&self) -> &Source {
+        &self.source
     }
 
     async fn checkpoint_of(&mut self, key: &str) -> Result<Option<u64>, ProjectionError> {
@@ -233,13 +225,13 @@ impl<P: PgProjection> Checkpointed for PgRunner<P> {
         );
         let moved = tx.execute(&sql, &[&target.key, &sql_position(last.position), &after.map(sql_position)]).await?;
         if moved != 1 {
-            return Err(ProjectionError::CheckpointMoved { projection: self.projection.name().to_owned(), after });
+            return Err(self.source.checkpoint_moved(after));
         }
         for event in events {
             self.projection
                 .apply(&tx, &target.tables, event)
                 .await
-                .map_err(|error| runner::handler_error(self.projection.name(), event.position, error))?;
+                .map_err(|error| self.source.handler_error(event.position, error))?;
         }
         tx.commit().await?;
         Ok(())

@@ -77,14 +77,41 @@ impl Target<'_> {
     }
 }
 
+/// What a runner reads: the log, and the projection's name and selector (checked once, here).
+pub(crate) struct Source {
+    pub store: Arc<dyn EventStore>,
+    pub name: String,
+    pub selector: Selector,
+}
+
+impl Source {
+    /// Refuses a single-stream selector: projections read the log, a category or a type.
+    pub(crate) fn new(store: Arc<dyn EventStore>, name: &str, selector: Selector) -> Result<Source, ProjectionError> {
+        if matches!(selector, Selector::Stream(_)) {
+            return Err(ProjectionError::Invalid {
+                projection: name.to_owned(),
+                reason: "a projection reads the whole log, a category or a type; for one stream use its category"
+                    .into(),
+            });
+        }
+        Ok(Source { store, name: name.to_owned(), selector })
+    }
+
+    /// The projection's refusal of the event at `position`.
+    pub(crate) fn handler_error(&self, position: u64, error: BoxError) -> ProjectionError {
+        ProjectionError::Handler { projection: self.name.clone(), position, reason: error.to_string() }
+    }
+
+    /// The checkpoint was not at `after` when a page was to move it.
+    pub(crate) fn checkpoint_moved(&self, after: Option<u64>) -> ProjectionError {
+        ProjectionError::CheckpointMoved { projection: self.name.clone(), after }
+    }
+}
+
 /// A runner's storage, as the shared loops see it.
 pub(crate) trait Checkpointed {
-    /// The log it reads.
-    fn store(&self) -> Arc<dyn EventStore>;
-    /// The projection's name (for errors and logs).
-    fn name(&self) -> &str;
-    /// The events it reads.
-    fn selector(&self) -> Selector;
+    /// What it reads.
+    fn source(&self) -> &Source;
     /// The position of the last event applied under checkpoint `key`.
     async fn checkpoint_of(&mut self, key: &str) -> Result<Option<u64>, ProjectionError>;
     /// Applies `events` to `target` and moves its checkpoint from `after` to the last event, all or
@@ -107,22 +134,6 @@ pub(crate) trait Rebuildable: Checkpointed {
     async fn switch(&mut self, shadow: &str) -> Result<(), ProjectionError>;
 }
 
-/// Refuses a single-stream selector: projections read the log, a category or a type.
-pub(crate) fn check_selector(name: &str, selector: &Selector) -> Result<(), ProjectionError> {
-    if matches!(selector, Selector::Stream(_)) {
-        return Err(ProjectionError::Invalid {
-            projection: name.to_owned(),
-            reason: "a projection reads the whole log, a category or a type; for one stream use its category".into(),
-        });
-    }
-    Ok(())
-}
-
-/// The projection's refusal of the event at `position`.
-pub(crate) fn handler_error(projection: &str, position: u64, error: BoxError) -> ProjectionError {
-    ProjectionError::Handler { projection: projection.to_owned(), position, reason: error.to_string() }
-}
-
 /// Reads pages after the checkpoint of `target` and applies them until the end of the log,
 /// calling `progress` after each; returns how many events were applied.
 pub(crate) async fn catch_up(
@@ -130,8 +141,7 @@ pub(crate) async fn catch_up(
     target: Target<'_>,
     mut progress: impl FnMut(Progress),
 ) -> Result<u64, ProjectionError> {
-    let store = sink.store();
-    let selector = sink.selector();
+    let (store, selector) = (sink.source().store.clone(), sink.source().selector.clone());
     let mut applied = 0u64;
     let mut after = sink.checkpoint_of(target.key).await?;
     let mut from = after.map_or(0, |p| p + 1);
@@ -156,11 +166,12 @@ pub(crate) async fn follow(
     sink: &mut impl Checkpointed,
     stop: impl Future<Output = ()>,
 ) -> Result<(), ProjectionError> {
-    let name = sink.name().to_owned();
+    let name = sink.source().name.clone();
     catch_up(sink, Target::live(&name), |_| {}).await?;
     let mut after = sink.checkpoint_of(&name).await?;
     let from = after.map_or(SubscribeFrom::Start, |p| SubscribeFrom::Position(p + 1));
-    let mut live = sink.store().subscribe(sink.selector(), from);
+    let source = sink.source();
+    let mut live = source.store.subscribe(source.selector.clone(), from);
     tokio::pin!(stop);
     while let Some(page) = crate::live::next_burst(&mut live, &mut stop).await {
         let page = page?;
@@ -176,10 +187,10 @@ pub(crate) async fn rebuild(
     sink: &mut impl Rebuildable,
     progress: impl FnMut(Progress),
 ) -> Result<u64, ProjectionError> {
-    let shadow = format!("{}{REBUILD_SUFFIX}", sink.name());
+    let shadow = format!("{}{REBUILD_SUFFIX}", sink.source().name);
     sink.prepare_rebuild(&shadow).await?;
     let applied = catch_up(sink, Target { key: &shadow, tables: Tables::REBUILD }, progress).await?;
     sink.switch(&shadow).await?;
-    tracing::info!(projection = sink.name(), applied, "rebuilt and switched over");
+    tracing::info!(projection = sink.source().name, applied, "rebuilt and switched over");
     Ok(applied)
 }

@@ -13,10 +13,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Transaction};
-use skald_core::{EventStore, RecordedEvent, Selector};
+use skald_core::{EventStore, RecordedEvent};
 
 use crate::runner::{
-    self, BoxError, Checkpointed, Progress, Projection, Rebuildable, Tables, Target, CHECKPOINT_TABLE,
+    self, BoxError, Checkpointed, Progress, Projection, Rebuildable, Source, Tables, Target, CHECKPOINT_TABLE,
 };
 use crate::ProjectionError;
 
@@ -31,7 +31,7 @@ pub trait SqlProjection: Projection {
 
 /// Runs one [`SqlProjection`] against an event store.
 pub struct SqliteRunner<P: SqlProjection> {
-    store: Arc<dyn EventStore>,
+    source: Source,
     conn: Connection,
     projection: P,
 }
@@ -52,7 +52,7 @@ impl<P: SqlProjection> SqliteRunner<P> {
     }
 
     fn setup(store: Arc<dyn EventStore>, mut conn: Connection, projection: P) -> Result<Self, ProjectionError> {
-        runner::check_selector(projection.name(), &projection.selector())?;
+        let source = Source::new(store, projection.name(), projection.selector())?;
         let tx = conn.transaction()?;
         tx.execute(
             &format!("CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (projection TEXT PRIMARY KEY, position INTEGER)"),
@@ -73,7 +73,7 @@ impl<P: SqlProjection> SqliteRunner<P> {
             )?;
         }
         tx.commit()?;
-        Ok(SqliteRunner { store, conn, projection })
+        Ok(SqliteRunner { source, conn, projection })
     }
 
     /// The database, for queries.
@@ -110,16 +110,8 @@ impl<P: SqlProjection> SqliteRunner<P> {
 }
 
 impl<P: SqlProjection> Checkpointed for SqliteRunner<P> {
-    fn store(&self) -> Arc<dyn EventStore> {
-        self.store.clone()
-    }
-
-    fn name(&self) -> &str {
-        self.projection.name()
-    }
-
-    fn selector(&self) -> Selector {
-        self.projection.selector()
+    fn source(&self) -> &Source {
+        &self.source
     }
 
     async fn checkpoint_of(&mut self, key: &str) -> Result<Option<u64>, ProjectionError> {
@@ -137,7 +129,7 @@ impl<P: SqlProjection> Checkpointed for SqliteRunner<P> {
         for event in events {
             self.projection
                 .apply(&tx, &target.tables, event)
-                .map_err(|error| runner::handler_error(self.projection.name(), event.position, error))?;
+                .map_err(|error| self.source.handler_error(event.position, error))?;
         }
         // SQLite lets one writer in at a time, so checking the old position here is enough.
         let moved = tx.execute(
@@ -145,7 +137,7 @@ impl<P: SqlProjection> Checkpointed for SqliteRunner<P> {
             rusqlite::params![target.key, sql_position(last.position), after.map(sql_position)],
         )?;
         if moved != 1 {
-            return Err(ProjectionError::CheckpointMoved { projection: self.projection.name().to_owned(), after });
+            return Err(self.source.checkpoint_moved(after));
         }
         tx.commit()?;
         Ok(())

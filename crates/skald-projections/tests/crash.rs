@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 use serde_json::{json, Value};
-use skald_core::{EventStore, NewEvent, StreamAppend};
+use skald_core::EventStore;
 use skald_projections::examples::OrderHistory;
 use skald_projections::{Progress, SqliteRunner};
 use skald_testkit::crash::{child_params, report, Child};
@@ -158,19 +158,19 @@ async fn postgres_killed_projections_resume_without_loss_or_double_counting() {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn embedded_killed_projections_into_postgres_resume_without_loss_or_double_counting() {
-    skald_testkit::run("embedded", |kit| {
-        common::with_schema(|url, schema| kill_projections(kit, Some(Model::Postgres { url, schema })))
-    })
-    .await;
+    skald_testkit::run("embedded", kill_projections_into_postgres).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_killed_projections_into_postgres_resume_without_loss_or_double_counting() {
-    skald_testkit::run("postgres", |kit| {
-        common::with_schema(|url, schema| kill_projections(kit, Some(Model::Postgres { url, schema })))
-    })
-    .await;
+    skald_testkit::run("postgres", kill_projections_into_postgres).await;
+}
+
+/// [`kill_projections`] with the read model in a fresh PostgreSQL schema, dropped afterwards.
+#[cfg(feature = "postgres")]
+async fn kill_projections_into_postgres(kit: TestStore) {
+    common::with_schema(|url, schema| kill_projections(kit, Some(Model::Postgres { url, schema }))).await;
 }
 
 /// Fills the store, closes it for the children, and kills them; `model` is where the read model
@@ -179,21 +179,8 @@ async fn kill_projections(mut kit: TestStore, model: Option<Model>) {
     let location = kit.location().expect("a store a child process can open");
     let dir = tempfile::tempdir().unwrap();
     let model = model.unwrap_or_else(|| Model::Sqlite(dir.path().join("orders.sqlite")));
-    {
-        let store = kit.store();
-        // One event per order: after the checkpoint at position p, exactly p + 1 orders exist.
-        for chunk in 0..ORDERS / 1000 {
-            let appends = (0..1000)
-                .map(|i| {
-                    let order = chunk * 1000 + i;
-                    StreamAppend::new(format!("order-{order}"), vec![NewEvent::new("OrderPlaced", json!({"total": 1}))])
-                })
-                .collect::<Vec<_>>();
-            for part in appends.chunks(100) {
-                store.append(part.to_vec()).await.unwrap();
-            }
-        }
-    }
+    // One event per order: after the checkpoint at position p, exactly p + 1 orders exist.
+    common::place_orders(&*kit.store(), 0..ORDERS, 1.0).await;
     kit.close().await;
     tokio::task::block_in_place(|| kill_and_check(&location, &model));
     kit.open_again().await;

@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 use skald_core::{NewEvent, StreamAppend};
@@ -23,7 +22,7 @@ skald_testkit::backend_tests!(crate::cases;
 );
 
 mod cases {
-    use super::common::{client, order, with_schema, Fragile, OrderHistoryInCents};
+    use super::common::{client, follows_live, order, place_orders, with_schema, Fragile, OrderHistoryInCents};
     use super::*;
 
     async fn row(client: &tokio_postgres::Client, id: u32) -> (String, Option<f64>, i64) {
@@ -84,13 +83,7 @@ mod cases {
     pub async fn a_new_version_is_rebuilt_beside_the_live_one_then_switched_atomically(kit: TestStore) {
         with_schema(|url, schema| async move {
             let store = kit.store();
-            for chunk in 0..25 {
-                let appends = (chunk * 100..(chunk + 1) * 100).map(|id| {
-                    let placed = NewEvent::new("OrderPlaced", json!({"total": 2}));
-                    StreamAppend::new(format!("order-{id}"), vec![placed])
-                });
-                store.append(appends.collect()).await.unwrap();
-            }
+            place_orders(&*store, 0..2500, 2.0).await;
             let mut v1 = PgRunner::connect(store.clone(), &url, &schema, OrderHistory).await.unwrap();
             v1.catch_up().await.unwrap();
             drop(v1);
@@ -146,27 +139,15 @@ mod cases {
     pub async fn the_runner_follows_live_events(kit: TestStore) {
         with_schema(|url, schema| async move {
             let store = kit.store();
-            order(&*store, 1, &[("OrderPlaced", json!({"total": 5}))]).await;
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let task = {
+            follows_live(&store, |stopped| {
                 let store = store.clone();
                 tokio::spawn(async move {
                     let mut runner = PgRunner::connect(store, &url, &schema, OrderHistory).await.unwrap();
-                    runner
-                        .run(async {
-                            let _ = stopped.await;
-                        })
-                        .await
-                        .unwrap();
+                    runner.run(async { drop(stopped.await) }).await.unwrap();
                     runner.checkpoint().await.unwrap()
                 })
-            };
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            order(&*store, 1, &[("OrderPaid", json!({}))]).await;
-            order(&*store, 2, &[("OrderPlaced", json!({"total": 1}))]).await;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            stop.send(()).unwrap();
-            assert_eq!(task.await.unwrap(), Some(2), "live events reached the model");
+            })
+            .await;
         })
         .await;
     }
@@ -174,13 +155,7 @@ mod cases {
     pub async fn two_runners_of_one_projection_apply_each_event_once(kit: TestStore) {
         with_schema(|url, schema| async move {
             let store = kit.store();
-            for chunk in 0..50 {
-                let appends = (chunk * 100..(chunk + 1) * 100).map(|id| {
-                    let placed = NewEvent::new("OrderPlaced", json!({"total": 1}));
-                    StreamAppend::new(format!("order-{id}"), vec![placed])
-                });
-                store.append(appends.collect()).await.unwrap();
-            }
+            place_orders(&*store, 0..5000, 1.0).await;
             let mut a = PgRunner::connect(store.clone(), &url, &schema, OrderHistory).await.unwrap();
             let mut b = PgRunner::connect(store.clone(), &url, &schema, OrderHistory).await.unwrap();
             let (one, other) = tokio::join!(a.catch_up(), b.catch_up());

@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use rusqlite::Connection;
 use serde_json::json;
@@ -23,7 +22,7 @@ skald_testkit::backend_tests!(crate::cases;
 mod common;
 
 mod cases {
-    use super::common::{order, Fragile, OrderHistoryInCents};
+    use super::common::{follows_live, order, place_orders, Fragile, OrderHistoryInCents};
     use super::*;
 
     fn row(conn: &Connection, id: u32) -> (String, Option<f64>, i64) {
@@ -74,9 +73,7 @@ mod cases {
 
     pub async fn a_new_version_is_rebuilt_beside_the_live_one_then_switched_atomically(kit: TestStore) {
         let store = kit.store();
-        for id in 0..2500 {
-            order(&*store, id, &[("OrderPlaced", json!({"total": 2}))]).await;
-        }
+        place_orders(&*store, 0..2500, 2.0).await;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("orders.sqlite");
         let mut v1 = SqliteRunner::open(store.clone(), &db, OrderHistory).unwrap();
@@ -113,27 +110,15 @@ mod cases {
 
     pub async fn the_runner_follows_live_events(kit: TestStore) {
         let store = kit.store();
-        order(&*store, 1, &[("OrderPlaced", json!({"total": 5}))]).await;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = {
+        follows_live(&store, |stopped| {
             let store = store.clone();
             tokio::spawn(async move {
                 let mut runner = SqliteRunner::open_in_memory(store, OrderHistory).unwrap();
-                runner
-                    .run(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
+                runner.run(async { drop(stopped.await) }).await.unwrap();
                 runner.checkpoint().unwrap()
             })
-        };
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        order(&*store, 1, &[("OrderPaid", json!({}))]).await;
-        order(&*store, 2, &[("OrderPlaced", json!({"total": 1}))]).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        stop.send(()).unwrap();
-        assert_eq!(task.await.unwrap(), Some(2), "live events reached the model");
+        })
+        .await;
     }
 
     /// Records what it saw, as a non-SQL read model would.

@@ -3,8 +3,10 @@
 //! model, dropped afterwards even when the test panics.
 #![allow(dead_code)]
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rusqlite::Transaction;
 use skald_core::{EventStore, NewEvent, RecordedEvent, Selector, StreamAppend};
@@ -15,6 +17,37 @@ use skald_projections::{BoxError, Projection, SqlProjection, Tables};
 pub async fn order(store: &dyn EventStore, id: u32, events: &[(&str, serde_json::Value)]) {
     let events = events.iter().map(|(t, d)| NewEvent::new(*t, d.clone())).collect();
     store.append(vec![StreamAppend::new(format!("order-{id}"), events)]).await.unwrap();
+}
+
+/// Places one order per id of `ids` (one `OrderPlaced` each), a hundred streams per append, so
+/// order `i` is at position `i` of an empty store.
+pub async fn place_orders(store: &dyn EventStore, ids: Range<u32>, total: f64) {
+    let appends = ids.map(|id| {
+        let placed = NewEvent::new("OrderPlaced", serde_json::json!({ "total": total }));
+        StreamAppend::new(format!("order-{id}"), vec![placed])
+    });
+    let appends: Vec<_> = appends.collect();
+    for part in appends.chunks(100) {
+        store.append(part.to_vec()).await.unwrap();
+    }
+}
+
+/// Starts a runner through `spawn` (its task follows the log until `stopped` fires, then returns
+/// its checkpoint), appends while it runs, stops it, and checks the live events reached the model.
+pub async fn follows_live(
+    store: &Arc<dyn EventStore>,
+    spawn: impl FnOnce(tokio::sync::oneshot::Receiver<()>) -> tokio::task::JoinHandle<Option<u64>>,
+) {
+    use serde_json::json;
+    order(&**store, 1, &[("OrderPlaced", json!({"total": 5}))]).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = spawn(stopped);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    order(&**store, 1, &[("OrderPaid", json!({}))]).await;
+    order(&**store, 2, &[("OrderPlaced", json!({"total": 1}))]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.send(()).unwrap();
+    assert_eq!(task.await.unwrap(), Some(2), "live events reached the model");
 }
 
 /// The order history, failing on `Poison` events until healed.
@@ -138,12 +171,18 @@ mod pg {
         let Some(url) = url() else { return };
         let schema = format!("skald_rm_{}", uuid::Uuid::new_v4().simple());
         let outcome = AssertUnwindSafe(body(url.clone(), schema.clone())).catch_unwind().await;
-        let client = client(&url).await;
-        let dropped = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await;
+        let dropped = drop_schema(&url, &schema).await;
         if let Err(panic) = outcome {
             resume_unwind(panic); // the test's own failure says more than a failed drop
         }
         dropped.expect("drop the read model's schema");
+    }
+
+    /// Drops `schema` and the read model in it.
+    async fn drop_schema(url: &str, schema: &str) -> Result<(), tokio_postgres::Error> {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await
     }
 
     /// A connection of the test's own, as a reader of the read model would have.
