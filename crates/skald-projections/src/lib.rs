@@ -37,13 +37,7 @@
 //! # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
 //!
-//! The same model in PostgreSQL (feature `postgres`):
-//!
-//! ```ignore
-//! let mut runner = PgRunner::connect(store, "postgres://postgres@127.0.0.1/app", "read_models", OrderHistory).await?;
-//! runner.catch_up().await?;
-//! let row = runner.client().query_one("SELECT status FROM order_history WHERE order_id = 'order-1'", &[]).await?;
-//! ```
+//! The same model in PostgreSQL: see `PgRunner` (feature `postgres`).
 
 pub mod examples;
 mod idempotent;

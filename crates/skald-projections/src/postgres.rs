@@ -49,8 +49,8 @@ pub trait PgProjection: Projection {
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one attempt of a rebuild's switch waits for readers' locks on the live tables.
 pub const SWITCH_LOCK_WAIT_MAX: Duration = Duration::from_secs(2);
-/// Attempts of a rebuild's switch before it gives up (the shadow tables stay for the next rebuild
-/// to drop).
+/// Attempts of a rebuild's switch before it gives up with the lock timeout's error (the live model
+/// is unchanged; the shadow tables stay for the next rebuild to drop).
 const SWITCH_ATTEMPTS_MAX: u32 = 30;
 /// Longest schema name PostgreSQL keeps (`NAMEDATALEN - 1`).
 const SCHEMA_NAME_BYTES_MAX: usize = 63;
@@ -60,6 +60,20 @@ const SETUP_LOCK_CLASS: i32 = 0x536b_6c70;
 const LOCK_NOT_AVAILABLE: &str = "55P03";
 
 /// Runs one [`PgProjection`] against an event store, into one PostgreSQL schema.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use skald_core::MemoryStore;
+/// use skald_projections::{examples::OrderHistory, PgRunner};
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = Arc::new(MemoryStore::new());
+/// let url = "postgres://postgres@127.0.0.1:5432/app";
+/// let mut runner = PgRunner::connect(store, url, "read_models", OrderHistory).await?;
+/// runner.catch_up().await?;
+/// let sql = "SELECT status FROM order_history WHERE order_id = 'order-1'";
+/// let status: Option<String> = runner.client().query_opt(sql, &[]).await?.map(|row| row.get(0));
+/// # Ok(()) }
+/// ```
 pub struct PgRunner<P: PgProjection> {
     source: Source,
     config: Config,
@@ -101,12 +115,15 @@ impl<P: PgProjection> PgRunner<P> {
         // Two runners starting at once would race on CREATE … IF NOT EXISTS (which can fail on a
         // unique catalog index); one at a time per schema.
         tx.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&SETUP_LOCK_CLASS, &self.schema]).await?;
-        tx.batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {} (projection text PRIMARY KEY, position int8)",
-            quoted(&self.schema),
-            self.checkpoints
-        ))
-        .await?;
+        // Only when missing: CREATE SCHEMA asks for the database's CREATE privilege even with
+        // IF NOT EXISTS, which a runner given a schema of its own need not have.
+        let exists: bool = tx.query_one("SELECT to_regnamespace($1) IS NOT NULL", &[&self.schema]).await?.try_get(0)?;
+        if !exists {
+            tx.batch_execute(&format!("CREATE SCHEMA {}", quoted(&self.schema))).await?;
+        }
+        let sql =
+            format!("CREATE TABLE IF NOT EXISTS {} (projection text PRIMARY KEY, position int8)", self.checkpoints);
+        tx.batch_execute(&sql).await?;
         let sql = format!("INSERT INTO {} VALUES ($1, NULL) ON CONFLICT (projection) DO NOTHING", self.checkpoints);
         if tx.execute(&sql, &[&self.projection.name()]).await? == 1 {
             self.projection.create(&tx, &Tables::LIVE).await?;
@@ -163,32 +180,22 @@ impl<P: PgProjection> PgRunner<P> {
         Ok(())
     }
 
-    /// One attempt of the switch; `Ok(false)` when the live tables stayed locked too long.
-    async fn try_switch(&mut self, shadow: &str) -> Result<bool, ProjectionError> {
+    /// One attempt of the switch, giving up (rolled back) when readers hold the live tables
+    /// longer than [`SWITCH_LOCK_WAIT_MAX`].
+    async fn try_switch(&mut self, shadow: &str) -> Result<(), tokio_postgres::Error> {
         let tx = self.client.transaction().await?;
         tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", SWITCH_LOCK_WAIT_MAX.as_millis())).await?;
-        let switched = async {
-            let sql = format!("SELECT position FROM {} WHERE projection = $1 FOR UPDATE", self.checkpoints);
-            let position: Option<i64> = tx.query_one(&sql, &[&shadow]).await?.try_get(0)?;
-            // The live checkpoint's row first: a page a runner is applying to the live tables ends
-            // before the switch goes on, and that runner's next page finds the checkpoint moved.
-            let sql = format!("UPDATE {} SET position = $2 WHERE projection = $1", self.checkpoints);
-            tx.execute(&sql, &[&self.projection.name(), &position]).await?;
-            for table in self.projection.tables() {
-                switch_table(&tx, &self.schema, table).await?;
-            }
-            tx.execute(&format!("DELETE FROM {} WHERE projection = $1", self.checkpoints), &[&shadow]).await?;
-            Ok::<_, tokio_postgres::Error>(())
+        let sql = format!("SELECT position FROM {} WHERE projection = $1 FOR UPDATE", self.checkpoints);
+        let position: Option<i64> = tx.query_one(&sql, &[&shadow]).await?.try_get(0)?;
+        // The live checkpoint's row first: a page a runner is applying to the live tables ends
+        // before the switch goes on, and that runner's next page finds the checkpoint moved.
+        let sql = format!("UPDATE {} SET position = $2 WHERE projection = $1", self.checkpoints);
+        tx.execute(&sql, &[&self.projection.name(), &position]).await?;
+        for table in self.projection.tables() {
+            switch_table(&tx, &self.schema, table).await?;
         }
-        .await;
-        match switched {
-            Ok(()) => {
-                tx.commit().await?;
-                Ok(true)
-            }
-            Err(error) if error.code().is_some_and(|c| c.code() == LOCK_NOT_AVAILABLE) => Ok(false),
-            Err(error) => Err(error.into()),
-        }
+        tx.execute(&format!("DELETE FROM {} WHERE projection = $1", self.checkpoints), &[&shadow]).await?;
+        tx.commit().await
     }
 }
 
@@ -257,26 +264,28 @@ impl<P: PgProjection> Rebuildable for PgRunner<P> {
     }
 
     async fn switch(&mut self, shadow: &str) -> Result<(), ProjectionError> {
-        for attempt in 1..=SWITCH_ATTEMPTS_MAX {
+        let mut attempt = 1;
+        loop {
             self.reconnect_if_closed().await?;
-            if self.try_switch(shadow).await? {
-                return Ok(());
+            match self.try_switch(shadow).await {
+                Err(error) if is_lock_timeout(&error) && attempt < SWITCH_ATTEMPTS_MAX => {
+                    tracing::warn!(
+                        projection = self.projection.name(),
+                        attempt,
+                        "readers held the live tables; switching again"
+                    );
+                    tokio::time::sleep(SWITCH_LOCK_WAIT_MAX / 4).await;
+                    attempt += 1;
+                }
+                outcome => return Ok(outcome?),
             }
-            tracing::warn!(
-                projection = self.projection.name(),
-                attempt,
-                "readers held the live tables; switching again"
-            );
-            tokio::time::sleep(SWITCH_LOCK_WAIT_MAX / 4).await;
         }
-        Err(ProjectionError::Invalid {
-            projection: self.projection.name().to_owned(),
-            reason: format!(
-                "readers held the live tables through {SWITCH_ATTEMPTS_MAX} attempts to switch to the rebuilt ones; \
-                 the live model is unchanged"
-            ),
-        })
     }
+}
+
+/// Whether `lock_timeout` ran out (the statement was cancelled, its transaction rolled back).
+fn is_lock_timeout(error: &tokio_postgres::Error) -> bool {
+    error.code().is_some_and(|code| code.code() == LOCK_NOT_AVAILABLE)
 }
 
 /// Replaces live `table` with its shadow, and renames the shadow's indexes (`<table>__rebuild_pkey`

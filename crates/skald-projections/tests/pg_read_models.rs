@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 use skald_core::{NewEvent, StreamAppend};
@@ -172,4 +173,32 @@ mod cases {
         })
         .await;
     }
+}
+
+/// A reader holding the live table past the switch's lock wait: the switch gives up, waits and
+/// switches again once the reader is done, instead of queueing every other reader behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_switch_waits_out_a_long_reader() {
+    common::with_schema(|url, schema| async move {
+        let store: Arc<dyn skald_core::EventStore> = Arc::new(skald_core::MemoryStore::new());
+        common::place_orders(&*store, 0..10, 1.0).await;
+        let mut runner = PgRunner::connect(store.clone(), &url, &schema, OrderHistory).await.unwrap();
+        runner.catch_up().await.unwrap();
+        let mut reader = common::client(&url).await;
+        let held = skald_projections::SWITCH_LOCK_WAIT_MAX + Duration::from_millis(500);
+        let release = tokio::spawn(async move {
+            let tx = reader.transaction().await.unwrap();
+            let sql = format!("SELECT count(*) FROM \"{schema}\".order_history");
+            tx.query_one(&sql, &[]).await.unwrap();
+            tokio::time::sleep(held).await;
+            tx.commit().await.unwrap();
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        assert_eq!(runner.rebuild(|_| {}).await.unwrap(), 10);
+        assert!(started.elapsed() >= held - Duration::from_millis(200), "switched only after the reader ended");
+        release.await.unwrap();
+        assert_eq!(runner.checkpoint().await.unwrap(), Some(9));
+    })
+    .await;
 }
