@@ -6,7 +6,7 @@ use std::pin::Pin;
 use futures_util::{FutureExt, StreamExt};
 use skald_core::{EventStream, RecordedEvent};
 
-use crate::sqlite::PAGE_EVENTS;
+use crate::runner::PAGE_EVENTS;
 use crate::ProjectionError;
 
 /// Waits for the next live event, then takes every event already waiting behind it (at most

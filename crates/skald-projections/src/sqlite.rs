@@ -7,75 +7,31 @@
 //!
 //! A rebuild writes into shadow tables (`<table>__rebuild`) while the live tables stay readable,
 //! catches up with the log, then drops the live tables and renames the shadows in one transaction.
+//! Paging, progress, following and the rebuild's steps are [`crate::runner`]'s.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Transaction};
-use skald_core::{EventStore, ReadOptions, RecordedEvent, Selector, SubscribeFrom};
+use skald_core::{EventStore, RecordedEvent};
 
+use crate::runner::{
+    self, BoxError, Checkpointed, Progress, Projection, Rebuildable, Source, Tables, Target, CHECKPOINT_TABLE,
+};
 use crate::ProjectionError;
 
-/// The table holding every projection's checkpoint.
-pub const CHECKPOINT_TABLE: &str = "skald_projection_checkpoints";
-/// Events read and applied per transaction.
-pub const PAGE_EVENTS: usize = 1000;
-/// Suffix of the shadow tables a rebuild writes.
-const REBUILD_SUFFIX: &str = "__rebuild";
-
-/// The table names a projection writes to: the live ones, or the shadows during a rebuild.
-#[derive(Clone, Copy, Debug)]
-pub struct Tables {
-    suffix: &'static str,
-}
-
-impl Tables {
-    const LIVE: Tables = Tables { suffix: "" };
-    const REBUILD: Tables = Tables { suffix: REBUILD_SUFFIX };
-
-    /// The name to use for `table` (quote it in SQL if it needs quoting).
-    pub fn name(&self, table: &str) -> String {
-        format!("{table}{}", self.suffix)
-    }
-}
-
-/// A read model kept in SQLite.
-pub trait SqlProjection: Send + Sync + 'static {
-    /// A stable name: the checkpoint's key.
-    fn name(&self) -> &str;
-
-    /// The events it reads: the whole log, a category or an event type.
-    fn selector(&self) -> Selector;
-
-    /// The tables it owns (without suffix), so a rebuild can swap them.
-    fn tables(&self) -> &[&str];
-
+/// How a [`Projection`] creates and writes its tables in SQLite.
+pub trait SqlProjection: Projection {
     /// Creates its tables, named through `tables`.
     fn create(&self, tx: &Transaction<'_>, tables: &Tables) -> rusqlite::Result<()>;
 
     /// Applies one event. An error rolls back the whole page it is in, checkpoint included.
-    fn apply(
-        &self,
-        tx: &Transaction<'_>,
-        tables: &Tables,
-        event: &RecordedEvent,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
-}
-
-/// How far a rebuild got.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Progress {
-    /// Events applied so far.
-    pub applied: u64,
-    /// Position of the last event applied.
-    pub position: Option<u64>,
-    /// The log's head when the page was read.
-    pub head: Option<u64>,
+    fn apply(&self, tx: &Transaction<'_>, tables: &Tables, event: &RecordedEvent) -> Result<(), BoxError>;
 }
 
 /// Runs one [`SqlProjection`] against an event store.
 pub struct SqliteRunner<P: SqlProjection> {
-    store: Arc<dyn EventStore>,
+    source: Source,
     conn: Connection,
     projection: P,
 }
@@ -96,13 +52,7 @@ impl<P: SqlProjection> SqliteRunner<P> {
     }
 
     fn setup(store: Arc<dyn EventStore>, mut conn: Connection, projection: P) -> Result<Self, ProjectionError> {
-        if matches!(projection.selector(), Selector::Stream(_)) {
-            return Err(ProjectionError::Invalid {
-                projection: projection.name().to_owned(),
-                reason: "a projection reads the whole log, a category or a type; for one stream use its category"
-                    .into(),
-            });
-        }
+        let source = Source::new(store, projection.name(), projection.selector())?;
         let tx = conn.transaction()?;
         tx.execute(
             &format!("CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (projection TEXT PRIMARY KEY, position INTEGER)"),
@@ -123,7 +73,7 @@ impl<P: SqlProjection> SqliteRunner<P> {
             )?;
         }
         tx.commit()?;
-        Ok(SqliteRunner { store, conn, projection })
+        Ok(SqliteRunner { source, conn, projection })
     }
 
     /// The database, for queries.
@@ -144,42 +94,74 @@ impl<P: SqlProjection> SqliteRunner<P> {
     /// [`Self::catch_up`], calling `progress` after every page.
     pub async fn catch_up_with_progress(&mut self, progress: impl FnMut(Progress)) -> Result<u64, ProjectionError> {
         let name = self.projection.name().to_owned();
-        self.apply_until_end(&name, Tables::LIVE, progress).await
+        runner::catch_up(self, Target::live(&name), progress).await
     }
 
     /// Catches up, then applies live events as they are committed, until `stop` completes.
     pub async fn run(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<(), ProjectionError> {
-        self.catch_up().await?;
-        let from = self.checkpoint()?.map_or(SubscribeFrom::Start, |p| SubscribeFrom::Position(p + 1));
-        let mut live = self.store.subscribe(self.projection.selector(), from);
-        tokio::pin!(stop);
-        let name = self.projection.name().to_owned();
-        while let Some(page) = crate::live::next_burst(&mut live, &mut stop).await {
-            let page = page?;
-            apply_page(&mut self.conn, &self.projection, &name, &Tables::LIVE, &page)?;
-        }
-        Ok(())
+        runner::follow(self, stop).await
     }
 
     /// Rebuilds the read model from the first event into shadow tables, then replaces the live
     /// tables with them in one transaction. Readers see the old model until the switch.
-    pub async fn rebuild(&mut self, mut progress: impl FnMut(Progress)) -> Result<u64, ProjectionError> {
-        let shadow = format!("{}{REBUILD_SUFFIX}", self.projection.name());
-        {
-            let tx = self.conn.transaction()?;
-            for table in self.projection.tables() {
-                tx.execute(&format!("DROP TABLE IF EXISTS \"{}\"", Tables::REBUILD.name(table)), [])?;
-            }
-            self.projection.create(&tx, &Tables::REBUILD)?;
-            tx.execute(
-                &format!("INSERT OR REPLACE INTO {CHECKPOINT_TABLE} (projection, position) VALUES (?1, NULL)"),
-                [&shadow],
-            )?;
-            tx.commit()?;
-        }
-        let applied = self.apply_until_end(&shadow, Tables::REBUILD, &mut progress).await?;
+    pub async fn rebuild(&mut self, progress: impl FnMut(Progress)) -> Result<u64, ProjectionError> {
+        runner::rebuild(self, progress).await
+    }
+}
+
+impl<P: SqlProjection> Checkpointed for SqliteRunner<P> {
+    fn source(&self) -> &Source {
+        &self.source
+    }
+
+    async fn checkpoint_of(&mut self, key: &str) -> Result<Option<u64>, ProjectionError> {
+        read_checkpoint(&self.conn, key)
+    }
+
+    async fn apply_page(
+        &mut self,
+        target: Target<'_>,
+        after: Option<u64>,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let Some(last) = events.last() else { return Ok(()) };
         let tx = self.conn.transaction()?;
-        let position = read_checkpoint(&tx, &shadow)?;
+        for event in events {
+            self.projection
+                .apply(&tx, &target.tables, event)
+                .map_err(|error| self.source.handler_error(event.position, error))?;
+        }
+        // SQLite lets one writer in at a time, so checking the old position here is enough.
+        let moved = tx.execute(
+            &format!("UPDATE {CHECKPOINT_TABLE} SET position = ?2 WHERE projection = ?1 AND position IS ?3"),
+            rusqlite::params![target.key, sql_position(last.position), after.map(sql_position)],
+        )?;
+        if moved != 1 {
+            return Err(self.source.checkpoint_moved(after));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl<P: SqlProjection> Rebuildable for SqliteRunner<P> {
+    async fn prepare_rebuild(&mut self, shadow: &str) -> Result<(), ProjectionError> {
+        let tx = self.conn.transaction()?;
+        for table in self.projection.tables() {
+            tx.execute(&format!("DROP TABLE IF EXISTS \"{}\"", Tables::REBUILD.name(table)), [])?;
+        }
+        self.projection.create(&tx, &Tables::REBUILD)?;
+        tx.execute(
+            &format!("INSERT OR REPLACE INTO {CHECKPOINT_TABLE} (projection, position) VALUES (?1, NULL)"),
+            [shadow],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    async fn switch(&mut self, shadow: &str) -> Result<(), ProjectionError> {
+        let tx = self.conn.transaction()?;
+        let position = read_checkpoint(&tx, shadow)?;
         for table in self.projection.tables() {
             tx.execute(&format!("DROP TABLE IF EXISTS \"{table}\""), [])?;
             tx.execute(&format!("ALTER TABLE \"{}\" RENAME TO \"{table}\"", Tables::REBUILD.name(table)), [])?;
@@ -188,34 +170,9 @@ impl<P: SqlProjection> SqliteRunner<P> {
             &format!("UPDATE {CHECKPOINT_TABLE} SET position = ?2 WHERE projection = ?1"),
             rusqlite::params![self.projection.name(), position.map(sql_position)],
         )?;
-        tx.execute(&format!("DELETE FROM {CHECKPOINT_TABLE} WHERE projection = ?1"), [&shadow])?;
+        tx.execute(&format!("DELETE FROM {CHECKPOINT_TABLE} WHERE projection = ?1"), [shadow])?;
         tx.commit()?;
-        tracing::info!(projection = self.projection.name(), applied, "rebuilt and switched over");
-        Ok(applied)
-    }
-
-    /// Reads pages after the checkpoint `key` and applies them to `tables` until the end of the log.
-    async fn apply_until_end(
-        &mut self,
-        key: &str,
-        tables: Tables,
-        mut progress: impl FnMut(Progress),
-    ) -> Result<u64, ProjectionError> {
-        let selector = self.projection.selector();
-        let mut applied = 0u64;
-        let mut from = read_checkpoint(&self.conn, key)?.map_or(0, |p| p + 1);
-        loop {
-            let page = self.store.read(&selector, ReadOptions::forward(from, PAGE_EVENTS)).await?;
-            if let Some(last) = page.events.last() {
-                apply_page(&mut self.conn, &self.projection, key, &tables, &page.events)?;
-                applied += page.events.len() as u64;
-                progress(Progress { applied, position: Some(last.position), head: self.store.head_position() });
-            }
-            match page.next {
-                Some(next) => from = next,
-                None => return Ok(applied),
-            }
-        }
+        Ok(())
     }
 }
 
@@ -226,32 +183,8 @@ fn read_checkpoint(conn: &Connection, key: &str) -> Result<Option<u64>, Projecti
     Ok(position.flatten().map(|p| p as u64))
 }
 
-/// A position as SQLite stores integers (positions stay far below 2^63).
+/// A position as SQL stores integers (SQLite's `INTEGER`, PostgreSQL's `int8`; positions stay far
+/// below 2^63).
 pub(crate) fn sql_position(position: u64) -> i64 {
     i64::try_from(position).expect("positions stay below 2^63")
-}
-
-/// Applies events and moves the checkpoint `key` in one transaction.
-fn apply_page<P: SqlProjection>(
-    conn: &mut Connection,
-    projection: &P,
-    key: &str,
-    tables: &Tables,
-    events: &[RecordedEvent],
-) -> Result<(), ProjectionError> {
-    let Some(last) = events.last() else { return Ok(()) };
-    let tx = conn.transaction()?;
-    for event in events {
-        projection.apply(&tx, tables, event).map_err(|error| ProjectionError::Handler {
-            projection: projection.name().to_owned(),
-            position: event.position,
-            reason: error.to_string(),
-        })?;
-    }
-    tx.execute(
-        &format!("UPDATE {CHECKPOINT_TABLE} SET position = ?2 WHERE projection = ?1"),
-        rusqlite::params![key, sql_position(last.position)],
-    )?;
-    tx.commit()?;
-    Ok(())
 }

@@ -3,13 +3,12 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::Connection;
 use serde_json::json;
-use skald_core::{EventStore, NewEvent, RecordedEvent, Selector, StreamAppend};
+use skald_core::{NewEvent, RecordedEvent, Selector, StreamAppend};
 use skald_projections::examples::OrderHistory;
-use skald_projections::{IdempotentHandler, IdempotentRunner, ProjectionError, SqlProjection, SqliteRunner, Tables};
+use skald_projections::{BoxError, IdempotentHandler, IdempotentRunner, ProjectionError, SqliteRunner};
 use skald_testkit::TestStore;
 
 skald_testkit::backend_tests!(crate::cases;
@@ -20,13 +19,11 @@ skald_testkit::backend_tests!(crate::cases;
     the_idempotent_runner_checkpoints_in_the_log
 );
 
-mod cases {
-    use super::*;
+mod common;
 
-    async fn order(store: &dyn EventStore, id: u32, events: &[(&str, serde_json::Value)]) {
-        let events = events.iter().map(|(t, d)| NewEvent::new(*t, d.clone())).collect();
-        store.append(vec![StreamAppend::new(format!("order-{id}"), events)]).await.unwrap();
-    }
+mod cases {
+    use super::common::{follows_live, order, place_orders, Fragile, OrderHistoryInCents};
+    use super::*;
 
     fn row(conn: &Connection, id: u32) -> (String, Option<f64>, i64) {
         conn.query_row(
@@ -57,37 +54,6 @@ mod cases {
         assert_eq!(runner.catch_up().await.unwrap(), 0);
     }
 
-    /// Fails on `Poison` events until told otherwise.
-    struct Fragile {
-        healed: Arc<AtomicBool>,
-    }
-
-    impl SqlProjection for Fragile {
-        fn name(&self) -> &str {
-            OrderHistory.name()
-        }
-        fn selector(&self) -> Selector {
-            OrderHistory.selector()
-        }
-        fn tables(&self) -> &[&str] {
-            &["order_history"]
-        }
-        fn create(&self, tx: &Transaction<'_>, tables: &Tables) -> rusqlite::Result<()> {
-            OrderHistory.create(tx, tables)
-        }
-        fn apply(
-            &self,
-            tx: &Transaction<'_>,
-            tables: &Tables,
-            event: &RecordedEvent,
-        ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-            if event.event_type == "Poison" && !self.healed.load(Ordering::SeqCst) {
-                return Err("poisoned".into());
-            }
-            OrderHistory.apply(tx, tables, event)
-        }
-    }
-
     pub async fn a_failure_rolls_back_the_page_and_its_checkpoint_together(kit: TestStore) {
         let store = kit.store();
         order(&*store, 1, &[("OrderPlaced", json!({"total": 1})), ("OrderPaid", json!({})), ("Poison", json!({}))])
@@ -105,43 +71,9 @@ mod cases {
         assert_eq!(row(runner.connection(), 1), ("paid".into(), Some(1.0), 3), "each event counted once");
     }
 
-    /// Version 2 of the order history: totals in cents.
-    struct OrderHistoryInCents;
-
-    impl SqlProjection for OrderHistoryInCents {
-        fn name(&self) -> &str {
-            OrderHistory.name()
-        }
-        fn selector(&self) -> Selector {
-            OrderHistory.selector()
-        }
-        fn tables(&self) -> &[&str] {
-            &["order_history"]
-        }
-        fn create(&self, tx: &Transaction<'_>, tables: &Tables) -> rusqlite::Result<()> {
-            OrderHistory.create(tx, tables)
-        }
-        fn apply(
-            &self,
-            tx: &Transaction<'_>,
-            tables: &Tables,
-            event: &RecordedEvent,
-        ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-            OrderHistory.apply(tx, tables, event)?;
-            let table = tables.name("order_history");
-            tx.execute(
-                &format!("UPDATE \"{table}\" SET total = total * 100 WHERE order_id = ?1 AND events = 1"),
-                [&event.stream],
-            )?;
-            Ok(())
-        }
-    }
-
     pub async fn a_new_version_is_rebuilt_beside_the_live_one_then_switched_atomically(kit: TestStore) {
         let store = kit.store();
-        for id in 0..2500 {
-            order(&*store, id, &[("OrderPlaced", json!({"total": 2}))]).await;
-        }
+        place_orders(&*store, 0..2500, 2.0).await;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("orders.sqlite");
         let mut v1 = SqliteRunner::open(store.clone(), &db, OrderHistory).unwrap();
@@ -178,27 +110,15 @@ mod cases {
 
     pub async fn the_runner_follows_live_events(kit: TestStore) {
         let store = kit.store();
-        order(&*store, 1, &[("OrderPlaced", json!({"total": 5}))]).await;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = {
+        follows_live(&store, |stopped| {
             let store = store.clone();
             tokio::spawn(async move {
                 let mut runner = SqliteRunner::open_in_memory(store, OrderHistory).unwrap();
-                runner
-                    .run(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .unwrap();
+                runner.run(async { drop(stopped.await) }).await.unwrap();
                 runner.checkpoint().unwrap()
             })
-        };
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        order(&*store, 1, &[("OrderPaid", json!({}))]).await;
-        order(&*store, 2, &[("OrderPlaced", json!({"total": 1}))]).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        stop.send(()).unwrap();
-        assert_eq!(task.await.unwrap(), Some(2), "live events reached the model");
+        })
+        .await;
     }
 
     /// Records what it saw, as a non-SQL read model would.
@@ -214,7 +134,7 @@ mod cases {
         fn selector(&self) -> Selector {
             Selector::Type("OrderPlaced".into())
         }
-        async fn handle(&self, event: &RecordedEvent) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        async fn handle(&self, event: &RecordedEvent) -> Result<(), BoxError> {
             self.seen.lock().unwrap().push(event.position);
             Ok(())
         }
