@@ -76,12 +76,23 @@ async fn settled(nodes: &[ClusterHandle], within: Duration) -> Vec<String> {
     }
 }
 
+/// Waits until every lease has one owner and every node of `nodes` owns at least one: nodes that
+/// joined later get their share once they have been members for `handover_after`.
+async fn spread(nodes: &[ClusterHandle], within: Duration) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let owners = settled(nodes, within).await;
+        if nodes.iter().all(|n| owners.iter().any(|o| o == n.node_id())) {
+            return owners;
+        }
+        assert!(start.elapsed() < within, "not spread within {within:?}: {owners:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn leases_spread_over_the_nodes_and_each_has_one_owner(kit: TestStore) {
     let Some(nodes) = nodes(&kit, &["a", "b", "c"]).await else { return };
-    let owners = settled(&nodes, Duration::from_secs(5)).await;
-    for node in ["a", "b", "c"] {
-        assert!(owners.iter().any(|o| o == node), "{node} owns nothing: {owners:?}");
-    }
+    spread(&nodes, Duration::from_secs(5)).await;
     // Every node sees the same owners, remote ones with their address.
     for name in names() {
         let views: Vec<Ownership> = nodes.iter().map(|n| n.ownership(&name)).collect();
@@ -101,7 +112,7 @@ async fn leases_spread_over_the_nodes_and_each_has_one_owner(kit: TestStore) {
 
 async fn a_dead_nodes_leases_are_taken_over_within_five_seconds(kit: TestStore) {
     let Some(nodes) = nodes(&kit, &["a", "b", "c"]).await else { return };
-    let before = settled(&nodes, Duration::from_secs(5)).await;
+    let before = spread(&nodes, Duration::from_secs(5)).await;
     nodes[1].halt();
     let killed = Instant::now();
     let after = settled(&[nodes[0].clone(), nodes[2].clone()], Duration::from_secs(5)).await;
@@ -118,7 +129,7 @@ async fn a_dead_nodes_leases_are_taken_over_within_five_seconds(kit: TestStore) 
 
 async fn an_owner_presumed_dead_cannot_write_as_owner(kit: TestStore) {
     let Some(nodes) = nodes(&kit, &["a", "b"]).await else { return };
-    let owners = settled(&nodes, Duration::from_secs(5)).await;
+    let owners = spread(&nodes, Duration::from_secs(5)).await;
     let (index, name) = (0..LEASES).find(|i| owners[*i] == "a").map(|i| (0, names()[i].clone())).unwrap();
     let Ownership::Local { fence: Some(fence) } = nodes[index].ownership(&name) else { panic!("a owns {name}") };
     let store = kit.store();
@@ -133,7 +144,7 @@ async fn an_owner_presumed_dead_cannot_write_as_owner(kit: TestStore) {
 
 async fn a_clean_stop_hands_leases_over_at_once(kit: TestStore) {
     let Some(nodes) = nodes(&kit, &["a", "b"]).await else { return };
-    settled(&nodes, Duration::from_secs(5)).await;
+    spread(&nodes, Duration::from_secs(5)).await;
     let stopped = Instant::now();
     nodes[0].shutdown().await;
     settled(&nodes[1..], Duration::from_secs(5)).await;
@@ -147,15 +158,7 @@ async fn a_node_that_joins_gets_its_share(kit: TestStore) {
     let alone = settled(&all, Duration::from_secs(5)).await;
     assert!(alone.iter().all(|o| o == "a"));
     all.extend(nodes(&kit, &["b", "c"]).await.unwrap());
-    let start = Instant::now();
-    loop {
-        let owners = settled(&all, Duration::from_secs(5)).await;
-        if ["b", "c"].iter().all(|n| owners.iter().any(|o| o == n)) {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "the new nodes got nothing: {owners:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    spread(&all, Duration::from_secs(5)).await;
     for node in all {
         node.shutdown().await;
     }
