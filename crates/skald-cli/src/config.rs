@@ -17,7 +17,13 @@ pub const ADDR_DEFAULT: &str = "127.0.0.1:7070";
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
+    /// A PostgreSQL URL instead of the embedded store.
+    pub backend: Option<String>,
+    /// The PostgreSQL schema (`skald` by default).
+    pub pg_schema: Option<String>,
     pub addr: Option<SocketAddr>,
+    /// How other nodes reach this one.
+    pub advertise: Option<String>,
     /// `fsync` (default) or `relaxed`.
     pub sync: Option<String>,
     pub segment_bytes: Option<u64>,

@@ -2,7 +2,9 @@
 //! task; `--json` prints machine-readable output.
 
 mod api;
+mod backend;
 mod bench;
+mod cluster;
 mod config;
 mod groups;
 mod projection;
@@ -71,6 +73,11 @@ enum Command {
     Groups {
         #[command(subcommand)]
         command: groups::GroupsCommand,
+    },
+    /// The nodes sharing a PostgreSQL backend: what each owns (saga shards, consumer groups).
+    Cluster {
+        #[command(subcommand)]
+        command: cluster::ClusterCommand,
     },
     /// Read models (CQRS): rebuild or catch up a projection into SQLite.
     Projection {
@@ -141,6 +148,7 @@ fn main() -> std::process::ExitCode {
             Command::Sm { command } => saga::sm(command).await,
             Command::Exec { command } => saga::exec(command).await,
             Command::Groups { command } => groups::run(command).await,
+            Command::Cluster { command } => cluster::run(command).await,
         }
     });
     match result {

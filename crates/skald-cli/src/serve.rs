@@ -2,30 +2,40 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use skald_core::EventStore;
-use skald_log::Store;
+use skald_cluster::{Cluster, ClusterOptions};
 use skald_saga::{Coordinator, CoordinatorOptions, ResourceRegistry};
 use skald_server::{ServerConfig, Services};
 
+use crate::backend::{Backend, BackendSpec};
 use crate::config::{self, FileConfig};
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Directory of the store (created if missing).
+    /// Directory of the embedded store (created if missing).
     #[arg(long, env = "SKALD_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where the events live: leave out for the embedded store in --data-dir, or a PostgreSQL URL
+    /// (`postgres://user@host:5432/db`) shared by any number of nodes.
+    #[arg(long, env = "SKALD_BACKEND")]
+    backend: Option<String>,
+    /// The PostgreSQL schema holding the store (every node of a cluster names the same one).
+    #[arg(long, env = "SKALD_PG_SCHEMA")]
+    pg_schema: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "SKALD_ADDR")]
     addr: Option<SocketAddr>,
+    /// How the other nodes reach this one (`http://host:port`); the listen address by default.
+    #[arg(long, env = "SKALD_ADVERTISE")]
+    advertise: Option<String>,
     /// `fsync` (acknowledge after fdatasync; the default) or `relaxed` (after write).
     #[arg(long, env = "SKALD_SYNC")]
     sync: Option<String>,
-    /// A TOML file with `data_dir`, `addr`, `sync`, `segment_bytes`, `index_cache_bytes`,
-    /// `execution_input_bytes_max` and a `[resources]` table of saga task resources (name or ARN = URL).
+    /// A TOML file with `data_dir`, `backend`, `pg_schema`, `addr`, `advertise`, `sync`, `segment_bytes`,
+    /// `index_cache_bytes`, `execution_input_bytes_max` and a `[resources]` table of saga task
+    /// resources (name or ARN = URL).
     #[arg(long, env = "SKALD_CONFIG")]
     config: Option<PathBuf>,
     /// A saga task resource, `NAME=URL` (a plain name or a Lambda ARN); repeat for more.
@@ -39,50 +49,59 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => FileConfig::default(),
     };
     let data_dir = args.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| config::DATA_DIR_DEFAULT.into());
+    let spec = BackendSpec::parse(
+        args.backend.as_deref().or(file.backend.as_deref()),
+        args.pg_schema.as_deref().or(file.pg_schema.as_deref()),
+        data_dir,
+    )?;
     let addr = match args.addr.or(file.addr) {
         Some(addr) => addr,
         None => config::ADDR_DEFAULT.parse().expect("the default address parses"),
     };
-    let options = config::store_options(&file, args.sync.as_deref())?;
-    let opened = {
-        let data_dir = data_dir.clone();
-        tokio::task::spawn_blocking(move || Store::open(&data_dir, options)).await?
-    };
-    let store = opened.with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
-    let report = store.recovery_report();
-    if let Some((file, offset, bytes, reason)) = &report.cut_tail {
-        eprintln!("recovered: cut {bytes} bytes of torn tail from {} at offset {offset} ({reason})", file.display());
-    }
-    if report.replayed_events > 0 {
-        eprintln!("recovered: indexed {} events from the log", report.replayed_events);
-    }
+    let backend = Backend::open(&spec, config::store_options(&file, args.sync.as_deref())?).await?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
+    let advertise = args.advertise.clone().or(file.advertise.clone()).unwrap_or_else(|| format!("http://{local}"));
+    let store = backend.store();
+    let cluster = match backend.membership() {
+        Some(membership) => Cluster::join(store.clone(), membership, ClusterOptions::new(advertise.clone()))
+            .await
+            .context("cannot join the cluster")?,
+        None => Cluster::solo("local"),
+    };
+    let node = if cluster.is_solo() { String::new() } else { format!(", node {} at {advertise}", cluster.node_id()) };
     // Written with errors ignored: a closed stdout must not stop the server.
     let banner = format!(
-        "Skald listening on http://{local} (data dir: {})\n  try: curl -s http://{local}/v1/streams/demo-1 \
+        "Skald listening on http://{local} ({}{node})\n  try: curl -s http://{local}/v1/streams/demo-1 \
          -H 'content-type: application/json' -d '{{\"events\":[{{\"type\":\"Hello\",\"data\":{{\"who\":\"world\"}}}}]}}'\n",
-        data_dir.display()
+        spec.describe()
     );
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    let shared: Arc<dyn EventStore> = Arc::new(store.clone());
     let mut resources = file.resources.clone();
     resources.extend(args.resources.iter().cloned());
-    let mut options = CoordinatorOptions { resources: ResourceRegistry::from_urls(resources), ..Default::default() };
+    let mut options = CoordinatorOptions {
+        resources: ResourceRegistry::from_urls(resources),
+        cluster: Some(cluster.clone()),
+        ..Default::default()
+    };
     if let Some(bytes) = file.execution_input_bytes_max {
         options.execution_input_bytes_max = bytes;
     }
-    let sagas = Coordinator::start(shared.clone(), options).await.context("cannot start the saga coordinator")?;
-    let groups = skald_groups::Groups::start(shared.clone(), skald_groups::GroupsOptions::default())
-        .await
-        .context("cannot start the consumer groups")?;
-    let services = Services { sagas: Some(sagas.clone()), groups: Some(groups.clone()) };
-    skald_server::serve_with(listener, shared, ServerConfig::default(), services, shutdown_signal()).await?;
+    let sagas = Coordinator::start(store.clone(), options).await.context("cannot start the saga coordinator")?;
+    let group_options = skald_groups::GroupsOptions { cluster: Some(cluster.clone()), ..Default::default() };
+    let groups =
+        skald_groups::Groups::start(store.clone(), group_options).await.context("cannot start the consumer groups")?;
+    let services =
+        Services { sagas: Some(sagas.clone()), groups: Some(groups.clone()), cluster: Some(cluster.clone()) };
+    skald_server::serve_with(listener, store, ServerConfig::default(), services, shutdown_signal()).await?;
+    // Services first (their last checkpoints are written as owner), then the leases go to the
+    // other nodes at once, then the store closes with every queued append written.
     groups.shutdown().await;
     sagas.shutdown().await;
-    tokio::task::spawn_blocking(move || store.close()).await?;
-    tracing::info!("stopped: every acknowledged event is on disk");
+    cluster.shutdown().await;
+    backend.close().await?;
+    tracing::info!("stopped: every acknowledged event is stored");
     Ok(())
 }
 

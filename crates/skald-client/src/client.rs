@@ -185,6 +185,11 @@ impl Client {
         self.send(Method::GET, self.url(&["health"], &[]), NO_BODY).await
     }
 
+    /// `GET /v1/cluster`: the nodes, what each owns and for how long.
+    pub async fn cluster_status(&self) -> Result<crate::ClusterStatus, ClientError> {
+        self.send(Method::GET, self.url(&["v1", "cluster"], &[]), NO_BODY).await
+    }
+
     /// Catch-up then live events of `selector` from `from`, over SSE, resuming after the last
     /// event seen whenever the connection drops. `from` is a global position for every selector.
     pub fn subscribe(&self, selector: Selector, from: SubscribeFrom) -> EventStream {

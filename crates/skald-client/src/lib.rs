@@ -33,12 +33,14 @@
 //! ```
 
 mod client;
+mod cluster;
 mod error;
 mod groups;
 mod sagas;
 mod sse;
 
 pub use client::{Client, EventStream, Health, StreamAppendOutcome, CONNECT_TIMEOUT, READ_TIMEOUT, REQUEST_TIMEOUT};
+pub use cluster::{ClusterStatus, LeaseStatus, NodeStatus};
 pub use error::ClientError;
 pub use groups::{
     Acked, Backoff, GroupInfo, GroupList, GroupSpec, GroupStats, LeaseBatch, LeaseStream, LeasedEvent, Nacked,

@@ -25,7 +25,7 @@ async fn serve() -> Server {
     };
     let sagas = Coordinator::start(store.clone(), options).await.unwrap();
     let groups = skald_groups::Groups::start(store.clone(), Default::default()).await.unwrap();
-    let services = skald_server::Services { sagas: Some(sagas), groups: Some(groups) };
+    let services = skald_server::Services { sagas: Some(sagas), groups: Some(groups), ..Default::default() };
     start_with(store, "127.0.0.1:0", services).await
 }
 

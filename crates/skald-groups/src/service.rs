@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use skald_cluster::{Cluster, ClusterHandle, Ownership};
 use skald_core::{AsOf, Clock, Direction, EventStore, ReadOptions, Selector, SubscribeFrom, SystemClock, Uuid};
 use tokio::task::JoinHandle;
@@ -58,7 +58,7 @@ impl Default for GroupsOptions {
 }
 
 /// A group's counters (since this process started it) and position.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct GroupStats {
     /// Deliveries, first and repeated.
     pub delivered: u64,
@@ -201,6 +201,11 @@ impl GroupsHandle {
             Ownership::Local { .. } | Ownership::Unowned => None,
         };
         Err(GroupError::NotOwner { group: name.to_owned(), owner })
+    }
+
+    /// The cluster node this service runs on (a solo node when it runs alone).
+    pub fn cluster(&self) -> &ClusterHandle {
+        &self.inner.cluster
     }
 
     /// Who runs group `name` (as this node sees it).

@@ -20,6 +20,7 @@
 //! | GET | `/v1/all`, `/v1/categories/{category}`, `/v1/types/{type}` | read (cursors are positions) |
 //! | GET | `…/live` under each of the four read resources | SSE live tail |
 //! | GET | `/health`, `/metrics`, `/v1/openapi.json` | operations |
+//! | GET | `/v1/cluster` | the nodes, what each owns, lease ages |
 //!
 //! ```
 //! use std::sync::Arc;
@@ -41,6 +42,7 @@
 
 mod config;
 mod extract;
+pub mod forward;
 pub mod metrics;
 mod openapi;
 pub mod problem;
@@ -86,6 +88,9 @@ pub struct Services {
     pub sagas: Option<skald_saga::CoordinatorHandle>,
     /// Consumer groups: `/v1/groups`.
     pub groups: Option<skald_groups::GroupsHandle>,
+    /// The cluster node the services run on: `/v1/cluster`, and requests for work another node
+    /// owns are forwarded there ([`forward`]). `None`: the services' own (solo) node, if any.
+    pub cluster: Option<skald_cluster::ClusterHandle>,
 }
 
 /// The event-store API as an axum router, ready for `axum::serve` or `tower::ServiceExt::oneshot`.
@@ -98,7 +103,13 @@ pub fn router(store: Arc<dyn EventStore>, config: ServerConfig) -> Router {
 
 /// The API with `services`' routes too.
 pub fn router_with(store: Arc<dyn EventStore>, config: ServerConfig, services: Services) -> Router {
-    app(AppState::new(store, config), services)
+    app(AppState::new(store, config, cluster_of(&services)), services)
+}
+
+/// The cluster node of `services`: the one given, else the saga coordinator's or the groups'.
+fn cluster_of(services: &Services) -> Option<skald_cluster::ClusterHandle> {
+    let sagas = services.sagas.as_ref().map(|s| s.cluster().clone());
+    services.cluster.clone().or(sagas).or_else(|| services.groups.as_ref().map(|g| g.cluster().clone()))
 }
 
 /// Every `(method, path)` the API serves with all its services, in the order they are added.
@@ -111,11 +122,17 @@ pub fn route_table() -> Vec<(&'static str, &'static str)> {
 
 fn app(state: AppState, services: Services) -> Router {
     let mut router = routes::routes().router;
+    // Only a node with others forwards; a solo node owns everything.
+    let forwarder =
+        state.cluster.as_ref().filter(|c| !c.is_solo()).and_then(|c| forward::Forwarder::new(c.node_id()).ok());
+    let forwarding = axum::middleware::from_fn_with_state(forwarder.clone(), forward::layer);
     if let Some(sagas) = services.sagas {
-        router = router.merge(routes::sagas::router(sagas));
+        let sagas = routes::sagas::router(sagas).layer(axum::Extension(forwarder.clone()));
+        router = router.merge(sagas.layer(forwarding.clone()));
     }
     if let Some(groups) = services.groups {
-        router = router.merge(routes::groups::router(groups));
+        let groups = routes::groups::router(groups).layer(axum::Extension(forwarder.clone()));
+        router = router.merge(groups.layer(forwarding));
     }
     router
         .method_not_allowed_fallback(routes::method_not_allowed)
@@ -164,7 +181,7 @@ pub async fn serve_with(
     services: Services,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let state = AppState::new(store, config);
+    let state = AppState::new(store, config, cluster_of(&services));
     let router = app(state.clone(), services);
     let trigger = state.clone();
     // Live streams (SSE) write small frames one after another: with Nagle's algorithm on, a frame

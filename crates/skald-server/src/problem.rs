@@ -30,12 +30,23 @@ pub struct Problem {
     pub retry_after: Option<Duration>,
     /// Sent as `Allow` on 405.
     pub allow: Option<String>,
+    /// Nodes that may answer instead (the owner of the work, or every other node): the forwarding
+    /// layer sends the request there ([`crate::forward`]).
+    pub forward_to: Vec<String>,
 }
 
 impl Problem {
     /// A problem without extra fields.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Problem { status, code, detail: detail.into(), fields: Map::new(), retry_after: None, allow: None }
+        Problem {
+            status,
+            code,
+            detail: detail.into(),
+            fields: Map::new(),
+            retry_after: None,
+            allow: None,
+            forward_to: Vec::new(),
+        }
     }
 
     /// Adds a member.
@@ -70,6 +81,29 @@ impl Problem {
             problem = problem.with("actual", actual);
         }
         problem
+    }
+
+    /// `502 forward-failed`: the node that owns the work answered something this node cannot pass on.
+    pub fn forward_failed(address: &str, what: &str) -> Self {
+        Problem::new(StatusCode::BAD_GATEWAY, "forward-failed", format!("the node at {address} answered {what}"))
+            .with("address", address)
+    }
+
+    /// `503 not-owner`: another node owns the work (`owner`), or nobody does for a moment.
+    pub fn not_owner(detail: String, owner: Option<&skald_cluster::Owner>) -> Self {
+        let mut problem = Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-owner", detail);
+        problem.retry_after = Some(Duration::from_secs(1));
+        if let Some(owner) = owner {
+            problem = problem.with("owner", owner.node.as_str());
+            problem.forward_to = vec![owner.address.clone()];
+        }
+        problem
+    }
+
+    /// Asks the forwarding layer to try these nodes in turn (the first answer but a 404 wins).
+    pub fn try_elsewhere(mut self, addresses: Vec<String>) -> Self {
+        self.forward_to = addresses;
+        self
     }
 
     /// `404 route-not-found`.
@@ -224,6 +258,8 @@ pub fn title_of(code: &str) -> &'static str {
         "group-already-exists" => "Consumer group already exists",
         "invalid-filter" => "Invalid event filter",
         "lease-expired" => "Lease expired",
+        "not-owner" => "Another node owns this",
+        "forward-failed" => "Forwarding to the owner failed",
         _ => "Error",
     }
 }
@@ -246,6 +282,9 @@ impl IntoResponse for Problem {
         }
         if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             headers.insert(header::ALLOW, allow);
+        }
+        if !self.forward_to.is_empty() {
+            response.extensions_mut().insert(crate::forward::ForwardTo(self.forward_to));
         }
         response
     }

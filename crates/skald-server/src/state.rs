@@ -25,10 +25,16 @@ pub(crate) struct Shared {
     pub shutdown: watch::Sender<bool>,
     /// Renders `/metrics`; `None` when metrics are off.
     pub metrics: Option<PrometheusHandle>,
+    /// The cluster node this server is (a solo node when it runs alone); `None` without services.
+    pub cluster: Option<skald_cluster::ClusterHandle>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn EventStore>, config: ServerConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        config: ServerConfig,
+        cluster: Option<skald_cluster::ClusterHandle>,
+    ) -> Self {
         let metrics = config.metrics.then(crate::metrics::handle);
         AppState(Arc::new(Shared {
             store,
@@ -37,6 +43,7 @@ impl AppState {
             shutdown: watch::Sender::new(false),
             metrics,
             config,
+            cluster,
         }))
     }
 

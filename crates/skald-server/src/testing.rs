@@ -41,7 +41,7 @@ impl TestServer {
         // A store that fails on purpose cannot host a coordinator; its tests need none.
         let sagas = skald_saga::Coordinator::start(store.clone(), skald_saga::CoordinatorOptions::default()).await.ok();
         let groups = skald_groups::Groups::start(store.clone(), skald_groups::GroupsOptions::default()).await.ok();
-        let services = Services { sagas, groups };
+        let services = Services { sagas, groups, ..Default::default() };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve_with(listener, store, config, services, async {
             let _ = stopped.await;

@@ -22,17 +22,20 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use skald_cluster::Ownership;
 use skald_core::Uuid;
 use skald_groups::{Batch, GroupError, GroupSpec, GroupsHandle, LEASE_EVENTS_MAX};
 
 use crate::extract::{Body, Name, Q};
+use crate::forward::Forwarder;
 use crate::problem::Problem;
 
 /// Default and largest `wait` of a lease long poll, in seconds.
@@ -105,6 +108,9 @@ pub fn problem(error: &GroupError) -> Problem {
             }
             p
         }
+        GroupError::NotOwner { group, owner } => {
+            Problem::not_owner(detail, owner.as_ref()).with("group", group.as_str())
+        }
         GroupError::ShuttingDown => {
             let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, code, detail);
             p.retry_after = Some(Duration::from_secs(1));
@@ -137,8 +143,28 @@ fn batch_json(batch: &Batch) -> Value {
     json!({"lease_id": lease_id, "events": events})
 }
 
-async fn list(State(groups): State<GroupsHandle>) -> Answer {
-    Ok(Json(json!({"groups": groups.list_groups()})).into_response())
+async fn list(State(groups): State<GroupsHandle>, Extension(forwarder): Extension<Option<Forwarder>>) -> Answer {
+    let mut list = groups.list_groups();
+    // On a cluster, a group's counters live on the node that runs it: ask it.
+    if let Some(forwarder) = forwarder {
+        for info in &mut list {
+            let Ownership::Remote(owner) = groups.owner_of(&info.spec.name) else { continue };
+            let Ok(uri) = format!("/v1/groups/{}", info.spec.name).parse::<axum::http::Uri>() else { continue };
+            let answer = forwarder.send(&owner.address, &Method::GET, &uri, &HeaderMap::new(), Bytes::new()).await;
+            if let Some(stats) = stats_of(answer).await {
+                info.stats = stats;
+            }
+        }
+    }
+    Ok(Json(json!({"groups": list})).into_response())
+}
+
+/// The `stats` of a group as its owner described it, if it did.
+async fn stats_of(answer: Result<Response, reqwest::Error>) -> Option<skald_groups::GroupStats> {
+    let answer = answer.ok().filter(|a| a.status() == StatusCode::OK)?;
+    let body = axum::body::to_bytes(answer.into_body(), 1 << 20).await.ok()?;
+    let value: Value = serde_json::from_slice(&body).ok()?;
+    serde_json::from_value(value.get("stats")?.clone()).ok()
 }
 
 async fn create(State(groups): State<GroupsHandle>, body: Body) -> Answer {

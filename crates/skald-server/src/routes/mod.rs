@@ -65,6 +65,7 @@ pub(crate) fn routes() -> Routes {
         .get("/v1/types/{type}", reads::read_type)
         .get("/v1/types/{type}/live", sse::live_type)
         .get("/v1/openapi.json", system::openapi)
+        .get("/v1/cluster", system::cluster)
         .get("/health", system::health)
         .get("/metrics", system::metrics)
 }

@@ -22,16 +22,18 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use skald_core::Direction;
 use skald_saga::{CoordinatorHandle, ExecutionStatus, ListExecutions, SagaError, StartExecution};
 
 use crate::extract::{Body, Name, Q};
+use crate::forward::{Forwarder, FORWARDED_HEADER};
 use crate::problem::Problem;
 
 /// Most seconds an activity long poll waits.
@@ -110,6 +112,9 @@ pub fn problem(error: &SagaError) -> Problem {
         SagaError::ExecutionNotRunning { id, status } => Problem::new(StatusCode::CONFLICT, code, detail)
             .with("execution_id", id.as_str())
             .with("status", status.to_string()),
+        SagaError::NotOwner { id, owner } => {
+            Problem::not_owner(detail, owner.as_ref()).with("execution_id", id.as_str())
+        }
         SagaError::TooManyExecutions { .. } | SagaError::ShuttingDown => {
             let mut p = Problem::new(StatusCode::SERVICE_UNAVAILABLE, code, detail);
             p.retry_after = Some(Duration::from_secs(1));
@@ -267,19 +272,35 @@ struct FailureBody {
 
 async fn task_success(State(saga): State<CoordinatorHandle>, Name(token): Name, body: Body) -> Answer {
     let request: SuccessBody = body.parse()?;
-    saga.send_task_success(&token, request.output).await.map_err(fail)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let answered = saga.send_task_success(&token, request.output).await;
+    token_answer(&saga, answered)
 }
 
 async fn task_failure(State(saga): State<CoordinatorHandle>, Name(token): Name, body: Body) -> Answer {
     let request: FailureBody = body.parse()?;
-    saga.send_task_failure(&token, &request.error, &request.cause).await.map_err(fail)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let answered = saga.send_task_failure(&token, &request.error, &request.cause).await;
+    token_answer(&saga, answered)
 }
 
 async fn task_heartbeat(State(saga): State<CoordinatorHandle>, Name(token): Name) -> Answer {
-    saga.send_task_heartbeat(&token).await.map_err(fail)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let answered = saga.send_task_heartbeat(&token).await;
+    token_answer(&saga, answered)
+}
+
+/// A token unknown here may belong to a task another node issued: the forwarding layer asks the
+/// other live nodes in turn.
+fn token_answer(saga: &CoordinatorHandle, answered: Result<(), SagaError>) -> Answer {
+    match answered {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(error @ SagaError::TaskTokenNotFound) => Err(problem(&error).try_elsewhere(other_nodes(saga))),
+        Err(error) => Err(problem(&error)),
+    }
+}
+
+/// The addresses of the other live nodes of the coordinator's cluster.
+fn other_nodes(saga: &CoordinatorHandle) -> Vec<String> {
+    let status = saga.cluster().status();
+    status.nodes.into_iter().filter(|n| n.id != status.node && !n.address.is_empty()).map(|n| n.address).collect()
 }
 
 #[derive(Deserialize)]
@@ -287,10 +308,43 @@ struct PollQuery {
     wait: Option<u64>,
 }
 
-async fn activity_task(State(saga): State<CoordinatorHandle>, Name(name): Name, Q(query): Q<PollQuery>) -> Answer {
+async fn activity_task(
+    State(saga): State<CoordinatorHandle>,
+    Extension(forwarder): Extension<Option<Forwarder>>,
+    headers: HeaderMap,
+    Name(name): Name,
+    Q(query): Q<PollQuery>,
+) -> Answer {
     let wait = Duration::from_secs(query.wait.unwrap_or(0).min(ACTIVITY_WAIT_SECONDS_MAX));
-    match saga.get_activity_task(&name, wait).await.map_err(fail)? {
-        Some(task) => Ok(Json(task).into_response()),
-        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    let forwarder = forwarder.filter(|_| !headers.contains_key(FORWARDED_HEADER));
+    let others = forwarder.as_ref().map(|_| other_nodes(&saga)).unwrap_or_default();
+    let (Some(forwarder), false) = (forwarder, others.is_empty()) else {
+        return match saga.get_activity_task(&name, wait).await.map_err(fail)? {
+            Some(task) => Ok(Json(task).into_response()),
+            None => Ok(StatusCode::NO_CONTENT.into_response()),
+        };
+    };
+    // On a cluster a task waits on the node that issued it: look here, then ask every other node
+    // without waiting, then wait here a second at a time until `wait` is up.
+    let deadline = tokio::time::Instant::now() + wait;
+    let elsewhere: axum::http::Uri =
+        format!("/v1/activities/{name}/task?wait=0").parse().map_err(|_| Problem::invalid("name", "not a path"))?;
+    loop {
+        if let Some(task) = saga.get_activity_task(&name, Duration::ZERO).await.map_err(fail)? {
+            return Ok(Json(task).into_response());
+        }
+        for address in &others {
+            let asked = forwarder.send(address, &Method::GET, &elsewhere, &HeaderMap::new(), Bytes::new()).await;
+            if let Some(answer) = asked.ok().filter(|a| a.status() == StatusCode::OK) {
+                return Ok(answer);
+            }
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        if let Some(task) = saga.get_activity_task(&name, left.min(Duration::from_secs(1))).await.map_err(fail)? {
+            return Ok(Json(task).into_response());
+        }
     }
 }

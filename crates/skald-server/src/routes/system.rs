@@ -1,4 +1,4 @@
-//! Operational routes: `/health`, `/metrics` (Prometheus text) and `/v1/openapi.json`.
+//! Operational routes: `/health`, `/metrics` (Prometheus text), `/v1/cluster` and `/v1/openapi.json`.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -25,6 +25,15 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             "metrics are disabled in this server's configuration",
         )
         .into_response(),
+    }
+}
+
+/// `GET /v1/cluster`: the nodes, what each owns and for how long (one solo node when embedded).
+pub(crate) async fn cluster(State(state): State<AppState>) -> Response {
+    match &state.cluster {
+        Some(cluster) => axum::Json(cluster.status()).into_response(),
+        None => Problem::new(StatusCode::NOT_FOUND, "route-not-found", "this server runs no services, so no cluster")
+            .into_response(),
     }
 }
 
