@@ -32,7 +32,7 @@ pub struct Problem {
     pub allow: Option<String>,
     /// Nodes that may answer instead (the owner of the work, or every other node): the forwarding
     /// layer sends the request there ([`crate::forward`]).
-    pub forward_to: Vec<String>,
+    pub forward_to: Option<Box<crate::forward::ForwardTo>>,
 }
 
 impl Problem {
@@ -45,7 +45,7 @@ impl Problem {
             fields: Map::new(),
             retry_after: None,
             allow: None,
-            forward_to: Vec::new(),
+            forward_to: None,
         }
     }
 
@@ -95,14 +95,14 @@ impl Problem {
         problem.retry_after = Some(Duration::from_secs(1));
         if let Some(owner) = owner {
             problem = problem.with("owner", owner.node.as_str());
-            problem.forward_to = vec![owner.address.clone()];
+            problem.forward_to = Some(Box::new(crate::forward::ForwardTo(vec![owner.address.clone()])));
         }
         problem
     }
 
     /// Asks the forwarding layer to try these nodes in turn (the first answer but a 404 wins).
     pub fn try_elsewhere(mut self, addresses: Vec<String>) -> Self {
-        self.forward_to = addresses;
+        self.forward_to = Some(Box::new(crate::forward::ForwardTo(addresses)));
         self
     }
 
@@ -283,8 +283,8 @@ impl IntoResponse for Problem {
         if let Some(allow) = self.allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
             headers.insert(header::ALLOW, allow);
         }
-        if !self.forward_to.is_empty() {
-            response.extensions_mut().insert(crate::forward::ForwardTo(self.forward_to));
+        if let Some(forward_to) = self.forward_to.filter(|f| !f.0.is_empty()) {
+            response.extensions_mut().insert(*forward_to);
         }
         response
     }
