@@ -81,16 +81,70 @@ pub struct Ledger {
 /// Shared ledger of the services.
 pub type Services = Arc<Mutex<Ledger>>;
 
+/// The saga's resource names (Lambda ARNs and plain names) with the URLs of the services at
+/// `base` (`http://host:port`): what `skald serve --resource NAME=URL` takes.
+pub fn resources(base: &str) -> Vec<(String, String)> {
+    let arn = |f: &str| format!("arn:aws:lambda:us-east-1:123456789012:function:{f}");
+    vec![
+        (arn("ReserveFlight"), format!("{base}/flights/reservations")),
+        (arn("ReserveCar"), format!("{base}/cars/reservations")),
+        (arn("ProcessPayment"), format!("{base}/payments/charges")),
+        ("CancelFlight".to_owned(), format!("{base}/flights/cancellations")),
+        ("CancelCar".to_owned(), format!("{base}/cars/cancellations")),
+        ("RefundPayment".to_owned(), format!("{base}/payments/refunds")),
+    ]
+}
+
 /// The registry mapping the saga's resource names to the services at `base` (`http://host:port`).
 pub fn registry(base: &str) -> ResourceRegistry {
-    let arn = |f: &str| format!("arn:aws:lambda:us-east-1:123456789012:function:{f}");
-    ResourceRegistry::new()
-        .http(arn("ReserveFlight"), format!("{base}/flights/reservations"))
-        .http(arn("ReserveCar"), format!("{base}/cars/reservations"))
-        .http(arn("ProcessPayment"), format!("{base}/payments/charges"))
-        .http("CancelFlight", format!("{base}/flights/cancellations"))
-        .http("CancelCar", format!("{base}/cars/cancellations"))
-        .http("RefundPayment", format!("{base}/payments/refunds"))
+    ResourceRegistry::from_urls(resources(base))
+}
+
+/// The endpoints that took effect for `trip`, in order.
+pub fn effects_of(services: &Services, trip: &str) -> Vec<String> {
+    let ledger = services.lock().unwrap_or_else(|p| p.into_inner());
+    ledger.effects.iter().filter(|e| e.trip_id == trip).map(|e| e.endpoint.clone()).collect()
+}
+
+/// Checks the saga's promise for one trip: no endpoint took effect twice for one Idempotency-Key;
+/// a success booked all three and undid nothing; a failure undid every booking it made, in
+/// reverse order, and kept no charge. Says what broke.
+pub fn check_trip(services: &Services, trip: &str, succeeded: bool) -> Result<(), String> {
+    let effects = effects_of(services, trip);
+    {
+        let ledger = services.lock().unwrap_or_else(|p| p.into_inner());
+        let mut keys = std::collections::HashSet::new();
+        if let Some(e) = ledger.effects.iter().filter(|e| e.trip_id == trip).find(|e| !keys.insert(e.key.clone())) {
+            return Err(format!("trip {trip}: effect with key {} happened twice", e.key));
+        }
+    }
+    let count = |endpoint: &str| effects.iter().filter(|e| *e == endpoint).count();
+    if let Some(twice) = ["flights/reservations", "cars/reservations", "payments/charges"].iter().find(|e| count(e) > 1)
+    {
+        return Err(format!("trip {trip}: {twice} took effect {} times: {effects:?}", count(twice)));
+    }
+    if succeeded {
+        let booked = ["flights/reservations", "cars/reservations", "payments/charges"];
+        return if effects == booked {
+            Ok(())
+        } else {
+            Err(format!("trip {trip}: a success books all three and undoes nothing: {effects:?}"))
+        };
+    }
+    // Every compensation runs (they are unconditional), in reverse order, each once.
+    let undo: Vec<&str> =
+        effects.iter().filter(|e| e.ends_with("cancellations") || e.ends_with("refunds")).map(|e| e.as_str()).collect();
+    let last_undo = ["payments/refunds", "cars/cancellations", "flights/cancellations"];
+    if !last_undo.ends_with(&undo) {
+        return Err(format!("trip {trip}: compensations out of order: {effects:?}"));
+    }
+    if !undo.contains(&"flights/cancellations") {
+        return Err(format!("trip {trip}: the flight was not undone: {effects:?}"));
+    }
+    if count("payments/charges") > 0 {
+        return Err(format!("trip {trip}: a failed saga kept a charge: {effects:?}"));
+    }
+    Ok(())
 }
 
 /// The travel saga's definition.
