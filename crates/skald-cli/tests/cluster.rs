@@ -81,14 +81,13 @@ async fn spread(client: &Client, nodes: usize, within: Duration) -> BTreeMap<Str
             let shards =
                 |n: &skald_client::NodeStatus| n.leases.iter().filter(|l| l.lease.starts_with("saga-")).count();
             let owned: usize = status.nodes.iter().map(shards).sum();
-            if status.nodes.len() == nodes && status.unowned.is_empty() && owned == 16 {
-                if status.nodes.iter().all(|n| shards(n) > 0) {
-                    return status
-                        .nodes
-                        .into_iter()
-                        .map(|n| (n.id, n.leases.into_iter().map(|l| l.lease).collect()))
-                        .collect();
-                }
+            let settled = status.nodes.len() == nodes && status.unowned.is_empty() && owned == 16;
+            if settled && status.nodes.iter().all(|n| shards(n) > 0) {
+                return status
+                    .nodes
+                    .into_iter()
+                    .map(|n| (n.id, n.leases.into_iter().map(|l| l.lease).collect()))
+                    .collect();
             }
         }
         assert!(start.elapsed() < within, "the cluster did not settle within {within:?}");
