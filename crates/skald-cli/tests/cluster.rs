@@ -97,22 +97,14 @@ async fn spread(client: &Client, nodes: usize, within: Duration) -> BTreeMap<Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_mid_saga_and_mid_delivery_is_taken_over() {
-    let Ok(pg) = std::env::var("SKALD_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: SKALD_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    let schema = format!("skald_test_cluster_{}", uuid::Uuid::new_v4().simple());
-    let services = Services::default();
-    let base = travel::spawn(services.clone()).await.unwrap();
-    let resources = travel::resources(&base);
-    let nodes: Vec<Node> = (0..NODES).map(|_| start_node(&pg, &schema, &resources)).collect();
-    let outcome = std::panic::AssertUnwindSafe(run(&nodes, &services));
-    let result = futures_util::FutureExt::catch_unwind(outcome).await;
-    drop(nodes);
-    skald_postgres::PgStore::drop_schema(&pg, &schema).await.expect("drop the test schema");
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    skald_testkit::with_postgres_schema(|pg, schema| async move {
+        let services = Services::default();
+        let base = travel::spawn(services.clone()).await.unwrap();
+        let resources = travel::resources(&base);
+        let nodes: Vec<Node> = (0..NODES).map(|_| start_node(&pg, &schema, &resources)).collect();
+        run(&nodes, &services).await;
+    })
+    .await;
 }
 
 async fn run(nodes: &[Node], services: &Services) {

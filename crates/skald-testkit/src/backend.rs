@@ -349,6 +349,28 @@ pub struct Postgres {
 /// The environment variable naming the PostgreSQL database the tests use.
 pub const POSTGRES_URL_ENV: &str = "SKALD_TEST_POSTGRES_URL";
 
+/// Runs `body(url, schema)` with a fresh schema name in the database of `SKALD_TEST_POSTGRES_URL`
+/// (for tests that drive PostgreSQL themselves: several processes, a read model), then drops the
+/// schema, also when `body` panics. Returns at once, with a line on stderr, when the variable is
+/// unset; an unreachable database fails the test.
+pub async fn with_postgres_schema<F, Fut>(body: F)
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(Postgres { url }) = Postgres::from_env() else {
+        eprintln!("skipped: {POSTGRES_URL_ENV} is not set");
+        return;
+    };
+    let schema = format!("skald_test_{}", uuid::Uuid::new_v4().simple());
+    let outcome = std::panic::AssertUnwindSafe(body(url.clone(), schema.clone())).catch_unwind().await;
+    let dropped = skald_postgres::PgStore::drop_schema(&url, &schema).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic); // the test's own failure says more than a failed drop
+    }
+    dropped.unwrap_or_else(|e| panic!("cannot drop the test schema {schema}: {e}"));
+}
+
 impl Postgres {
     /// The backend when `SKALD_TEST_POSTGRES_URL` is set.
     pub fn from_env() -> Option<Postgres> {

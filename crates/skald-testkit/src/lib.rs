@@ -30,7 +30,9 @@ pub mod contract;
 pub mod crash;
 pub mod model;
 
-pub use backend::{backends, open_location, run, Backend, Capabilities, Embedded, Memory, TestStore};
+pub use backend::{
+    backends, open_location, run, with_postgres_schema, Backend, Capabilities, Embedded, Memory, TestStore,
+};
 
 /// One `#[tokio::test]` per backend per case: `backend_tests!(path::to::cases; case_a, case_b)`.
 ///

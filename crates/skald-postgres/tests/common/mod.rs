@@ -9,15 +9,6 @@ use std::panic::{resume_unwind, AssertUnwindSafe};
 use futures_util::FutureExt;
 use skald_postgres::{PgOptions, PgStore};
 
-/// The database the tests use, or `None` (and a note on stdout) when the variable is unset.
-pub fn url() -> Option<String> {
-    let url = std::env::var("SKALD_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty());
-    if url.is_none() {
-        println!("skipped: SKALD_TEST_POSTGRES_URL is not set");
-    }
-    url
-}
-
 /// Options for a store on `schema`.
 pub fn options(url: &str, schema: &str) -> PgOptions {
     PgOptions { schema: schema.to_owned(), pool_size: 4, ..PgOptions::new(url) }
@@ -30,14 +21,7 @@ where
     F: FnOnce(String, String) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let Some(url) = url() else { return };
-    let schema = format!("skald_test_{}", uuid::Uuid::new_v4().simple());
-    let outcome = AssertUnwindSafe(body(url.clone(), schema.clone())).catch_unwind().await;
-    let dropped = PgStore::drop_schema(&url, &schema).await;
-    if let Err(panic) = outcome {
-        resume_unwind(panic); // the test's own failure says more than a failed drop
-    }
-    dropped.expect("drop the test schema");
+    skald_testkit::with_postgres_schema(body).await;
 }
 
 /// Runs `body` with a store on a fresh schema, closing the store afterwards.

@@ -117,9 +117,7 @@ pub use pg::*;
 #[cfg(feature = "postgres")]
 mod pg {
     use std::future::Future;
-    use std::panic::{resume_unwind, AssertUnwindSafe};
 
-    use futures_util::FutureExt;
     use skald_projections::PgProjection;
     use tokio_postgres::Transaction;
 
@@ -152,37 +150,14 @@ mod pg {
         }
     }
 
-    /// The database of `SKALD_TEST_POSTGRES_URL`, or `None` (and a note) when it is unset.
-    pub fn url() -> Option<String> {
-        let url = std::env::var(skald_testkit::backend::POSTGRES_URL_ENV).ok().filter(|u| !u.is_empty());
-        if url.is_none() {
-            eprintln!("skipped: SKALD_TEST_POSTGRES_URL is not set (the read model needs PostgreSQL)");
-        }
-        url
-    }
-
-    /// Runs `body(url, schema)` with a fresh schema name for the read model, then drops the schema,
-    /// also when `body` panics. Skips when no database is configured; an unreachable one fails.
+    /// Runs `body(url, schema)` with a fresh schema for the read model, dropped afterwards (also
+    /// when `body` panics). Skips when no database is configured; an unreachable one fails.
     pub async fn with_schema<F, Fut>(body: F)
     where
         F: FnOnce(String, String) -> Fut,
         Fut: Future<Output = ()>,
     {
-        let Some(url) = url() else { return };
-        let schema = format!("skald_rm_{}", uuid::Uuid::new_v4().simple());
-        let outcome = AssertUnwindSafe(body(url.clone(), schema.clone())).catch_unwind().await;
-        let dropped = drop_schema(&url, &schema).await;
-        if let Err(panic) = outcome {
-            resume_unwind(panic); // the test's own failure says more than a failed drop
-        }
-        dropped.expect("drop the read model's schema");
-    }
-
-    /// Drops `schema` and the read model in it.
-    async fn drop_schema(url: &str, schema: &str) -> Result<(), tokio_postgres::Error> {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).await
+        skald_testkit::with_postgres_schema(body).await;
     }
 
     /// A connection of the test's own, as a reader of the read model would have.
