@@ -235,12 +235,6 @@ impl Error {
         self.at = at;
         self
     }
-
-    /// The same error with `prefix` before its message.
-    pub(crate) fn prefixed(mut self, prefix: &str) -> Error {
-        self.message.insert_str(0, prefix);
-        self
-    }
 }
 
 /// Results of this crate.

@@ -1,13 +1,20 @@
 //! DynamoDB's data model and expression languages, pure.
-
+pub mod apply;
 pub mod condition;
 pub mod error;
+pub mod eval;
+pub mod fuzz;
 pub mod key;
+pub mod key_condition;
+pub mod legacy;
 mod lexer;
 pub mod limits;
 pub mod names;
 pub mod number;
 pub mod path;
+pub mod projection;
+pub mod request;
 pub mod reserved;
+pub mod update;
 pub mod value;
 pub mod wire;
