@@ -98,10 +98,6 @@ impl KeyCondition {
                 for value in condition.values() {
                     check_type(value, sk.key_type)?;
                 }
-                if matches!(condition, SortCondition::BeginsWith(_)) && sk.key_type == KeyType::N {
-                    // unconfirmed: DynamoDB's wording for begins_with on a number sort key.
-                    return Err(not_supported());
-                }
                 sort = Some((name, condition));
             } else {
                 let missed = schema.sort.as_ref().map_or(pk, |sk| &sk.name);
