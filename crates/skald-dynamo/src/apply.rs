@@ -291,14 +291,19 @@ fn delete(item: &mut Item, path: &Path, value: &AttributeValue) -> Result<()> {
 }
 
 fn invalid_path() -> Error {
-    Error::request(ErrorKind::InvalidDocumentPath, "The document path provided in the update expression is invalid for update")
+    Error::request(
+        ErrorKind::InvalidDocumentPath,
+        "The document path provided in the update expression is invalid for update",
+    )
 }
 
 fn missing_attribute() -> Error {
-    Error::request(ErrorKind::MissingAttribute, "The provided expression refers to an attribute that does not exist in the item")
+    Error::request(
+        ErrorKind::MissingAttribute,
+        "The provided expression refers to an attribute that does not exist in the item",
+    )
 }
 
 fn incorrect_type() -> Error {
     Error::request(ErrorKind::IncorrectDataType, "An operand in the update expression has an incorrect data type")
 }
-

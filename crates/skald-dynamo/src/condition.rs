@@ -241,7 +241,12 @@ impl Parser<'_, '_> {
     }
 
     fn redundant(&mut self) {
-        self.r.issue(Class::Parentheses, ErrorKind::RedundantParentheses, self.t.offset(), "The expression has redundant parentheses;");
+        self.r.issue(
+            Class::Parentheses,
+            ErrorKind::RedundantParentheses,
+            self.t.offset(),
+            "The expression has redundant parentheses;",
+        );
     }
 
     fn at_operator(&self) -> bool {
@@ -513,7 +518,10 @@ impl Parser<'_, '_> {
                     Class::Function,
                     ErrorKind::OperandType,
                     offset,
-                    format_args!("Invalid attribute type name found; type: {name}, valid types: {{{}}}", valid.join(",")),
+                    format_args!(
+                        "Invalid attribute type name found; type: {name}, valid types: {{{}}}",
+                        valid.join(",")
+                    ),
                 );
                 Cond::Type(a, ValueType::Null)
             }

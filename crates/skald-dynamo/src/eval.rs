@@ -36,8 +36,12 @@ pub(crate) fn evaluate(cond: &Cond, item: &Item) -> bool {
         Cond::Or(..) => chain(cond, item, false),
         Cond::Not(inner) => !evaluate(inner, item),
         Cond::Compare(op, a, b) => compare(*op, value(a, item).as_deref(), value(b, item).as_deref()),
-        Cond::Between(a, low, high) => between(value(a, item).as_deref(), value(low, item).as_deref(), value(high, item).as_deref()),
-        Cond::In(a, list) => value(a, item).is_some_and(|a| list.iter().any(|b| value(b, item).is_some_and(|b| *a == *b))),
+        Cond::Between(a, low, high) => {
+            between(value(a, item).as_deref(), value(low, item).as_deref(), value(high, item).as_deref())
+        }
+        Cond::In(a, list) => {
+            value(a, item).is_some_and(|a| list.iter().any(|b| value(b, item).is_some_and(|b| *a == *b)))
+        }
         Cond::Exists(path) => path.get(item).is_some(),
         Cond::NotExists(path) => path.get(item).is_none(),
         Cond::Type(a, wanted) => value(a, item).is_some_and(|v| v.value_type() == *wanted),
@@ -50,14 +54,9 @@ pub(crate) fn evaluate(cond: &Cond, item: &Item) -> bool {
 fn chain(cond: &Cond, item: &Item, all: bool) -> bool {
     let mut rights = Vec::new();
     let mut node = cond;
-    loop {
-        match (node, all) {
-            (Cond::And(left, right), true) | (Cond::Or(left, right), false) => {
-                rights.push(right.as_ref());
-                node = left;
-            }
-            _ => break,
-        }
+    while let (Cond::And(left, right), true) | (Cond::Or(left, right), false) = (node, all) {
+        rights.push(right.as_ref());
+        node = left;
     }
     rights.push(node);
     rights.iter().rev().all(|c| evaluate(c, item) == all) == all

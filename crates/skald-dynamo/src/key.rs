@@ -74,9 +74,7 @@ impl KeySchema {
     /// within the size limits.
     pub fn check_key(&self, key: &Item) -> Result<()> {
         let matches = key.len() == self.attributes().count()
-            && self
-                .attributes()
-                .all(|k| key.get(&k.name).is_some_and(|v| v.value_type() == k.key_type.value_type()));
+            && self.attributes().all(|k| key.get(&k.name).is_some_and(|v| v.value_type() == k.key_type.value_type()));
         if !matches {
             return Err(Error::request(ErrorKind::KeySchema, "The provided key element does not match the schema"));
         }

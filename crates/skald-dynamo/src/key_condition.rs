@@ -186,7 +186,9 @@ fn part(cond: &Cond) -> Result<Part> {
 fn compare(op: Comparator, a: &Operand, b: &Operand) -> Result<Part> {
     let (name, v, flipped) = match (key_name(a)?, key_name(b)?) {
         (Some(_), Some(_)) => {
-            return Err(invalid("Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition"))
+            return Err(invalid(
+                "Invalid condition in KeyConditionExpression: Multiple attribute names used in one condition",
+            ))
         }
         (Some(name), None) => (name, value(b)?, false),
         (None, Some(name)) => (name, value(a)?, true),

@@ -167,37 +167,59 @@ pub fn expected(
 fn expected_one(name: &str, e: &ExpectedAttributeValue) -> Result<Cond> {
     let path = Path::attribute(name);
     if e.value.is_some() && e.attribute_value_list.is_some() {
-        return Err(invalid(ErrorKind::Legacy, name, format_args!("Value and AttributeValueList cannot be used together for Attribute: {name}")));
+        return Err(invalid(
+            ErrorKind::Legacy,
+            name,
+            format_args!("Value and AttributeValueList cannot be used together for Attribute: {name}"),
+        ));
     }
     if let Some(op) = e.comparison_operator {
         if e.exists.is_some() {
-            return Err(invalid(ErrorKind::Legacy, name, format_args!("Exists and ComparisonOperator cannot be used together for Attribute: {name}")));
+            return Err(invalid(
+                ErrorKind::Legacy,
+                name,
+                format_args!("Exists and ComparisonOperator cannot be used together for Attribute: {name}"),
+            ));
         }
-        let values: Vec<AttributeValue> = match (&e.value, &e.attribute_value_list) {
-            (Some(v), _) => vec![v.clone()],
-            (None, Some(list)) => list.clone(),
-            (None, None) if !op.takes(0) => {
-                return Err(invalid(
+        let values: Vec<AttributeValue> =
+            match (&e.value, &e.attribute_value_list) {
+                (Some(v), _) => vec![v.clone()],
+                (None, Some(list)) => list.clone(),
+                (None, None) if !op.takes(0) => return Err(invalid(
                     ErrorKind::Legacy,
                     name,
-                    format_args!("Value or AttributeValueList must be used with ComparisonOperator: {} for Attribute: {name}", op.name()),
-                ))
-            }
-            (None, None) => Vec::new(),
-        };
+                    format_args!(
+                        "Value or AttributeValueList must be used with ComparisonOperator: {} for Attribute: {name}",
+                        op.name()
+                    ),
+                )),
+                (None, None) => Vec::new(),
+            };
         return operator_cond(name, op, values);
     }
     if e.attribute_value_list.is_some() {
-        return Err(invalid(ErrorKind::Legacy, name, format_args!("AttributeValueList can only be used with a ComparisonOperator for Attribute: {name}")));
+        return Err(invalid(
+            ErrorKind::Legacy,
+            name,
+            format_args!("AttributeValueList can only be used with a ComparisonOperator for Attribute: {name}"),
+        ));
     }
     match (e.exists.unwrap_or(true), &e.value) {
         (true, Some(v)) => Ok(Cond::Compare(Comparator::Eq, Operand::Path(path), Operand::Value(v.clone()))),
         (false, None) => Ok(Cond::NotExists(path)),
         (true, None) => {
             let shown = e.exists.map_or("null", |_| "true");
-            Err(invalid(ErrorKind::Legacy, name, format_args!("Value must be provided when Exists is {shown} for Attribute: {name}")))
+            Err(invalid(
+                ErrorKind::Legacy,
+                name,
+                format_args!("Value must be provided when Exists is {shown} for Attribute: {name}"),
+            ))
         }
-        (false, Some(_)) => Err(invalid(ErrorKind::Legacy, name, format_args!("Value cannot be used when Exists is false for Attribute: {name}"))),
+        (false, Some(_)) => Err(invalid(
+            ErrorKind::Legacy,
+            name,
+            format_args!("Value cannot be used when Exists is false for Attribute: {name}"),
+        )),
     }
 }
 
@@ -205,17 +227,29 @@ fn expected_one(name: &str, e: &ExpectedAttributeValue) -> Result<Cond> {
 /// `BETWEEN` range in order.
 fn check_values(name: &str, op: ComparisonOperator, values: &[AttributeValue]) -> Result<()> {
     if !op.takes(values.len()) {
-        return Err(invalid(ErrorKind::Legacy, name, format_args!("Invalid number of argument(s) for the {} ComparisonOperator", op.name())));
+        return Err(invalid(
+            ErrorKind::Legacy,
+            name,
+            format_args!("Invalid number of argument(s) for the {} ComparisonOperator", op.name()),
+        ));
     }
     if let Some(first) = values.first() {
         if values.iter().any(|v| v.value_type() != first.value_type()) {
-            return Err(invalid(ErrorKind::Legacy, name, "AttributeValues inside AttributeValueList must be of same type"));
+            return Err(invalid(
+                ErrorKind::Legacy,
+                name,
+                "AttributeValues inside AttributeValueList must be of same type",
+            ));
         }
         if op.types().is_some_and(|types| !types.contains(&first.value_type())) {
             return Err(invalid(
                 ErrorKind::Legacy,
                 name,
-                format_args!("ComparisonOperator {} is not valid for {} AttributeValue type", op.name(), first.value_type()),
+                format_args!(
+                    "ComparisonOperator {} is not valid for {} AttributeValue type",
+                    op.name(),
+                    first.value_type()
+                ),
             ));
         }
     }
@@ -272,7 +306,10 @@ fn combine(conds: Vec<Cond>, operator: ConditionalOperator) -> Option<Condition>
 }
 
 /// `QueryFilter` or `ScanFilter` and `ConditionalOperator` as a condition.
-pub fn filter(filter: &BTreeMap<String, LegacyCondition>, operator: Option<ConditionalOperator>) -> Result<Option<Condition>> {
+pub fn filter(
+    filter: &BTreeMap<String, LegacyCondition>,
+    operator: Option<ConditionalOperator>,
+) -> Result<Option<Condition>> {
     let conds = filter
         .iter()
         .map(|(name, c)| operator_cond(name, c.comparison_operator, c.attribute_value_list.clone()))
@@ -300,7 +337,12 @@ fn key_part(name: &str, c: &LegacyCondition) -> Result<Part> {
         ComparisonOperator::Between => SortCondition::Between(v(), v()),
         ComparisonOperator::BeginsWith => SortCondition::BeginsWith(v()),
         // unconfirmed: DynamoDB's wording for a non-indexable KeyConditions operator.
-        _ => return Err(Error::request(ErrorKind::KeyCondition, "Attempted conditional constraint is not an indexable operation")),
+        _ => {
+            return Err(Error::request(
+                ErrorKind::KeyCondition,
+                "Attempted conditional constraint is not an indexable operation",
+            ))
+        }
     };
     Ok((name.to_owned(), condition))
 }
@@ -316,7 +358,11 @@ fn update_action(name: &str, u: &AttributeValueUpdate) -> Result<Action> {
     let action = u.action.unwrap_or_default();
     let Some(value) = u.value.clone() else {
         if action != AttributeAction::Delete {
-            return Err(invalid(ErrorKind::Legacy, name, "Only DELETE action is allowed when no attribute value is specified"));
+            return Err(invalid(
+                ErrorKind::Legacy,
+                name,
+                "Only DELETE action is allowed when no attribute value is specified",
+            ));
         }
         return Ok(Action::Remove(path));
     };
@@ -324,17 +370,22 @@ fn update_action(name: &str, u: &AttributeValueUpdate) -> Result<Action> {
     match action {
         AttributeAction::Put => Ok(Action::Set(path, SetValue::Operand(UpdateOperand::Value(value)))),
         AttributeAction::Delete if t.is_set() => Ok(Action::Delete(path, value)),
-        AttributeAction::Delete => {
-            Err(invalid(ErrorKind::Legacy, name, format_args!("DELETE action with value is not supported for the type {t}")))
-        }
+        AttributeAction::Delete => Err(invalid(
+            ErrorKind::Legacy,
+            name,
+            format_args!("DELETE action with value is not supported for the type {t}"),
+        )),
         AttributeAction::Add if t.is_set() || t == ValueType::N => Ok(Action::Add(path, value)),
         AttributeAction::Add if t == ValueType::L => {
             // Appending to a list that may not exist yet: list_append(if_not_exists(a, []), v).
-            let existing = UpdateOperand::IfNotExists(path.clone(), Box::new(UpdateOperand::Value(AttributeValue::L(Vec::new()))));
+            let existing =
+                UpdateOperand::IfNotExists(path.clone(), Box::new(UpdateOperand::Value(AttributeValue::L(Vec::new()))));
             let appended = UpdateOperand::ListAppend(Box::new(existing), Box::new(UpdateOperand::Value(value)));
             Ok(Action::Set(path, SetValue::Operand(appended)))
         }
-        AttributeAction::Add => Err(invalid(ErrorKind::Legacy, name, format_args!("ADD action is not supported for the type {t}"))),
+        AttributeAction::Add => {
+            Err(invalid(ErrorKind::Legacy, name, format_args!("ADD action is not supported for the type {t}")))
+        }
     }
 }
 

@@ -324,7 +324,11 @@ fn overflow() -> Error {
 }
 
 fn precision() -> Error {
-    Error::new(ErrorKind::NumberPrecision, Location::Request, "Attempting to store more than 38 significant digits in a Number")
+    Error::new(
+        ErrorKind::NumberPrecision,
+        Location::Request,
+        "Attempting to store more than 38 significant digits in a Number",
+    )
 }
 
 fn not_numeric(text: &str) -> Error {

@@ -13,9 +13,7 @@ use crate::condition::Condition;
 use crate::error::{Error, ErrorKind, ExpressionKind, Location, Result};
 use crate::key::KeySchema;
 use crate::key_condition::KeyCondition;
-use crate::legacy::{
-    self, AttributeValueUpdate, ConditionalOperator, ExpectedAttributeValue, LegacyCondition,
-};
+use crate::legacy::{self, AttributeValueUpdate, ConditionalOperator, ExpectedAttributeValue, LegacyCondition};
 use crate::limits::{PLACEHOLDER_BYTES_MAX, SUBSTITUTIONS_BYTES_MAX};
 use crate::names::{Placeholders, Used};
 use crate::projection::Projection;
@@ -107,7 +105,8 @@ impl Request {
             out.condition = Some(condition);
         }
         if let Some(text) = &self.key_condition_expression {
-            let schema = schema.ok_or_else(|| Error::request(ErrorKind::KeySchema, "The table's key schema is needed"))?;
+            let schema =
+                schema.ok_or_else(|| Error::request(ErrorKind::KeySchema, "The table's key schema is needed"))?;
             let (key_condition, u) = KeyCondition::parse(text, &placeholders, schema)?;
             note(u);
             out.key_condition = Some(key_condition);
@@ -155,7 +154,8 @@ impl Request {
                     "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
                 ));
             };
-            let schema = schema.ok_or_else(|| Error::request(ErrorKind::KeySchema, "The table's key schema is needed"))?;
+            let schema =
+                schema.ok_or_else(|| Error::request(ErrorKind::KeySchema, "The table's key schema is needed"))?;
             out.key_condition = Some(legacy::key_conditions(conditions, schema)?);
         }
         Ok(())
@@ -271,7 +271,10 @@ fn values_without_expressions(operation: Operation) -> String {
         return "ExpressionAttributeValues can only be specified when using expressions".to_owned();
     }
     let verb = if takers.len() > 1 { "are" } else { "is" };
-    format!("ExpressionAttributeValues can only be specified when using expressions: {} {verb} null", takers.join(" and "))
+    format!(
+        "ExpressionAttributeValues can only be specified when using expressions: {} {verb} null",
+        takers.join(" and ")
+    )
 }
 
 fn placeholder_error(message: impl Into<String>) -> Error {
@@ -281,9 +284,9 @@ fn placeholder_error(message: impl Into<String>) -> Error {
 /// Placeholder keys are `#`/`:` followed by letters, digits and `_`, at most 255 bytes.
 fn check_keys<'a>(parameter: &str, sigil: char, keys: impl Iterator<Item = &'a String>) -> Result<()> {
     for key in keys {
-        let well_formed = key.strip_prefix(sigil).is_some_and(|rest| {
-            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        });
+        let well_formed = key
+            .strip_prefix(sigil)
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
         if !well_formed {
             return Err(Error::attribute(
                 ErrorKind::InvalidPlaceholders,
@@ -319,7 +322,10 @@ fn check_unused(placeholders: &Placeholders, used: &Used) -> Result<()> {
     if !unused_names.is_empty() {
         return Err(Error::request(
             ErrorKind::UnusedNames,
-            format!("Value provided in ExpressionAttributeNames unused in expressions: keys: {{{}}}", unused_names.join(", ")),
+            format!(
+                "Value provided in ExpressionAttributeNames unused in expressions: keys: {{{}}}",
+                unused_names.join(", ")
+            ),
         ));
     }
     let unused_values: Vec<&str> =
@@ -327,7 +333,10 @@ fn check_unused(placeholders: &Placeholders, used: &Used) -> Result<()> {
     if !unused_values.is_empty() {
         return Err(Error::request(
             ErrorKind::UnusedValues,
-            format!("Value provided in ExpressionAttributeValues unused in expressions: keys: {{{}}}", unused_values.join(", ")),
+            format!(
+                "Value provided in ExpressionAttributeValues unused in expressions: keys: {{{}}}",
+                unused_values.join(", ")
+            ),
         ));
     }
     Ok(())

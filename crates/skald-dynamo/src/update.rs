@@ -122,8 +122,7 @@ impl Parser<'_, '_> {
     fn sections(&mut self) -> Result<Vec<Action>> {
         let mut actions = Vec::new();
         let mut seen: Vec<&str> = Vec::new();
-        loop {
-            let Some(token) = self.t.peek() else { break };
+        while let Some(token) = self.t.peek() {
             let Some(section) = SECTIONS.into_iter().find(|s| self.t.at_keyword(s)) else {
                 return Err(self.t.syntax_error());
             };
@@ -229,7 +228,9 @@ impl Parser<'_, '_> {
             Class::Function,
             ErrorKind::OperandType,
             offset,
-            format_args!("Incorrect operand type for operator or function; operator or function: {function}, operand type: {t}"),
+            format_args!(
+                "Incorrect operand type for operator or function; operator or function: {function}, operand type: {t}"
+            ),
         );
     }
 

@@ -55,7 +55,9 @@ fn read(json: &Json, depth: usize) -> Result<AttributeValue> {
     };
     let mut known = map.iter().filter(|(key, value)| TYPE_KEYS.contains(&key.as_str()) && !value.is_null());
     let Some((key, body)) = known.next() else {
-        return Err(validation("Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"));
+        return Err(validation(
+            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
+        ));
     };
     if known.next().is_some() {
         return Err(validation(
@@ -173,9 +175,7 @@ fn array(body: &Json) -> Result<&Vec<Json>> {
 
 fn binary(body: &Json) -> Result<Vec<u8>> {
     let text = string(body)?;
-    STANDARD
-        .decode(text)
-        .map_err(|e| serialization(format!("'{text}' can not be converted to a Blob: {e}")))
+    STANDARD.decode(text).map_err(|e| serialization(format!("'{text}' can not be converted to a Blob: {e}")))
 }
 
 fn validation(message: impl Into<String>) -> Error {

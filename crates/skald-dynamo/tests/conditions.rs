@@ -155,7 +155,8 @@ fn long_chains_evaluate_without_deep_recursion() {
 #[test]
 fn placeholders_used_are_reported() {
     let (_, placeholders) = base();
-    let (_, used) = Condition::parse("#n = :five AND #m.a IN (:one, :n2)", ExpressionKind::Condition, &placeholders).unwrap();
+    let (_, used) =
+        Condition::parse("#n = :five AND #m.a IN (:one, :n2)", ExpressionKind::Condition, &placeholders).unwrap();
     assert_eq!(used.names.iter().collect::<Vec<_>>(), ["#m", "#n"]);
     assert_eq!(used.values.iter().collect::<Vec<_>>(), [":five", ":n2", ":one"]);
 }

@@ -208,7 +208,10 @@ fn limits() {
     assert!(parse('C', &format!("a{} = :v", ".b".repeat(31)), &p).is_ok());
 
     let long = format!("a = :v{}", " ".repeat(4096));
-    assert!(parse('C', &long, &p).unwrap_err().message().starts_with("Invalid ConditionExpression: Expression size has exceeded"));
+    assert!(parse('C', &long, &p)
+        .unwrap_err()
+        .message()
+        .starts_with("Invalid ConditionExpression: Expression size has exceeded"));
 
     let nested = format!("{}a = :v{}", "(".repeat(200), ")".repeat(200));
     let error = parse('C', &nested, &p).unwrap_err();

@@ -33,7 +33,10 @@ fn parse_and_format() {
     // The extremes, written out: 129 zeros after the point, and 38 nines then 88 zeros.
     assert_eq!(n("1e-130").to_string(), format!("0.{}1", "0".repeat(129)));
     assert_eq!(n("-1E-130").to_string(), format!("-0.{}1", "0".repeat(129)));
-    assert_eq!(n("9.9999999999999999999999999999999999999E+125").to_string(), format!("{}{}", "9".repeat(38), "0".repeat(88)));
+    assert_eq!(
+        n("9.9999999999999999999999999999999999999E+125").to_string(),
+        format!("{}{}", "9".repeat(38), "0".repeat(88))
+    );
     assert!(cases.len() >= 30);
 }
 
@@ -119,7 +122,9 @@ fn exact_arithmetic() {
 
 #[test]
 fn item_size_of_numbers() {
-    for (text, bytes) in [("1", 2), ("12", 2), ("123", 3), ("1000000", 2), ("1.5", 2), ("12345678901234567890123456789012345678", 20)] {
+    for (text, bytes) in
+        [("1", 2), ("12", 2), ("123", 3), ("1000000", 2), ("1.5", 2), ("12345678901234567890123456789012345678", 20)]
+    {
         assert_eq!(n(text).size_bytes(), bytes, "{text}");
     }
 }

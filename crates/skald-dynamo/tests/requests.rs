@@ -156,16 +156,30 @@ fn legacy_conditions_match_their_expressions() {
     let values = r#"{":v1": {"N": "1"}, ":v3": {"N": "3"}, ":x": {"S": "x"}, ":he": {"S": "he"}}"#;
     for (expected, and, or) in cases {
         for (operator, joined) in [("AND", and), ("OR", or.unwrap_or(and))] {
-            let legacy = compile(Operation::PutItem, &format!(r#"{{"Expected": {expected}, "ConditionalOperator": "{operator}"}}"#)).unwrap();
+            let legacy = compile(
+                Operation::PutItem,
+                &format!(r#"{{"Expected": {expected}, "ConditionalOperator": "{operator}"}}"#),
+            )
+            .unwrap();
             // Entries with a ComparisonOperator and a list are also valid ScanFilter entries.
-            let filter = (!expected.contains("Value\"") && !expected.contains("Exists"))
-                .then(|| compile(Operation::Scan, &format!(r#"{{"ScanFilter": {expected}, "ConditionalOperator": "{operator}"}}"#)).unwrap());
+            let filter = (!expected.contains("Value\"") && !expected.contains("Exists")).then(|| {
+                compile(
+                    Operation::Scan,
+                    &format!(r#"{{"ScanFilter": {expected}, "ConditionalOperator": "{operator}"}}"#),
+                )
+                .unwrap()
+            });
             let body = format!(r#"{{"ConditionExpression": "{joined}", "ExpressionAttributeValues": {values}}}"#);
             let modern = modern_condition(&Request::from_json(&json(&body)).unwrap()).unwrap();
             for it in items {
                 let it = item(it);
                 let want = modern.evaluate(Some(&it));
-                assert_eq!(legacy.condition.as_ref().unwrap().evaluate(Some(&it)), want, "{expected} {operator} on {}", show(&it));
+                assert_eq!(
+                    legacy.condition.as_ref().unwrap().evaluate(Some(&it)),
+                    want,
+                    "{expected} {operator} on {}",
+                    show(&it)
+                );
                 if let Some(filter) = filter.as_ref().and_then(|f| f.filter.as_ref()) {
                     assert_eq!(filter.evaluate(Some(&it)), want, "ScanFilter {expected} on {}", show(&it));
                 }
@@ -188,7 +202,9 @@ fn modern_condition(request: &Request) -> Option<skald_dynamo::condition::Condit
 
 #[test]
 fn legacy_updates_match_their_expressions() {
-    let before = item(r#"{"pk":{"S":"k"},"sk":{"N":"1"},"n":{"N":"1"},"s":{"SS":["a","b"]},"l":{"L":[{"N":"0"}]},"gone":{"S":"g"}}"#);
+    let before = item(
+        r#"{"pk":{"S":"k"},"sk":{"N":"1"},"n":{"N":"1"},"s":{"SS":["a","b"]},"l":{"L":[{"N":"0"}]},"gone":{"S":"g"}}"#,
+    );
     #[rustfmt::skip]
     let cases = [
         (r#"{"x": {"Value": {"S": "v"}}}"#, r#"{"x":{"S":"v"}}"#),

@@ -147,7 +147,9 @@ fn limits_on_the_result() {
 #[test]
 fn return_values() {
     let p = placeholders(VALUES);
-    let before = item(r#"{"pk":{"S":"k"},"a":{"N":"1"},"m":{"M":{"x":{"N":"1"},"y":{"N":"2"}}},"gone":{"S":"g"},"keep":{"S":"k"}}"#);
+    let before = item(
+        r#"{"pk":{"S":"k"},"a":{"N":"1"},"m":{"M":{"x":{"N":"1"},"y":{"N":"2"}}},"gone":{"S":"g"},"keep":{"S":"k"}}"#,
+    );
     let (update, _) = Update::parse("SET a = a + :one, m.x = :s REMOVE gone ADD fresh :one", &p).unwrap();
     let outcome = update.apply(Some(&before), &Item::new()).unwrap();
     let returned = |rv| outcome.returned(rv).map(|i| show(&i));
@@ -161,21 +163,30 @@ fn return_values() {
         returned(ReturnValues::UpdatedOld),
         Some(r#"{"a":{"N":"1"},"gone":{"S":"g"},"m":{"M":{"x":{"N":"1"}}}}"#.to_owned())
     );
-    assert_eq!(returned(ReturnValues::UpdatedNew), Some(r#"{"a":{"N":"2"},"fresh":{"N":"1"},"m":{"M":{"x":{"S":"x"}}}}"#.to_owned()));
+    assert_eq!(
+        returned(ReturnValues::UpdatedNew),
+        Some(r#"{"a":{"N":"2"},"fresh":{"N":"1"},"m":{"M":{"x":{"S":"x"}}}}"#.to_owned())
+    );
 
     // A new item: nothing old to return; the key starts the item.
     let (update, _) = Update::parse("SET a = :one", &p).unwrap();
     let outcome = update.apply(None, &item(r#"{"pk":{"S":"k"}}"#)).unwrap();
     assert_eq!(outcome.returned(ReturnValues::AllOld), None);
     assert_eq!(outcome.returned(ReturnValues::UpdatedOld), None);
-    assert_eq!(outcome.returned(ReturnValues::AllNew).map(|i| show(&i)), Some(r#"{"a":{"N":"1"},"pk":{"S":"k"}}"#.to_owned()));
+    assert_eq!(
+        outcome.returned(ReturnValues::AllNew).map(|i| show(&i)),
+        Some(r#"{"a":{"N":"1"},"pk":{"S":"k"}}"#.to_owned())
+    );
     assert_eq!(ReturnValues::parse("UPDATED_NEW"), Some(ReturnValues::UpdatedNew));
     assert_eq!(ReturnValues::parse("ALL"), None);
 
     // An append lands at the list's end, and UPDATED_NEW shows it there.
     let (update, _) = Update::parse("SET l[9] = :s", &p).unwrap();
     let outcome = update.apply(Some(&item(r#"{"l":{"L":[{"N":"0"}]}}"#)), &Item::new()).unwrap();
-    assert_eq!(outcome.returned(ReturnValues::UpdatedNew).map(|i| show(&i)), Some(r#"{"l":{"L":[{"S":"x"}]}}"#.to_owned()));
+    assert_eq!(
+        outcome.returned(ReturnValues::UpdatedNew).map(|i| show(&i)),
+        Some(r#"{"l":{"L":[{"S":"x"}]}}"#.to_owned())
+    );
 }
 
 #[test]
@@ -186,7 +197,10 @@ fn key_attributes_cannot_be_updated() {
         let (update, _) = Update::parse(expression, &p).unwrap();
         let error = update.check_keys(&schema).unwrap_err();
         assert_eq!(error.kind(), ErrorKind::KeyUpdate, "{expression}");
-        assert!(error.message().starts_with("One or more parameter values were invalid: Cannot update attribute "), "{error}");
+        assert!(
+            error.message().starts_with("One or more parameter values were invalid: Cannot update attribute "),
+            "{error}"
+        );
         assert!(error.message().ends_with(". This attribute is part of the key"), "{error}");
     }
     let (update, _) = Update::parse("SET pkx = :s", &p).unwrap();

@@ -60,7 +60,9 @@ fn wire_errors() {
         assert_eq!((error.kind(), error.message()), (*kind, *message), "{input}");
         assert_eq!(error.exception(), Exception::Validation);
     }
-    for input in [r#"{"N":5}"#, r#"{"S":1}"#, r#"{"B":"***"}"#, r#"{"BOOL":"true"}"#, r#"{"L":{}}"#, "[]", r#"{"SS":"a"}"#] {
+    for input in
+        [r#"{"N":5}"#, r#"{"S":1}"#, r#"{"B":"***"}"#, r#"{"BOOL":"true"}"#, r#"{"L":{}}"#, "[]", r#"{"SS":"a"}"#]
+    {
         let error = from_json(&json(input)).expect_err(input);
         assert_eq!(error.exception(), Exception::Serialization, "{input}");
     }
@@ -119,7 +121,10 @@ fn key_schemas() {
         assert_eq!(schema.check_item(&item(it)).err().map(|e| e.message().to_owned()).as_deref(), *expected, "{it}");
     }
     let big = format!(r#"{{"pk":{{"S":"a"}},"sk":{{"N":"1"}},"x":{{"S":"{}"}}}}"#, "z".repeat(ITEM_SIZE_BYTES_MAX));
-    assert_eq!(schema.check_item(&item(&big)).unwrap_err().message(), "Item size has exceeded the maximum allowed size");
+    assert_eq!(
+        schema.check_item(&item(&big)).unwrap_err().message(),
+        "Item size has exceeded the maximum allowed size"
+    );
     assert_eq!(show(&schema.key_of(&item(items[0].0))), r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#);
 }
 
@@ -176,7 +181,8 @@ fn key_conditions_match() {
         ("pk = :p AND #s BETWEEN :one AND :five", "a", "6", false), ("(pk = :p) AND (sk = :five)", "a", "5", true),
     ];
     for (expression, pk, sk, expected) in cases {
-        let (condition, _) = KeyCondition::parse(expression, &p, &schema).unwrap_or_else(|e| panic!("{expression}: {e}"));
+        let (condition, _) =
+            KeyCondition::parse(expression, &p, &schema).unwrap_or_else(|e| panic!("{expression}: {e}"));
         assert_eq!(condition.matches(&row(pk, sk)), expected, "{expression} on {pk}/{sk}");
     }
     let strings = KeySchema::partition("pk", KeyType::S).with_sort("sk", KeyType::S);
