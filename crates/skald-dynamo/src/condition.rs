@@ -175,19 +175,24 @@ impl Parser<'_, '_> {
     }
 
     fn or(&mut self) -> Result<Grouped<Cond>> {
-        let mut left = self.and()?;
-        while self.t.eat_keyword("OR") {
-            let right = self.and()?.0;
-            left = (Cond::Or(Box::new(left.0), Box::new(right)), false);
-        }
-        Ok(left)
+        self.chain("OR", Self::and, Cond::Or)
     }
 
     fn and(&mut self) -> Result<Grouped<Cond>> {
-        let mut left = self.not()?;
-        while self.t.eat_keyword("AND") {
-            let right = self.not()?.0;
-            left = (Cond::And(Box::new(left.0), Box::new(right)), false);
+        self.chain("AND", Self::not, Cond::And)
+    }
+
+    /// `operand (keyword operand)*`, joined to the left.
+    fn chain(
+        &mut self,
+        keyword: &str,
+        operand: fn(&mut Self) -> Result<Grouped<Cond>>,
+        join: fn(Box<Cond>, Box<Cond>) -> Cond,
+    ) -> Result<Grouped<Cond>> {
+        let mut left = operand(self)?;
+        while self.t.eat_keyword(keyword) {
+            let right = operand(self)?.0;
+            left = (join(Box::new(left.0), Box::new(right)), false);
         }
         Ok(left)
     }

@@ -181,20 +181,21 @@ fn expected_one(name: &str, e: &ExpectedAttributeValue) -> Result<Cond> {
                 format_args!("Exists and ComparisonOperator cannot be used together for Attribute: {name}"),
             ));
         }
-        let values: Vec<AttributeValue> =
-            match (&e.value, &e.attribute_value_list) {
-                (Some(v), _) => vec![v.clone()],
-                (None, Some(list)) => list.clone(),
-                (None, None) if !op.takes(0) => return Err(invalid(
+        let values: Vec<AttributeValue> = match (&e.value, &e.attribute_value_list) {
+            (Some(v), _) => vec![v.clone()],
+            (None, Some(list)) => list.clone(),
+            (None, None) if !op.takes(0) => {
+                return Err(invalid(
                     ErrorKind::Legacy,
                     name,
                     format_args!(
                         "Value or AttributeValueList must be used with ComparisonOperator: {} for Attribute: {name}",
                         op.name()
                     ),
-                )),
-                (None, None) => Vec::new(),
-            };
+                ))
+            }
+            (None, None) => Vec::new(),
+        };
         return operator_cond(name, op, values);
     }
     if e.attribute_value_list.is_some() {

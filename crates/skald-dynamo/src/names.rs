@@ -134,43 +134,42 @@ impl<'p> Resolver<'p> {
 
     /// The value a `:placeholder` stands for (`NULL` while an undefined one is being reported).
     pub fn value(&mut self, placeholder: &str, offset: usize) -> AttributeValue {
-        match self.placeholders.values.get(placeholder) {
-            Some(value) => {
-                self.used.values.insert(placeholder.to_owned());
-                value.clone()
-            }
-            None => {
-                let class = self.undefined_class(Class::UndefinedValue);
-                self.issue(
-                    class,
-                    ErrorKind::UndefinedValue,
-                    offset,
-                    format_args!("An expression attribute value used in expression is not defined; attribute value: {placeholder}"),
-                );
-                AttributeValue::Null
-            }
-        }
+        let found = self.placeholders.values.get(placeholder).cloned();
+        let detail = "An expression attribute value used in expression is not defined; attribute value:";
+        let kind = (Class::UndefinedValue, ErrorKind::UndefinedValue);
+        let found = self.resolve(placeholder, offset, found, kind, detail);
+        found.unwrap_or(AttributeValue::Null)
     }
 
     /// The name a `#placeholder` stands for (the placeholder itself while an undefined one is
     /// being reported).
     fn name(&mut self, placeholder: &str, offset: usize) -> String {
-        match self.placeholders.names.get(placeholder) {
-            Some(name) => {
-                self.used.names.insert(placeholder.to_owned());
-                name.clone()
-            }
+        let found = self.placeholders.names.get(placeholder).cloned();
+        let detail = "An expression attribute name used in the document path is not defined; attribute name:";
+        let kind = (Class::UndefinedName, ErrorKind::UndefinedName);
+        let found = self.resolve(placeholder, offset, found, kind, detail);
+        found.unwrap_or_else(|| placeholder.to_owned())
+    }
+
+    /// Notes a placeholder as used if it was `found`, else records it as undefined.
+    fn resolve<T>(
+        &mut self,
+        placeholder: &str,
+        offset: usize,
+        found: Option<T>,
+        (class, kind): (Class, ErrorKind),
+        detail: &str,
+    ) -> Option<T> {
+        match &found {
+            Some(_) if kind == ErrorKind::UndefinedValue => self.used.values.insert(placeholder.to_owned()),
+            Some(_) => self.used.names.insert(placeholder.to_owned()),
             None => {
-                let class = self.undefined_class(Class::UndefinedName);
-                self.issue(
-                    class,
-                    ErrorKind::UndefinedName,
-                    offset,
-                    format_args!("An expression attribute name used in the document path is not defined; attribute name: {placeholder}"),
-                );
-                placeholder.to_owned()
+                let class = self.undefined_class(class);
+                self.issue(class, kind, offset, format_args!("{detail} {placeholder}"));
+                false
             }
-        }
+        };
+        found
     }
 
     /// Condition languages report undefined names and values as one class; UpdateExpression

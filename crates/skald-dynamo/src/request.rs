@@ -89,44 +89,21 @@ impl Request {
         self.check_mixing(operation)?;
         let placeholders = self.placeholders(operation)?;
         let mut used = Used::default();
-        let mut out = Compiled::default();
-        let mut note = |u: Used| {
-            used.names.extend(u.names);
-            used.values.extend(u.values);
-        };
-        if let Some(text) = &self.update_expression {
-            let (update, u) = Update::parse(text, &placeholders)?;
-            note(u);
-            out.update = Some(update);
-        }
-        if let Some(text) = &self.condition_expression {
-            let (condition, u) = Condition::parse(text, ExpressionKind::Condition, &placeholders)?;
-            note(u);
-            out.condition = Some(condition);
-        }
-        if let Some(text) = &self.key_condition_expression {
-            let schema =
-                schema.ok_or_else(|| Error::request(ErrorKind::KeySchema, "The table's key schema is needed"))?;
-            let (key_condition, u) = KeyCondition::parse(text, &placeholders, schema)?;
-            note(u);
-            out.key_condition = Some(key_condition);
-        }
-        if let Some(text) = &self.filter_expression {
-            let (filter, u) = Condition::parse(text, ExpressionKind::Filter, &placeholders)?;
-            note(u);
-            out.filter = Some(filter);
-        }
-        if let Some(text) = &self.projection_expression {
-            let (projection, u) = Projection::parse(text, &placeholders)?;
-            note(u);
-            out.projection = Some(projection);
-        }
+        let p = &placeholders;
+        let out = &mut Compiled::default();
+        out.update = parse(&self.update_expression, &mut used, |t| Update::parse(t, p))?;
+        out.condition =
+            parse(&self.condition_expression, &mut used, |t| Condition::parse(t, ExpressionKind::Condition, p))?;
+        out.key_condition =
+            parse(&self.key_condition_expression, &mut used, |t| KeyCondition::parse(t, p, need(schema)?))?;
+        out.filter = parse(&self.filter_expression, &mut used, |t| Condition::parse(t, ExpressionKind::Filter, p))?;
+        out.projection = parse(&self.projection_expression, &mut used, |t| Projection::parse(t, p))?;
         check_unused(&placeholders, &used)?;
-        self.compile_legacy(operation, schema, &mut out)?;
+        self.compile_legacy(operation, schema, out)?;
         if let (Some(update), Some(schema)) = (&out.update, schema) {
             update.check_keys(schema)?;
         }
-        Ok(out)
+        Ok(std::mem::take(out))
     }
 
     fn compile_legacy(&self, operation: Operation, schema: Option<&KeySchema>, out: &mut Compiled) -> Result<()> {
@@ -154,9 +131,7 @@ impl Request {
                     "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
                 ));
             };
-            let schema =
-                schema.ok_or_else(|| Error::request(ErrorKind::KeySchema, "The table's key schema is needed"))?;
-            out.key_condition = Some(legacy::key_conditions(conditions, schema)?);
+            out.key_condition = Some(legacy::key_conditions(conditions, need(schema)?)?);
         }
         Ok(())
     }
@@ -241,6 +216,24 @@ impl Request {
         check_substitution_size(&placeholders)?;
         Ok(placeholders)
     }
+}
+
+/// Parses an optional expression parameter and notes the placeholders it used.
+fn parse<T>(
+    text: &Option<String>,
+    used: &mut Used,
+    parse: impl FnOnce(&str) -> Result<(T, Used)>,
+) -> Result<Option<T>> {
+    let Some(text) = text else { return Ok(None) };
+    let (parsed, u) = parse(text)?;
+    used.names.extend(u.names);
+    used.values.extend(u.values);
+    Ok(Some(parsed))
+}
+
+/// The key schema, which a Query's key condition cannot do without.
+fn need(schema: Option<&KeySchema>) -> Result<&KeySchema> {
+    schema.ok_or_else(|| Error::request(ErrorKind::KeySchema, "The table's key schema is needed"))
 }
 
 /// Which expression and legacy parameters each operation takes.
