@@ -100,6 +100,34 @@ pub struct Condition {
     pub root: Cond,
 }
 
+impl Condition {
+    /// Every document path the condition reads, in no particular order.
+    pub fn paths(&self) -> Vec<&Path> {
+        let mut paths = Vec::new();
+        let mut conds = vec![&self.root];
+        let mut operands: Vec<&Operand> = Vec::new();
+        while let Some(cond) = conds.pop() {
+            match cond {
+                Cond::And(a, b) | Cond::Or(a, b) => conds.extend([a.as_ref(), b.as_ref()]),
+                Cond::Not(a) => conds.push(a),
+                Cond::Exists(p) | Cond::NotExists(p) => paths.push(p),
+                Cond::Compare(_, a, b) | Cond::BeginsWith(a, b) | Cond::Contains(a, b) => operands.extend([a, b]),
+                Cond::Between(a, b, c) => operands.extend([a, b, c]),
+                Cond::In(a, list) => operands.extend(std::iter::once(a).chain(list)),
+                Cond::Type(a, _) => operands.push(a),
+            }
+        }
+        while let Some(operand) = operands.pop() {
+            match operand {
+                Operand::Path(p) => paths.push(p),
+                Operand::Size(inner) => operands.push(inner),
+                Operand::Value(_) => {}
+            }
+        }
+        paths
+    }
+}
+
 /// The order in which DynamoDB reports problems of a condition.
 const ORDER: &[Class] = &[
     Class::Parentheses,

@@ -82,7 +82,8 @@
 //! confirmed is marked `unconfirmed` in a comment where it is built: expression too long,
 //! `IN` over 100 operands, path deeper than 32 levels, more than 300 update operators,
 //! placeholder over 255 bytes, substitutions over 2 MB, a non-indexable `KeyConditions`
-//! operator, a repeated `AttributesToGet` name, an empty binary key, and the 2048-byte partition
+//! operator, a repeated `AttributesToGet` name, an empty binary key, a key attribute in a Query
+//! filter, and the 2048-byte partition
 //! key (known from users' reports only).
 
 pub mod apply;

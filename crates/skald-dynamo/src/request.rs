@@ -100,6 +100,9 @@ impl Request {
         out.projection = parse(&self.projection_expression, &mut used, |t| Projection::parse(t, p))?;
         check_unused(&placeholders, &used)?;
         self.compile_legacy(operation, schema, out)?;
+        if let (Operation::Query, Some(filter), Some(schema)) = (operation, &out.filter, schema) {
+            check_filter_keys(filter, schema)?;
+        }
         if let (Some(update), Some(schema)) = (&out.update, schema) {
             update.check_keys(schema)?;
         }
@@ -234,6 +237,21 @@ fn parse<T>(
 /// The key schema, which a Query's key condition cannot do without.
 fn need(schema: Option<&KeySchema>) -> Result<&KeySchema> {
     schema.ok_or_else(|| Error::request(ErrorKind::KeySchema, "The table's key schema is needed"))
+}
+
+/// A Query's filter may not test key attributes (its key condition does that).
+fn check_filter_keys(filter: &Condition, schema: &KeySchema) -> Result<()> {
+    match filter.paths().into_iter().find(|p| schema.is_key(p.top())) {
+        // unconfirmed: the message as users report it, not in DynamoDB's documentation.
+        Some(path) => Err(Error::request(
+            ErrorKind::KeyCondition,
+            format!(
+                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {}",
+                path.top()
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Which expression and legacy parameters each operation takes.

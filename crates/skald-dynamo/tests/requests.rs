@@ -86,6 +86,8 @@ fn request_errors() {
         (Query, r#"{"KeyConditions": {"pk": {"ComparisonOperator": "GT", "AttributeValueList": [{"S": "a"}]}}}"#, "Query key condition not supported"),
         (Query, r#"{"KeyConditions": {"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"N": "1"}]}}}"#, "One or more parameter values were invalid: Condition parameter type does not match schema type"),
         (GetItem, r#"{"AttributesToGet": ["a", "a"]}"#, "One or more parameter values were invalid: Duplicate value in attribute name: a"),
+        (Query, r#"{"KeyConditionExpression": "pk = :p", "FilterExpression": "b = :p OR size(sk) > :n", "ExpressionAttributeValues": {":p": {"S": "a"}, ":n": {"N": "1"}}}"#,
+            "Filter Expression can only contain non-primary key attributes: Primary key attribute: sk"),
     ];
     for (operation, body, message) in cases {
         let error = compile(*operation, body).expect_err(body);
